@@ -1,0 +1,215 @@
+"""A subgraph made runnable: shapes propagated, kernels bound, tensors placed in the arena."""
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from . import kernels  # noqa: F401  (fills the kernel table)
+from .model import Operator, Subgraph, Tensor
+from .planner import ALIGNMENT, Allocation, plan_arena
+from .registry import SHAPES, dtype_key, find_kernel
+from .schema import TENSOR_TYPE_NAMES
+
+DEFAULT_MAX_ARENA_BYTES = 16 << 30
+
+
+class UnsupportedOperatorError(RuntimeError):
+    """The model uses ops that qrun has no kernel for; the message lists all of them."""
+
+
+class Step:
+    """One unit of invoke(): a numpy kernel call or a delegated partition."""
+    ops: List[Operator]
+    backend: str = "numpy"
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+
+class KernelStep(Step):
+    def __init__(self, op: Operator, fn: Callable, dynamic: bool):
+        self.ops = [op]
+        self.op = op
+        self.fn = fn
+        self.dynamic = dynamic
+
+    def run(self) -> None:
+        op = self.op
+        result = self.fn(op)
+        if result is None:
+            return
+        results = result if isinstance(result, (list, tuple)) else [result]
+        if len(results) != len(op.outputs):
+            raise RuntimeError("Operator %d (%s): kernel returned %d outputs, expected %d"
+                               % (op.index, op.opname, len(results), len(op.outputs)))
+        for t, value in zip(op.outputs, results):
+            value = np.asarray(value)
+            if value.dtype != t.dtype:
+                raise RuntimeError("Operator %d (%s): kernel produced %s for tensor %d of type %s"
+                                   % (op.index, op.opname, value.dtype, t.index, t.dtype))
+            if self.dynamic or t.data is None:
+                t.data = np.ascontiguousarray(value)
+                t.shape = tuple(value.shape)
+            elif value.shape != t.data.shape:
+                raise RuntimeError("Operator %d (%s): kernel produced shape %s for tensor %d of "
+                                   "shape %s" % (op.index, op.opname, list(value.shape),
+                                                 t.index, list(t.data.shape)))
+            else:
+                np.copyto(t.data, value)
+
+
+def describe_op(op: Operator) -> str:
+    types = ",".join(TENSOR_TYPE_NAMES.get(t.type_code, "?") if t is not None else "-"
+                     for t in op.inputs)
+    return "operator %d %s(%s)" % (op.index, op.opname, types)
+
+
+class Graph:
+    """Runs one subgraph. prepare() after any shape change; run() per invoke."""
+
+    def __init__(self, subgraph: Subgraph, preserve_all_tensors: bool = False,
+                 max_arena_bytes: int = DEFAULT_MAX_ARENA_BYTES):
+        self.subgraph = subgraph
+        self.preserve_all_tensors = preserve_all_tensors
+        self.max_arena_bytes = max_arena_bytes
+        self.steps: List[Step] = []
+        self.arena: Optional[np.ndarray] = None
+        self.arena_bytes = 0
+        self.arena_offsets: Dict[int, int] = {}
+        self.dynamic: set = set()
+        self.prepared = False
+        self.delegate = None
+        self._variables_ready = False
+
+    # -- preparation -----------------------------------------------------------------
+
+    def check_kernels(self) -> Dict[int, Callable]:
+        found, missing = {}, []
+        for op in self.subgraph.operators:
+            entry = find_kernel(op)
+            if entry is None:
+                missing.append(describe_op(op))
+            else:
+                found[op.index] = entry.fn
+        if missing:
+            raise UnsupportedOperatorError(
+                "qrun has no kernel for %d operator%s of this model: %s"
+                % (len(missing), "s" if len(missing) > 1 else "", "; ".join(missing)))
+        return found
+
+    def propagate_shapes(self) -> None:
+        tensors = self.subgraph.tensors
+        dynamic = set()
+        for op in self.subgraph.operators:
+            if any(t is not None and t.index in dynamic for t in op.inputs):
+                dynamic.update(t.index for t in op.outputs)
+                continue
+            rule = SHAPES.get(op.opname)
+            try:
+                shapes = rule(op) if rule is not None else None
+            except (ValueError, IndexError, KeyError, TypeError, ZeroDivisionError) as exc:
+                raise RuntimeError("%s failed to prepare: %s" % (describe_op(op), exc)) from None
+            if shapes is None:
+                dynamic.update(t.index for t in op.outputs)
+                continue
+            if len(shapes) != len(op.outputs):
+                raise RuntimeError("%s: shape rule gave %d shapes for %d outputs"
+                                   % (describe_op(op), len(shapes), len(op.outputs)))
+            for t, shape in zip(op.outputs, shapes):
+                shape = tuple(int(d) for d in shape)
+                if any(d < 0 for d in shape):
+                    raise RuntimeError("%s failed to prepare: negative output dimension in %s"
+                                       % (describe_op(op), list(shape)))
+                t.shape = shape
+        self.dynamic = dynamic
+        del tensors
+
+    def _lifetimes(self) -> List[Allocation]:
+        sg = self.subgraph
+        n = len(sg.operators)
+        first: Dict[int, int] = {}
+        last: Dict[int, int] = {}
+        for i in sg.inputs:
+            first[i] = -1
+            last[i] = n
+        for step_index, op in enumerate(sg.operators):
+            for t in op.outputs + op.intermediates:
+                first.setdefault(t.index, step_index)
+                last[t.index] = max(last.get(t.index, step_index), step_index)
+            for t in op.inputs:
+                if t is not None and not t.is_constant:
+                    first.setdefault(t.index, step_index)
+                    last[t.index] = max(last.get(t.index, step_index), step_index)
+        for i in sg.outputs:
+            last[i] = n
+        allocs = []
+        for t in sg.tensors:
+            if t.is_constant or t.index in self.dynamic or t.index not in first:
+                continue
+            if t.is_variable:
+                first[t.index], last[t.index] = -1, n
+            allocs.append(Allocation(t.index, t.nbytes, first[t.index], last[t.index]))
+        return allocs
+
+    def plan_memory(self) -> None:
+        allocs = self._lifetimes()
+        for a in allocs:
+            if a.nbytes > self.max_arena_bytes:
+                t = self.subgraph.tensors[a.tensor]
+                raise RuntimeError("Tensor %d (%s) of shape %s needs %d bytes, over the %d-byte "
+                                   "limit" % (t.index, t.name, list(t.shape), a.nbytes,
+                                              self.max_arena_bytes))
+        offsets, total = plan_arena(allocs, share=not self.preserve_all_tensors)
+        if total > self.max_arena_bytes:
+            raise RuntimeError("The arena would need %d bytes, over the %d-byte limit"
+                               % (total, self.max_arena_bytes))
+        owner = np.zeros(total + ALIGNMENT, np.uint8)
+        start = (-owner.ctypes.data) % ALIGNMENT
+        arena = owner[start:start + total]
+        for t in self.subgraph.tensors:
+            if t.is_constant:
+                t.data = t.constant
+            elif t.index in offsets:
+                off = offsets[t.index]
+                t.data = arena[off:off + t.nbytes].view(t.dtype).reshape(t.shape)
+            else:
+                t.data = None
+        self.arena_owner = owner
+        self.arena = arena
+        self.arena_bytes = total
+        self.arena_offsets = offsets
+
+    def prepare(self, delegate=None) -> None:
+        functions = self.check_kernels()
+        self.propagate_shapes()
+        self.plan_memory()
+        steps: List[Step] = [KernelStep(op, functions[op.index], any(
+            t.index in self.dynamic for t in op.outputs)) for op in self.subgraph.operators]
+        if delegate is not None:
+            steps = delegate.partition(self, steps)
+        self.steps = steps
+        self.delegate = delegate
+        self.reset_variables()
+        self.prepared = True
+
+    def reset_variables(self) -> None:
+        """Variable tensors start at zero (int8: at their zero point), as TFLite resets them."""
+        for t in self.subgraph.tensors:
+            if t.is_variable and t.data is not None:
+                fill = t.zero_point if t.dtype == np.int8 else 0
+                t.data[...] = fill
+
+    # -- execution ---------------------------------------------------------------------
+
+    def run(self) -> None:
+        for step in self.steps:
+            step.run()
+
+    def internal_arena_refs(self) -> int:
+        import sys
+        return sys.getrefcount(self.arena_owner) - 1
+
+    @property
+    def tensors(self) -> Sequence[Tensor]:
+        return self.subgraph.tensors
