@@ -1,2 +1,4 @@
 """Reference numpy kernels, one module per op family; importing them fills the kernel table."""
 from . import shape_ops  # noqa: F401
+from . import elementwise  # noqa: F401
+from . import pad  # noqa: F401
