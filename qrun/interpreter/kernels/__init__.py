@@ -2,3 +2,5 @@
 from . import shape_ops  # noqa: F401
 from . import elementwise  # noqa: F401
 from . import pad  # noqa: F401
+from . import pooling  # noqa: F401
+from . import conv  # noqa: F401
