@@ -239,28 +239,33 @@ class Interpreter:
         self._resize(0, input_index, tensor_size, strict)
 
     def _resize(self, subgraph_index, input_index, tensor_size, strict) -> None:
-        t = self._tensor_obj(input_index, subgraph_index)
+        # LiteRT raises RuntimeError for every rejected resize (bad index, bad dims, strict).
+        try:
+            t = self._tensor_obj(input_index, subgraph_index)
+        except ValueError as exc:
+            raise RuntimeError(str(exc)) from None
         sg = self._model.subgraphs[subgraph_index]
         if t.index not in sg.inputs:
-            raise ValueError("Tensor %d (%s) is not an input of the model; only inputs can be "
-                             "resized" % (t.index, t.name))
+            raise RuntimeError("Tensor %d (%s) is not an input of the model; only inputs can be "
+                               "resized" % (t.index, t.name))
         try:
             shape = tuple(int(d) for d in np.asarray(tensor_size, dtype=np.int64).reshape(-1))
         except (TypeError, ValueError):
             raise ValueError("tensor_size must be a list of integers, got %r"
                              % (tensor_size,)) from None
         if any(d < 0 for d in shape):
-            raise ValueError("Cannot resize input %d to %s: dimensions must be >= 0"
-                             % (t.index, list(shape)))
+            raise RuntimeError("Cannot resize input %d to %s: dimensions must be >= 0"
+                               % (t.index, list(shape)))
         if strict:
             if len(shape) != len(t.shape_signature):
-                raise ValueError("Cannot resize input %d strictly: rank %d != %d"
-                                 % (t.index, len(shape), len(t.shape_signature)))
+                raise RuntimeError("Cannot resize input %d strictly: rank %d != %d"
+                                   % (t.index, len(shape), len(t.shape_signature)))
             for d, (new, sig) in enumerate(zip(shape, t.shape_signature)):
                 if sig != -1 and new != sig:
-                    raise ValueError("Attempting to resize dimension %d of tensor %d with value %d "
-                                     "to %d. ResizeInputTensorStrict only allows mutating unknown "
-                                     "dimensions identified by -1." % (d, t.index, sig, new))
+                    raise RuntimeError("Attempting to resize dimension %d of tensor %d with value "
+                                       "%d to %d. ResizeInputTensorStrict only allows mutating "
+                                       "unknown dimensions identified by -1."
+                                       % (d, t.index, sig, new))
         if shape != t.shape:
             t.shape = shape
             g = self._graphs.get(subgraph_index)
