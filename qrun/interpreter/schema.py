@@ -45,7 +45,8 @@ _getter_cache: Dict[type, list] = {}
 
 
 def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+    # DilationHFactor -> dilation_h_factor, as the schema spells the field.
+    return re.sub(r"(?<=[a-z0-9])([A-Z])|(?<=[A-Z])([A-Z])(?=[a-z])", r"_\g<0>", name).lower()
 
 
 def _getters(cls: type) -> list:

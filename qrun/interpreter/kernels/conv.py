@@ -1,0 +1,231 @@
+"""CONV_2D and DEPTHWISE_CONV_2D, and the arithmetic the convolution family shares.
+
+Integer paths follow TFLite's reference kernels (reference/conv.h, depthwiseconv_uint8.h,
+integer_ops/conv.h, integer_ops/depthwise_conv.h): exact integer accumulation (done here as
+float64 matmuls, exact for these magnitudes), then the per-channel fixed-point requantization.
+Float32 activations with int8 weights take TFLite's hybrid path (see `hybrid.py`).
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from ..quant import activation_range_quantized, apply_activation_float, quantize_multiplier
+from ..registry import register
+from ..schema import Activation
+from .common import out_size, pad_before, requantize
+
+QUANTIZED = (np.int8, np.uint8, np.int16)
+
+
+# -- shared by the convolution family ------------------------------------------------------------
+
+def channel_multipliers(input_t, filter_t, output_t, channels: int):
+    """PopulateConvolutionQuantizationParams: per output channel, QuantizeMultiplier of
+    double(input_scale) * double(filter_scale) / double(output_scale)."""
+    scales = np.broadcast_to(filter_t.quantization.scales, (channels,))
+    pairs = [quantize_multiplier(float(input_t.scale) * float(s) / float(output_t.scale))
+             for s in scales]
+    return (np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.int64))
+
+
+def quant_params(op, input_t, filter_t, output_t, channels: int, weight_offset: bool):
+    """The constants of a quantized op, computed once per operator (weights are static).
+
+    `weight_offset`: whether the reference kernel adds the filter's zero point (the legacy
+    uint8 kernels and per-tensor int8 FULLY_CONNECTED do; per-channel kernels do not)."""
+    cached = getattr(op, "_conv_qparams", None)
+    if cached is not None:
+        return cached
+    mult, shift = channel_multipliers(input_t, filter_t, output_t, channels)
+    activation = getattr(op.options, "fused_activation_function", Activation.NONE)
+    lo, hi = activation_range_quantized(activation, output_t.scale, output_t.zero_point,
+                                        output_t.dtype)
+    params = SimpleNamespace(
+        multiplier=mult, shift=shift, lo=lo, hi=hi,
+        input_offset=-input_t.zero_point,
+        filter_offset=-filter_t.zero_point if weight_offset else 0,
+        output_zero_point=output_t.zero_point)
+    op._conv_qparams = params
+    return params
+
+
+def multiply_by_quantized_multiplier_int64(x, multiplier, shift) -> np.ndarray:
+    """MultiplyByQuantizedMultiplier(int64_t x, ...), used by the 16x8 kernels: the
+    multiplier is rounded to 16 bits and one rounding right shift is applied."""
+    x = np.asarray(x, np.int64)
+    multiplier = np.asarray(multiplier, np.int64)
+    reduced = np.where(multiplier < 0x7FFF0000, (multiplier + (1 << 15)) >> 16, 0x7FFF)
+    total_shift = 15 - np.asarray(shift, np.int64)
+    return (x * reduced + (np.int64(1) << (total_shift - 1))) >> total_shift
+
+
+def finish_quantized(acc: np.ndarray, bias, p, dtype) -> np.ndarray:
+    """int accumulator (channels last) + bias -> requantized, offset and clamped outputs."""
+    acc = np.asarray(acc, np.int64)
+    if bias is not None:
+        acc = acc + bias.astype(np.int64)
+    if np.dtype(dtype) == np.int16:
+        out = multiply_by_quantized_multiplier_int64(acc, p.multiplier, p.shift)
+        return np.clip(out + p.output_zero_point, p.lo, p.hi).astype(dtype)
+    return requantize(acc, p.multiplier, p.shift, p.output_zero_point, p.lo, p.hi, dtype)
+
+
+def finish_float(acc: np.ndarray, bias, activation: int) -> np.ndarray:
+    if bias is not None:
+        acc = acc + bias
+    return apply_activation_float(acc.astype(np.float32), activation)
+
+
+def exact_int(acc: np.ndarray) -> np.ndarray:
+    """A float64 sum of integer products back to int64 (exact below 2^53)."""
+    return np.rint(acc).astype(np.int64)
+
+
+def offset_operand(t, offset: int) -> np.ndarray:
+    """A tensor's values as float64 with an integer offset added (the kernels' `x + offset`)."""
+    return t.data.astype(np.float64) + offset
+
+
+# -- geometry ------------------------------------------------------------------------------------
+
+def _geometry(op, in_hw, filter_hw):
+    o = op.options
+    strides = (int(getattr(o, "stride_h", 1)), int(getattr(o, "stride_w", 1)))
+    dilations = (int(getattr(o, "dilation_h_factor", 1) or 1),
+                 int(getattr(o, "dilation_w_factor", 1) or 1))
+    padding = int(getattr(o, "padding", 0))
+    out_hw, pads = [], []
+    for size, k, s, d in zip(in_hw, filter_hw, strides, dilations):
+        n = out_size(padding, size, k, s, d)
+        if n <= 0:
+            raise ValueError("input size %d is too small for a filter of %d (dilation %d)"
+                             % (size, k, d))
+        out_hw.append(n)
+        pads.append(pad_before(s, d, size, k, n))
+    return SimpleNamespace(strides=strides, dilations=dilations, out_hw=tuple(out_hw),
+                           pads=tuple(pads))
+
+
+def patches(x: np.ndarray, filter_hw, g) -> np.ndarray:
+    """im2col as strided views: (N, OH, OW, KH, KW, C) input values under each filter tap;
+    taps in the padding read 0 (callers pass x with the input offset already added)."""
+    n, h, w, c = x.shape
+    (oh, ow), (sh, sw), (dh, dw), (ph, pw) = g.out_hw, g.strides, g.dilations, g.pads
+    kh, kw = filter_hw
+    need_h = (oh - 1) * sh + (kh - 1) * dh + 1
+    need_w = (ow - 1) * sw + (kw - 1) * dw + 1
+    xp = np.zeros((n, max(need_h, ph + h), max(need_w, pw + w), c), x.dtype)
+    xp[:, ph:ph + h, pw:pw + w] = x
+    taps = [[xp[:, ky * dh:ky * dh + (oh - 1) * sh + 1:sh,
+                kx * dw:kx * dw + (ow - 1) * sw + 1:sw] for kx in range(kw)] for ky in range(kh)]
+    return np.stack([np.stack(row, axis=3) for row in taps], axis=3)
+
+
+def _check_bias(op, index: int, channels: int, what: str) -> None:
+    b = op.inputs[index] if len(op.inputs) > index else None
+    if b is not None and int(np.prod(b.shape)) != channels:
+        raise ValueError("%s bias has %d elements, expected %d" % (what, int(np.prod(b.shape)),
+                                                                   channels))
+
+
+def _bias(op, index: int):
+    b = op.inputs[index] if len(op.inputs) > index else None
+    return None if b is None else b.data.reshape(-1)
+
+
+# -- CONV_2D -------------------------------------------------------------------------------------
+
+def conv_output_shape(op):
+    x, w = op.inputs[0], op.inputs[1]
+    if len(x.shape) != 4 or len(w.shape) != 4:
+        raise ValueError("CONV_2D needs 4-D input and filter, got %s and %s"
+                         % (list(x.shape), list(w.shape)))
+    n, h, wd, c = x.shape
+    o, kh, kw, cg = w.shape
+    if cg <= 0 or c % cg or o % (c // cg):
+        raise ValueError("CONV_2D input depth %d does not fit filter %s" % (c, list(w.shape)))
+    _check_bias(op, 2, o, "CONV_2D")
+    g = _geometry(op, (h, wd), (kh, kw))
+    return [(n,) + g.out_hw + (o,)]
+
+
+def conv_accumulate(op, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """sum over taps and input channels of x * w as float64, (N, OH, OW, O); x and w
+    already carry their offsets. Grouped when the filter is shallower than the input."""
+    n, h, wd, c = x.shape
+    o, kh, kw, cg = w.shape
+    g = _geometry(op, (h, wd), (kh, kw))
+    cols = patches(x, (kh, kw), g)
+    oh, ow = g.out_hw
+    groups = c // cg
+    og = o // groups
+    cols = cols.reshape(n * oh * ow, kh * kw, groups, cg)
+    out = np.empty((n * oh * ow, o), np.float64)
+    for k in range(groups):
+        out[:, k * og:(k + 1) * og] = (cols[:, :, k, :].reshape(n * oh * ow, -1)
+                                       @ w[k * og:(k + 1) * og].reshape(og, -1).T)
+    return out.reshape(n, oh, ow, o)
+
+
+@register("CONV_2D", QUANTIZED + (np.float32,), shape=conv_output_shape)
+def conv_2d(op):
+    x_t, w_t, out_t = op.inputs[0], op.inputs[1], op.outputs[0]
+    activation = getattr(op.options, "fused_activation_function", Activation.NONE)
+    if x_t.dtype == np.float32:
+        if w_t.dtype != np.float32:
+            from .hybrid import hybrid_conv
+            return hybrid_conv(op, conv_accumulate, _bias(op, 2))
+        acc = conv_accumulate(op, x_t.data.astype(np.float64), w_t.data.astype(np.float64))
+        return finish_float(acc, _bias(op, 2), activation)
+    p = quant_params(op, x_t, w_t, out_t, w_t.shape[0], weight_offset=x_t.dtype == np.uint8)
+    acc = conv_accumulate(op, offset_operand(x_t, p.input_offset),
+                          offset_operand(w_t, p.filter_offset))
+    return finish_quantized(exact_int(acc), _bias(op, 2), p, out_t.dtype)
+
+
+# -- DEPTHWISE_CONV_2D ---------------------------------------------------------------------------
+
+def depthwise_output_shape(op):
+    x, w = op.inputs[0], op.inputs[1]
+    if len(x.shape) != 4 or len(w.shape) != 4 or w.shape[0] != 1:
+        raise ValueError("DEPTHWISE_CONV_2D needs a 4-D input and a [1, H, W, C] filter, got "
+                         "%s and %s" % (list(x.shape), list(w.shape)))
+    n, h, wd, c = x.shape
+    _, kh, kw, o = w.shape
+    if c <= 0 or o % c:
+        raise ValueError("DEPTHWISE_CONV_2D filter depth %d is not a multiple of input depth %d"
+                         % (o, c))
+    _check_bias(op, 2, o, "DEPTHWISE_CONV_2D")
+    g = _geometry(op, (h, wd), (kh, kw))
+    return [(n,) + g.out_hw + (o,)]
+
+
+def depthwise_accumulate(op, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Per output channel c*m + j: sum over taps of x[..., c] * w[..., c*m + j], float64."""
+    n, h, wd, c = x.shape
+    _, kh, kw, o = w.shape
+    g = _geometry(op, (h, wd), (kh, kw))
+    cols = patches(x, (kh, kw), g)
+    if o != c:
+        cols = np.repeat(cols, o // c, axis=-1)
+    return np.einsum("nhwyxc,yxc->nhwc", cols, w[0], optimize=True)
+
+
+@register("DEPTHWISE_CONV_2D", QUANTIZED + (np.float32,), shape=depthwise_output_shape)
+def depthwise_conv_2d(op):
+    x_t, w_t, out_t = op.inputs[0], op.inputs[1], op.outputs[0]
+    activation = getattr(op.options, "fused_activation_function", Activation.NONE)
+    if x_t.dtype == np.float32:
+        if w_t.dtype != np.float32:
+            from .hybrid import hybrid_depthwise
+            return hybrid_depthwise(op, depthwise_accumulate, _bias(op, 2))
+        acc = depthwise_accumulate(op, x_t.data.astype(np.float64),
+                                   w_t.data.astype(np.float64))
+        return finish_float(acc, _bias(op, 2), activation)
+    p = quant_params(op, x_t, w_t, out_t, w_t.shape[3], weight_offset=x_t.dtype == np.uint8)
+    acc = depthwise_accumulate(op, offset_operand(x_t, p.input_offset),
+                               offset_operand(w_t, p.filter_offset))
+    return finish_quantized(exact_int(acc), _bias(op, 2), p, out_t.dtype)
+

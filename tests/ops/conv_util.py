@@ -1,0 +1,107 @@
+"""Builders of one-op convolution-family models for the op tests (conv, depthwise, FC,
+transpose conv): random weights, biases and quantization parameters per scheme.
+
+Schemes: "int8" (per-tensor int8 weights), "int8pc" (per-channel), "uint8" (legacy asymmetric),
+"int16" (16x8: int16 activations, per-channel int8 weights, int64 bias), "float32",
+"hybrid" / "hybridpc" (float32 activations, int8 weights per tensor / per channel).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from qrun.modelbuilder import ModelBuilder
+
+ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+
+
+def out_dim(size: int, k: int, stride: int, dilation: int, padding: str) -> int:
+    if padding == "SAME":
+        return (size + stride - 1) // stride
+    return (size + stride - (k - 1) * dilation - 1) // stride
+
+
+def act_dtype(scheme: str):
+    return {"int8": np.int8, "int8pc": np.int8, "uint8": np.uint8, "int16": np.int16}.get(
+        scheme, np.float32)
+
+
+class ConvModel:
+    """Adds the input, weights, bias and output of one op to a ModelBuilder.
+
+    `depth` is the reduction length of one output (for the output scale), `channel_axis` the
+    weights' output-channel axis (per-channel scales and bias length)."""
+
+    def __init__(self, scheme: str, seed: int, in_zero_point=None):
+        self.scheme = scheme
+        self.rng = np.random.default_rng(seed)
+        self.b = ModelBuilder()
+        self.dtype = act_dtype(scheme)
+        rng = self.rng
+        if self.dtype == np.float32:
+            self.in_q = {}
+        elif self.dtype == np.int16:
+            self.in_q = dict(scale=float(rng.uniform(0.5, 2.0)) / 1000.0, zero_point=0)
+        else:
+            info = np.iinfo(self.dtype)
+            zp = (int(rng.integers(info.min, info.max + 1)) if in_zero_point is None
+                  else in_zero_point)
+            self.in_q = dict(scale=float(rng.uniform(0.01, 0.05)), zero_point=zp)
+
+    def input(self, shape):
+        return self.b.add_input(shape, self.dtype, **self.in_q)
+
+    def weights(self, shape, axis: int):
+        rng, s = self.rng, self.scheme
+        channels = shape[axis]
+        if s == "float32":
+            self.w_scales = None
+            return self.b.add_constant(rng.uniform(-1, 1, shape).astype(np.float32))
+        if s == "uint8":
+            data = rng.integers(0, 256, shape).astype(np.uint8)
+            self.w_scales = np.array([rng.uniform(0.002, 0.02)], np.float32)
+            zp = int(rng.choice([0, 255, int(rng.integers(1, 255))]))
+            return self.b.add_constant(data, scale=self.w_scales, zero_point=zp)
+        data = rng.integers(-127, 128, shape).astype(np.int8)
+        per_channel = s.endswith("pc") or s == "int16"
+        n = channels if per_channel else 1
+        self.w_scales = rng.uniform(0.002, 0.02, n).astype(np.float32)
+        return self.b.add_constant(data, scale=self.w_scales, zero_point=np.zeros(n, np.int64),
+                                   quantized_dimension=axis if per_channel else 0)
+
+    def bias(self, channels: int, zero: bool = False):
+        """A random bias (quantized with scale input_scale * weight_scale), or zeros."""
+        rng = self.rng
+        if self.dtype == np.float32:
+            data = rng.uniform(-1, 1, channels).astype(np.float32)
+            return self.b.add_constant(data * (not zero))
+        scales = (np.float32(self.in_q["scale"]) * np.broadcast_to(self.w_scales, (channels,))
+                  if len(self.w_scales) > 1 else np.float32(self.in_q["scale"]) * self.w_scales)
+        if self.dtype == np.int16:
+            data = rng.integers(-(1 << 20), 1 << 20, channels).astype(np.int64)
+        else:
+            data = rng.integers(-(1 << 14), 1 << 14, channels).astype(np.int32)
+        if zero:
+            data = np.zeros_like(data)
+        return self.b.add_constant(data, scale=scales.astype(np.float32),
+                                   zero_point=np.zeros(len(scales), np.int64))
+
+    def output(self, shape, depth: int, out_zero_point=None):
+        rng = self.rng
+        if self.dtype == np.float32:
+            return self.b.add_tensor(shape, np.float32)
+        w_scale = float(np.mean(self.w_scales))
+        # Integer products have a spread of about 74 * 74 * sqrt(depth) (uint8 with a zero
+        # point at an end: more); aim for outputs spread over about half of the int8 range.
+        spread = self.in_q["scale"] * w_scale * 5500.0 * np.sqrt(depth)
+        if self.dtype == np.int16:
+            spread = self.in_q["scale"] * w_scale * 74.0 * 600.0 * np.sqrt(depth)
+            return self.b.add_tensor(shape, np.int16, scale=spread / 15000.0, zero_point=0)
+        info = np.iinfo(self.dtype)
+        zp = (int(rng.integers(info.min // 2, info.max // 2 + 1)) if out_zero_point is None
+              else out_zero_point)
+        return self.b.add_tensor(shape, self.dtype, scale=spread / 60.0, zero_point=zp)
+
+    def build(self, op: str, inputs, output, **options) -> bytes:
+        self.b.add_op(op, inputs, [output], **options)
+        self.b.mark_output(output)
+        return self.b.build()
