@@ -116,13 +116,14 @@ class ModelBuilder:
 
     def add_op(self, opname: str, inputs: Sequence[int], outputs: Sequence[int],
                options_type: Optional[str] = None, custom_options: Optional[bytes] = None,
-               version: int = 1, **options) -> int:
+               version: int = 1, intermediates: Sequence[int] = (), **options) -> int:
         """Adds an operator. `opname` is a BuiltinOperator name, or any other string for a
         custom op. Keyword options are the options table's fields in snake_case; enum fields
         (padding, fused_activation_function, mode) also take their names."""
         self.ops.append(dict(opname=opname, inputs=list(inputs), outputs=list(outputs),
                              options=options, options_type=options_type,
-                             custom_options=custom_options, version=version))
+                             custom_options=custom_options, version=version,
+                             intermediates=list(intermediates)))
         return len(self.ops) - 1
 
     def set_signature(self, key: str, inputs: Dict[str, int], outputs: Dict[str, int]) -> None:
@@ -246,6 +247,7 @@ class ModelBuilder:
     def _build_op(self, b, op: dict, opcode_keys) -> int:
         ins = _int_vector(b, op["inputs"], np.int32)
         outs = _int_vector(b, op["outputs"], np.int32)
+        inter = _int_vector(b, op["intermediates"], np.int32) if op["intermediates"] else None
         custom = (_numpy_vector(b, np.frombuffer(op["custom_options"], np.uint8))
                   if op["custom_options"] else None)
         opts, opts_code = None, 0
@@ -257,6 +259,8 @@ class ModelBuilder:
         tflite.OperatorAddOpcodeIndex(b, opcode_keys.index((op["opname"], op["version"])))
         tflite.OperatorAddInputs(b, ins)
         tflite.OperatorAddOutputs(b, outs)
+        if inter is not None:
+            tflite.OperatorAddIntermediates(b, inter)
         if opts is not None:
             tflite.OperatorAddBuiltinOptionsType(b, opts_code)
             tflite.OperatorAddBuiltinOptions(b, opts)
