@@ -4,4 +4,5 @@ from . import elementwise  # noqa: F401
 from . import pad  # noqa: F401
 from . import pooling  # noqa: F401
 from . import conv  # noqa: F401
+from . import svdf  # noqa: F401
 from . import quantize  # noqa: F401
