@@ -6,3 +6,6 @@ from . import pooling  # noqa: F401
 from . import conv  # noqa: F401
 from . import svdf  # noqa: F401
 from . import quantize  # noqa: F401
+from . import reduce  # noqa: F401
+from . import data_movement  # noqa: F401
+from . import fully_connected  # noqa: F401
