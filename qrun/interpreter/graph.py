@@ -49,7 +49,8 @@ class KernelStep(Step):
                 raise RuntimeError("Operator %d (%s): kernel produced %s for tensor %d of type %s"
                                    % (op.index, op.opname, value.dtype, t.index, t.dtype))
             if self.dynamic or t.data is None:
-                t.data = np.ascontiguousarray(value)
+                # (ascontiguousarray alone would turn a 0-d result into shape (1,))
+                t.data = np.ascontiguousarray(value).reshape(value.shape)
                 t.shape = tuple(value.shape)
             elif value.shape != t.data.shape:
                 raise RuntimeError("Operator %d (%s): kernel produced shape %s for tensor %d of "
