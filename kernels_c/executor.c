@@ -1,0 +1,23 @@
+/* The plan executor: runs a partition's nodes in order on the arena, in one call. */
+#include "qrun.h"
+
+static const qrun_op_entry* op_entry(int32_t kind) {
+    switch (kind) {
+    case QRUN_OP_GEMM: return &qrun_gemm_entry;
+    case QRUN_OP_IGEMM: return &qrun_igemm_entry;
+    case QRUN_OP_DWCONV: return &qrun_dwconv_entry;
+    default: return NULL;
+    }
+}
+
+int32_t qrun_execute(const qrun_plan* plan, uint8_t* arena) {
+    for (int32_t i = 0; i < plan->num_nodes; i++) {
+        const qrun_node* node = &plan->nodes[i];
+        const qrun_op_entry* e = op_entry(node->kind);
+        if (e == NULL)
+            return -(i + 1);
+        /* Single-threaded: the caller runs every tile; the pool will split this range. */
+        e->run(node->params, arena, 0, e->tiles(node->params));
+    }
+    return 0;
+}

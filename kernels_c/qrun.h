@@ -1,0 +1,65 @@
+/* Internal header of the C kernels: the API, the per-ISA tile sizes, the shared epilogue.
+ *
+ * Every .c file here is compiled once per ISA (see build_ffi.py); the build defines one of
+ * QRUN_ISA_SCALAR, QRUN_ISA_SSE41, QRUN_ISA_AVX2, QRUN_ISA_AVX512VNNI. A kernel with a SIMD
+ * variant selects it with #if on these macros; the plan layout it needs is described by
+ * qrun_isa() so that the Python packers follow it.
+ */
+#ifndef QRUN_H
+#define QRUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "qrun_api.h"
+
+#if defined(QRUN_ISA_AVX512VNNI)
+#define QRUN_ISA_NAME "avx512vnni"
+#elif defined(QRUN_ISA_AVX2)
+#define QRUN_ISA_NAME "avx2"
+#elif defined(QRUN_ISA_SSE41)
+#define QRUN_ISA_NAME "sse41"
+#else
+#define QRUN_ISA_SCALAR 1
+#define QRUN_ISA_NAME "scalar"
+#endif
+
+/* Tile sizes. The SIMD builds run the portable kernels for now, with the same tiles. */
+#define QRUN_GEMM_MR 4
+#define QRUN_GEMM_NR 8
+#define QRUN_GEMM_KR 1
+#define QRUN_DW_CR 16
+
+#define QRUN_RESTRICT __restrict__
+#define QRUN_MIN(a, b) ((a) < (b) ? (a) : (b))
+
+/* An op kind's entry in the executor table: the number of independent tiles it splits into
+ * and the function that runs tiles [begin, end). The thread pool hands out tile ranges. */
+typedef struct {
+    int64_t (*tiles)(const void* params);
+    void (*run)(const void* params, uint8_t* arena, int64_t begin, int64_t end);
+} qrun_op_entry;
+
+extern const qrun_op_entry qrun_gemm_entry;
+extern const qrun_op_entry qrun_igemm_entry;
+extern const qrun_op_entry qrun_dwconv_entry;
+
+/* acc -> output byte. The same float operations in every build (mul, max, min, add of
+ * 1.5 * 2^23 which rounds to nearest even), so every ISA gives the same answer. */
+static inline uint8_t qrun_requantize(int32_t acc, float scale, const qrun_requant* rq) {
+    float v = (float)acc * scale;
+    v = v < rq->min_less_zp ? rq->min_less_zp : v;
+    v = v > rq->max_less_zp ? rq->max_less_zp : v;
+    v += 12582912.0f;
+    int32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    return (uint8_t)(bits - 0x4B400000 + rq->zero_point);
+}
+
+/* Input bytes as int8: x itself for int8 tensors, x - 128 for uint8 (flip = 0x80). */
+static inline int32_t qrun_load_a(uint8_t x, uint8_t flip) {
+    return (int32_t)(int8_t)(x ^ flip);
+}
+
+#endif

@@ -1,0 +1,198 @@
+"""CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED: support rules and plan builders.
+
+Domains: uint8 activations and weights are read as int8 (x - 128, w - 128); the kernel adds
+a_sum_mult * (row sum of A) for a nonzero weight zero point, and every static term (input
+zero point times weight sums, zero-point product) is folded into the int32 bias.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..interpreter.kernels.common import out_size, pad_before
+from ..interpreter.schema import Activation
+from . import rules
+from .packing import pack_dwconv, pack_gemm, window_indirection
+from .plan import PlanError, activation_domain, check_int32, zero_row
+from .table import delegate_op
+
+
+def _activation(op) -> int:
+    return getattr(op.options, "fused_activation_function", Activation.NONE)
+
+
+def _requant_scales(x, w, out, channels: int) -> np.ndarray:
+    """s_in * s_w[c] / s_out in fp32, as XNNPACK computes it."""
+    sw = np.broadcast_to(np.asarray(w.quantization.scales, np.float32), (channels,))
+    return (np.float32(x.scale) * sw / np.float32(out.scale)).astype(np.float32)
+
+
+def _bias(op, channels: int) -> np.ndarray:
+    b = op.inputs[2] if len(op.inputs) > 2 else None
+    return np.zeros(channels, np.int64) if b is None else b.constant.astype(np.int64).ravel()
+
+
+def _quantized_io(op, weight_axis: int, channels: int):
+    x, w = op.inputs[0], op.inputs[1]
+    dtype = x.dtype if x is not None else None
+    if dtype not in rules.QUANTIZED:
+        return "input is not int8/uint8"
+    return rules.first_reason(
+        rules.per_tensor_activation(x, dtype),
+        rules.per_tensor_activation(op.outputs[0], dtype),
+        rules.static_weights(w, dtype, channels, weight_axis),
+        rules.static_bias(op.inputs[2] if len(op.inputs) > 2 else None, channels),
+        rules.clamp_activation(op))
+
+
+def fill_gemm(ctx, p, op, w2d: np.ndarray, ks: int) -> None:
+    """The weight side of a qrun_gemm_params: packed weights with the folded bias, the
+    activation domain and the requantization. w2d: [n, ks * kc] raw weights, tap-major."""
+    x, w, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    n, k = w2d.shape
+    flip, shift = activation_domain(x.dtype)
+    w8 = w2d.astype(np.int32) - shift
+    zw = w.zero_point - shift
+    zx = x.zero_point - shift
+    # sum (x - zx)(w - zw) = sum x*w - zw*sum x - zx*sum w + K*zx*zw
+    bias = _bias(op, n) - zx * w8.sum(axis=1, dtype=np.int64) + k * zx * zw
+    be = ctx.backend
+    packed = pack_gemm(w8.astype(np.int8), check_int32(bias, "folded bias"), ks,
+                       be.gemm_nr, be.gemm_kr)
+    p.n, p.kc, p.ks = n, k // ks, ks
+    p.packed_w = ctx.buffer(packed, "uint8_t")
+    p.a_flip = flip
+    p.a_sum_mult = -zw
+    ctx.requant(p.rq, _requant_scales(x, w, out, n), out, _activation(op))
+
+
+def _conv_geometry(op):
+    x, w, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    o = op.options
+    b, ih, iw, _ = x.shape
+    kh, kw = w.shape[1], w.shape[2]
+    oh = out_size(o.padding, ih, kh, o.stride_h, o.dilation_h_factor)
+    ow = out_size(o.padding, iw, kw, o.stride_w, o.dilation_w_factor)
+    pt = pad_before(o.stride_h, o.dilation_h_factor, ih, kh, oh)
+    pl = pad_before(o.stride_w, o.dilation_w_factor, iw, kw, ow)
+    return b, ih, iw, kh, kw, oh, ow, pt, pl
+
+
+def _window_rule(op, weight_axis: int, channels_of) -> str:
+    if len(op.inputs) < 2 or op.inputs[0] is None or op.inputs[1] is None:
+        return "missing inputs"
+    x, w, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    if len(x.shape) != 4 or len(w.shape) != 4 or len(out.shape) != 4:
+        return "tensors are not 4-D"
+    reason = _quantized_io(op, weight_axis, channels_of(w))
+    if reason:
+        return reason
+    try:
+        b, _, _, _, _, oh, ow, _, _ = _conv_geometry(op)
+    except (ValueError, AttributeError) as exc:
+        return str(exc)
+    if tuple(out.shape) != (b, oh, ow, channels_of(w)):
+        return "output shape %s does not match the convolution" % (list(out.shape),)
+    return None
+
+
+def conv_rule(op):
+    reason = _window_rule(op, 0, lambda w: w.shape[0])
+    if reason is None and op.inputs[1].shape[3] != op.inputs[0].shape[3]:
+        return "grouped convolution"
+    return reason
+
+
+@delegate_op("CONV_2D", conv_rule, "int8 (per-tensor/per-channel), uint8; any size, stride, "
+             "dilation, padding; fused NONE/RELU/RELU6/RELU_N1_TO_1")
+def build_conv(op, ctx):
+    x, w, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    b, ih, iw, kh, kw, oh, ow, pt, pl = _conv_geometry(op)
+    c, o = x.shape[3], w.shape[0]
+    p = ctx.new("qrun_gemm_params *")
+    fill_gemm(ctx, p, op, w.constant.reshape(o, kh * kw * c), kh * kw)
+    p.m = b * oh * ow
+    p.c_off, p.c_stride = ctx.offset(out, p.m * o), o
+    s = op.options
+    if kh == kw == 1 and s.stride_h == s.stride_w == 1:
+        p.a_off, p.a_stride = ctx.offset(x, p.m * c), c
+        return "GEMM", p
+    p.a_off = ctx.offset(x)
+    ind = window_indirection(b, ih, iw, c, oh, ow, kh, kw, s.stride_h, s.stride_w,
+                             s.dilation_h_factor, s.dilation_w_factor, pt, pl)
+    if ind.max(initial=-1) + c > x.nbytes:
+        raise PlanError("indirection reaches past the input")
+    p.indirection = ctx.buffer(ind, "int64_t")
+    p.zero = ctx.buffer(zero_row(c, x.zero_point, x.dtype), "uint8_t")
+    return "IGEMM", p
+
+
+def depthwise_rule(op):
+    reason = _window_rule(op, 3, lambda w: w.shape[3])
+    if reason is None:
+        x, w = op.inputs[0], op.inputs[1]
+        if w.shape[0] != 1 or w.shape[3] % x.shape[3]:
+            return "filter shape %s does not fit %d input channels" % (list(w.shape), x.shape[3])
+    return reason
+
+
+@delegate_op("DEPTHWISE_CONV_2D", depthwise_rule, "int8 (per-tensor/per-channel), uint8; any "
+             "size, depth multiplier, stride, dilation, padding; fused NONE/RELU/RELU6/RELU_N1_TO_1")
+def build_depthwise(op, ctx):
+    x, w, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    b, ih, iw, kh, kw, oh, ow, pt, pl = _conv_geometry(op)
+    c_in, c = x.shape[3], w.shape[3]
+    flip, shift = activation_domain(x.dtype)
+    wt = w.constant.reshape(kh * kw, c).astype(np.int32) - w.zero_point
+    zx = x.zero_point - shift
+    bias = _bias(op, c) - zx * wt.sum(axis=0, dtype=np.int64)
+    s = op.options
+    ind = window_indirection(b, ih, iw, c_in, oh, ow, kh, kw, s.stride_h, s.stride_w,
+                             s.dilation_h_factor, s.dilation_w_factor, pt, pl)
+    if ind.max(initial=-1) + c_in > x.nbytes:
+        raise PlanError("indirection reaches past the input")
+    p = ctx.new("qrun_dwconv_params *")
+    p.pixels, p.channels, p.taps, p.multiplier = b * oh * ow, c, kh * kw, c // c_in
+    p.in_off = ctx.offset(x)
+    p.indirection = ctx.buffer(ind, "int64_t")
+    p.zero = ctx.buffer(zero_row(c_in, x.zero_point, x.dtype), "uint8_t")
+    p.packed_w = ctx.buffer(pack_dwconv(wt.astype(np.int16), check_int32(bias, "folded bias"),
+                                        ctx.backend.dw_cr), "uint8_t")
+    p.out_off = ctx.offset(out, b * oh * ow * c)
+    p.a_flip = flip
+    ctx.requant(p.rq, _requant_scales(x, w, out, c), out, _activation(op))
+    return "DWCONV", p
+
+
+def fc_rule(op):
+    if len(op.inputs) < 2 or op.inputs[0] is None or op.inputs[1] is None:
+        return "missing inputs"
+    x, w, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    if len(op.outputs) != 1:
+        return "more than one output"
+    if getattr(op.options, "weights_format", 0) != 0:
+        return "shuffled weights"
+    if len(w.shape) != 2:
+        return "weights are not 2-D"
+    n, k = w.shape
+    reason = _quantized_io(op, 0, n)
+    if reason:
+        return reason
+    size = int(np.prod(x.shape, dtype=np.int64))
+    if k == 0 or size % k:
+        return "input size %d is not a multiple of %d" % (size, k)
+    if int(np.prod(out.shape, dtype=np.int64)) != size // k * n or out.shape[-1] != n:
+        return "output shape %s does not match" % (list(out.shape),)
+    return None
+
+
+@delegate_op("FULLY_CONNECTED", fc_rule, "int8 (per-tensor/per-channel), uint8; any batch; "
+             "fused NONE/RELU/RELU6/RELU_N1_TO_1")
+def build_fc(op, ctx):
+    x, w, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    n, k = w.shape
+    p = ctx.new("qrun_gemm_params *")
+    fill_gemm(ctx, p, op, w.constant, 1)
+    p.m = int(np.prod(x.shape, dtype=np.int64)) // k
+    p.a_off, p.a_stride = ctx.offset(x, p.m * k), k
+    p.c_off, p.c_stride = ctx.offset(out, p.m * n), n
+    return "GEMM", p

@@ -1,0 +1,79 @@
+"""The partitioner: maximal runs of supported ops become one DelegateStep (one C call)."""
+from __future__ import annotations
+
+from typing import List, Optional
+
+from ..interpreter.graph import KernelStep, Step
+from .plan import PlanContext
+from .table import OPS, unsupported_reason
+
+
+class DelegateStep(Step):
+    """A partition: its ops' plan, run by one qrun_execute call (cffi releases the GIL)."""
+    backend = "c"
+
+    def __init__(self, ops, ctx, entries, num_threads: int):
+        """entries: one (kind name, params cdata) per op, from the plan builders; ctx owns
+        every buffer they point to."""
+        self.ops = list(ops)
+        self.isa = ctx.backend.isa
+        lib = ctx.backend.lib
+        nodes = ctx.new("qrun_node[]", len(entries))
+        for node, (kind, params) in zip(nodes, entries):
+            node.kind = getattr(lib, "QRUN_OP_" + kind)
+            node.params = params
+        self._plan = ctx.new("qrun_plan *")
+        self._plan.num_nodes = len(entries)
+        self._plan.num_threads = num_threads
+        self._plan.nodes = nodes
+        self._ctx = ctx
+        self._arena = ctx.ffi.from_buffer("uint8_t[]", ctx.graph.arena)
+        self._execute = lib.qrun_execute
+
+    def run(self) -> None:
+        rc = self._execute(self._plan, self._arena)
+        if rc != 0:
+            raise RuntimeError("qrun C executor failed at node %d of the partition of ops %s"
+                               % (-rc - 1, [op.index for op in self.ops]))
+
+
+class Delegate:
+    def __init__(self, backend, num_threads: int = 1):
+        self.backend = backend
+        self.num_threads = num_threads
+        self.isa = backend.isa
+
+    def why_not(self, graph, step: Step) -> Optional[str]:
+        """None when `step`'s op runs in C, else the reason it stays on numpy."""
+        if not isinstance(step, KernelStep):
+            return "not a kernel step"
+        op = step.op
+        if step.dynamic:
+            return "dynamic output"
+        for t in op.inputs + op.outputs:
+            if t is not None and not t.is_constant and t.index not in graph.arena_offsets:
+                return "tensor %d is not in the arena" % t.index
+        return unsupported_reason(op)
+
+    def partition(self, graph, steps: List[Step]) -> List[Step]:
+        if graph.arena is None or graph.arena.size == 0:
+            return steps
+        result: List[Step] = []
+        run: List[Step] = []
+        for step in steps:
+            if self.why_not(graph, step) is None:
+                run.append(step)
+                continue
+            self._flush(graph, run, result)
+            result.append(step)
+        self._flush(graph, run, result)
+        return result
+
+    def _flush(self, graph, run: List[Step], result: List[Step]) -> None:
+        if not run:
+            return
+        ctx = PlanContext(self.backend, graph)
+        ops = [step.op for step in run]
+        entries = [OPS[op.opname].build(op, ctx) for op in ops]
+        result.append(DelegateStep(ops, ctx, entries, self.num_threads))
+        run.clear()

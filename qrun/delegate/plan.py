@@ -1,0 +1,81 @@
+"""The plan of one partition: C structs, the buffers they point to, checked arena addresses."""
+from __future__ import annotations
+
+from typing import List
+
+import numpy as np
+
+from ..interpreter.quant import activation_range_quantized, dtype_range
+
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+
+
+class PlanError(ValueError):
+    """A plan builder found sizes or parameters that the C kernels must not see."""
+
+
+class PlanContext:
+    """What a plan builder needs: the backend (tile sizes, ffi), checked arena offsets, and
+    ownership of every buffer the C structs point to (alive as long as the plan)."""
+
+    def __init__(self, backend, graph):
+        self.backend = backend
+        self.ffi = backend.ffi
+        self.graph = graph
+        self.arena_bytes = int(graph.arena_bytes)
+        self._owned: List[object] = []
+
+    def keep(self, obj):
+        self._owned.append(obj)
+        return obj
+
+    def new(self, ctype: str, init=None):
+        return self.keep(self.ffi.new(ctype, init))
+
+    def buffer(self, array: np.ndarray, item: str):
+        """A C `item *` to a plan-owned contiguous copy of `array`."""
+        return self.keep(self.ffi.from_buffer(item + "[]", np.array(array, order="C")))
+
+    def offset(self, tensor, nbytes: int = -1) -> int:
+        """The arena offset of a non-constant tensor, checked to hold `nbytes` (default: the
+        tensor's own size) within the arena."""
+        off = self.graph.arena_offsets.get(tensor.index)
+        if off is None:
+            raise PlanError("tensor %d (%s) is not in the arena" % (tensor.index, tensor.name))
+        size = tensor.nbytes if nbytes < 0 else nbytes
+        if size > tensor.nbytes or off < 0 or off + size > self.arena_bytes:
+            raise PlanError("tensor %d: %d bytes at offset %d exceed its %d bytes or the %d-byte "
+                            "arena" % (tensor.index, size, off, tensor.nbytes, self.arena_bytes))
+        return int(off)
+
+    def requant(self, rq, scales: np.ndarray, out_tensor, activation: int) -> None:
+        """Fills a qrun_requant: fp32 scales (plan-owned), clamp bounds and zero point."""
+        scales = np.asarray(scales, np.float32)
+        if not np.all(np.isfinite(scales)) or np.any(scales <= 0):
+            raise PlanError("requantization scales must be finite and positive")
+        zp = out_tensor.zero_point
+        lo, hi = activation_range_quantized(activation, out_tensor.scale, zp, out_tensor.dtype)
+        rq.scale = self.buffer(scales, "float")
+        rq.min_less_zp = float(lo - zp)
+        rq.max_less_zp = float(hi - zp)
+        rq.zero_point = zp
+
+
+def check_int32(values: np.ndarray, what: str) -> np.ndarray:
+    values = np.asarray(values, np.int64)
+    if values.size and (values.min() < INT32_MIN or values.max() > INT32_MAX):
+        raise PlanError("%s overflows int32" % what)
+    return values.astype(np.int32)
+
+
+def activation_domain(dtype) -> tuple:
+    """(xor flip, shift) that map a tensor's bytes to int8: uint8 x -> x - 128."""
+    return (0x80, 128) if np.dtype(dtype) == np.uint8 else (0, 0)
+
+
+def zero_row(nbytes: int, zero_point: int, dtype) -> np.ndarray:
+    """Bytes of the input zero point: what padding taps read."""
+    lo, hi = dtype_range(dtype)
+    if not lo <= zero_point <= hi:
+        raise PlanError("zero point %d out of range for %s" % (zero_point, np.dtype(dtype).name))
+    return np.full(max(nbytes, 1), zero_point, dtype).view(np.uint8)
