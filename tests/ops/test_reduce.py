@@ -1,0 +1,134 @@
+"""MEAN, SUM, REDUCE_MAX/MIN/PROD, ARG_MAX/ARG_MIN against LiteRT BUILTIN_REF."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qrun.modelbuilder import ModelBuilder
+from tests.oracle import assert_same, check_against_litert, random_inputs, run_litert, run_qrun
+
+# (input shape, axes, keep_dims)
+AXES = [
+    ((1, 7, 5, 3), [1, 2], True),      # the global-average-pool form
+    ((2, 4, 6, 5), [2, 1], True),
+    ((2, 4, 6, 5), [1, 2], False),
+    ((2, 4, 6, 5), [-1], False),
+    ((2, 4, 6, 5), [0, 3], True),
+    ((2, 4, 6, 5), [3, -1, 0], False),  # duplicates
+    ((3, 5), [0, 1], False),
+    ((3, 5), [1], True),
+    ((4, 3, 9), [-2], True),
+    ((7,), [0], False),
+]
+# dtype -> ((in scale, in zp), (out scale, out zp)) pairs
+QUANT = {
+    np.int8: [((0.05, -3), (0.05, -3)), ((0.05, -128), (0.021, 127)), ((0.1, 20), (0.5, -100))],
+    np.uint8: [((0.05, 128), (0.05, 128)), ((0.02, 0), (0.05, 255)), ((0.3, 200), (0.01, 7))],
+    np.int16: [((0.001, 0), (0.001, 0)), ((0.002, 0), (0.0007, 0))],
+}
+
+
+def reduce_model(opname, shape, axes, keep_dims, dtype, qin=(None, None), qout=(None, None)):
+    from qrun.interpreter.kernels.reduce import _reduced_shape, _resolve_axes
+    out_shape = _reduced_shape(shape, _resolve_axes(axes, len(shape), opname), keep_dims)
+    b = ModelBuilder()
+    x = b.add_input(shape, dtype, scale=qin[0], zero_point=qin[1])
+    a = b.add_constant(np.array(axes, np.int32))
+    y = b.add_tensor(out_shape, dtype, scale=qout[0], zero_point=qout[1])
+    b.add_op(opname, [x, a], [y], keep_dims=keep_dims)
+    b.mark_output(y)
+    return b.build()
+
+
+@pytest.mark.parametrize("shape,axes,keep_dims", AXES)
+@pytest.mark.parametrize("dtype", list(QUANT))
+def test_mean_quantized(shape, axes, keep_dims, dtype):
+    for k, (qin, qout) in enumerate(QUANT[dtype]):
+        check_against_litert(reduce_model("MEAN", shape, axes, keep_dims, dtype, qin, qout),
+                             seed=k)
+
+
+@pytest.mark.parametrize("shape,axes,keep_dims", AXES)
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+def test_mean_unquantized(shape, axes, keep_dims, dtype):
+    check_against_litert(reduce_model("MEAN", shape, axes, keep_dims, dtype))
+
+
+def test_mean_large_count():
+    """Many elements: 1/count folded into the multiplier loses bits to the shift limits."""
+    for qin, qout in QUANT[np.int8]:
+        check_against_litert(reduce_model("MEAN", (1, 40, 53, 3), [1, 2], True, np.int8, qin,
+                                          qout))
+
+
+@pytest.mark.parametrize("shape,axes,keep_dims", AXES)
+def test_sum_uint8(shape, axes, keep_dims):
+    for k, (qin, qout) in enumerate(QUANT[np.uint8]):
+        check_against_litert(reduce_model("SUM", shape, axes, keep_dims, np.uint8, qin, qout),
+                             seed=k)
+
+
+@pytest.mark.parametrize("shape,axes,keep_dims", AXES)
+def test_sum_int8(shape, axes, keep_dims):
+    """BUILTIN_REF's int8 SUM reads the int8 data as uint8 (reduce.cc casts the reference
+    call to uint8_t), so qrun runs the reference algorithm on the true int8 values instead.
+    It is bit-exact with BUILTIN_REF's uint8 SUM on the same values shifted by 128, and within
+    1 LSB of LiteRT's optimized int8 SUM."""
+    for k, (qin, qout) in enumerate(QUANT[np.int8]):
+        model = reduce_model("SUM", shape, axes, keep_dims, np.int8, qin, qout)
+        (x,) = random_inputs([{"shape": shape, "dtype": np.int8}], seed=k)
+        ours = run_qrun(model, [x])[0]
+        shifted = reduce_model("SUM", shape, axes, keep_dims, np.uint8, (qin[0], qin[1] + 128),
+                               (qout[0], qout[1] + 128))
+        reference = run_litert(shifted, [(x.astype(np.int16) + 128).astype(np.uint8)])[0]
+        assert_same([(ours.astype(np.int16) + 128).astype(np.uint8)], [reference])
+        optimized = run_litert(model, [x], resolver="BUILTIN_WITHOUT_DEFAULT_DELEGATES")
+        assert_same([ours], optimized, lsb=1)
+
+
+@pytest.mark.parametrize("shape,axes,keep_dims", AXES)
+def test_sum_int16(shape, axes, keep_dims):
+    """BUILTIN_REF's int16 SUM also goes through the uint8_t cast and writes only the low
+    bytes of its output; LiteRT's optimized int16 SUM is the oracle, within 1 LSB."""
+    for k, (qin, qout) in enumerate(QUANT[np.int16]):
+        model = reduce_model("SUM", shape, axes, keep_dims, np.int16, qin, qout)
+        (x,) = random_inputs([{"shape": shape, "dtype": np.int16}], seed=k)
+        optimized = run_litert(model, [x], resolver="BUILTIN_WITHOUT_DEFAULT_DELEGATES")
+        assert_same(run_qrun(model, [x]), optimized, lsb=1)
+
+
+@pytest.mark.parametrize("opname", ["SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD"])
+@pytest.mark.parametrize("shape,axes,keep_dims", AXES)
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+def test_reduce_unquantized(opname, shape, axes, keep_dims, dtype):
+    check_against_litert(reduce_model(opname, shape, axes, keep_dims, dtype))
+
+
+@pytest.mark.parametrize("opname", ["REDUCE_MAX", "REDUCE_MIN"])
+@pytest.mark.parametrize("dtype", list(QUANT))
+@pytest.mark.parametrize("shape,axes,keep_dims", AXES)
+def test_reduce_max_min_quantized(opname, dtype, shape, axes, keep_dims):
+    q = QUANT[dtype][0][0]
+    check_against_litert(reduce_model(opname, shape, axes, keep_dims, dtype, q, q))
+
+
+@pytest.mark.parametrize("opname", ["ARG_MAX", "ARG_MIN"])
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8, np.int8, np.int32])
+@pytest.mark.parametrize("out_type", [np.int32, np.int64])
+@pytest.mark.parametrize("axis_type", [np.int32, np.int64])
+@pytest.mark.parametrize("shape,axis", [((2, 5, 7, 3), 3), ((2, 5, 7, 3), -3), ((4, 9), 0),
+                                        ((11,), 0), ((3, 1, 4), 1)])
+def test_arg_min_max(opname, dtype, out_type, axis_type, shape, axis):
+    b = ModelBuilder()
+    x = b.add_input(shape, dtype)
+    a = b.add_constant(np.array([axis], axis_type))
+    out_shape = [d for i, d in enumerate(shape) if i != axis % len(shape)]
+    y = b.add_tensor(out_shape, out_type)
+    b.add_op(opname, [x, a], [y], output_type={np.int32: 2, np.int64: 4}[out_type])
+    b.mark_output(y)
+    model = b.build()
+    check_against_litert(model)
+    # Ties: small integer ranges repeat the extreme value; the first index wins.
+    rng = np.random.default_rng(1)
+    ties = rng.integers(0, 3, size=shape).astype(dtype)
+    check_against_litert(model, inputs=[ties])
