@@ -61,15 +61,29 @@ def multiply_by_quantized_multiplier_int64(x, multiplier, shift) -> np.ndarray:
     return (x * reduced + (np.int64(1) << (total_shift - 1))) >> total_shift
 
 
-def finish_quantized(acc: np.ndarray, bias, p, dtype) -> np.ndarray:
-    """int accumulator (channels last) + bias -> requantized, offset and clamped outputs."""
+def multiply_by_quantized_multiplier_single(x, multiplier, shift) -> np.ndarray:
+    """The single-rounding MultiplyByQuantizedMultiplier (TFLITE_SINGLE_ROUNDING): one
+    rounding right shift of the 64-bit product."""
+    x = np.asarray(x, np.int64)
+    total_shift = 31 - np.asarray(shift, np.int64)
+    return (x * np.asarray(multiplier, np.int64) + (np.int64(1) << (total_shift - 1))) >> total_shift
+
+
+def finish_quantized(acc: np.ndarray, bias, p, dtype, single_rounding: bool = False) -> np.ndarray:
+    """int accumulator (channels last) + bias -> requantized, offset and clamped outputs.
+
+    `single_rounding`: LiteRT's FULLY_CONNECTED reference kernels (2.3) round once, where
+    its convolutions round twice (measured against BUILTIN_REF)."""
     acc = np.asarray(acc, np.int64)
     if bias is not None:
         acc = acc + bias.astype(np.int64)
-    if np.dtype(dtype) == np.int16:
+    if single_rounding:
+        out = multiply_by_quantized_multiplier_single(acc, p.multiplier, p.shift)
+    elif np.dtype(dtype) == np.int16:
         out = multiply_by_quantized_multiplier_int64(acc, p.multiplier, p.shift)
-        return np.clip(out + p.output_zero_point, p.lo, p.hi).astype(dtype)
-    return requantize(acc, p.multiplier, p.shift, p.output_zero_point, p.lo, p.hi, dtype)
+    else:
+        return requantize(acc, p.multiplier, p.shift, p.output_zero_point, p.lo, p.hi, dtype)
+    return np.clip(out + p.output_zero_point, p.lo, p.hi).astype(dtype)
 
 
 def finish_float(acc: np.ndarray, bias, activation: int) -> np.ndarray:
