@@ -76,6 +76,15 @@ def _vector_bounds_ok(table, field_offset: int, elem_size: int, nbytes: int) -> 
     return vec + 4 + length * elem_size <= nbytes
 
 
+def _string(obj, name: str, field_offset: int, nbytes: int, what: str) -> str:
+    """A string field, checked to lie inside the file with its terminating zero: the
+    generated accessors silently cut a string that runs past the end."""
+    if not _vector_bounds_ok(obj, field_offset, 1, nbytes - 1):
+        raise ModelError("%s: %s string runs past the end of the file" % (what, name))
+    value = getattr(obj, name)()
+    return value.decode("utf-8", "replace") if value else ""
+
+
 def _int_vector(obj, name: str, what: str, nbytes: int, field_offset: int) -> np.ndarray:
     if not _vector_bounds_ok(obj, field_offset, 4, nbytes):
         raise ModelError("%s: %s vector runs past the end of the file" % (what, name))
@@ -100,30 +109,29 @@ def _read(buf) -> Model:
         raise ModelError("Model schema version %d is not supported (expected %d)"
                          % (version, SCHEMA_VERSION))
 
-    opcodes = _read_opcodes(fb)
+    opcodes = _read_opcodes(fb, nbytes)
     buffers = _read_buffers(fb, buf, nbytes)
     subgraphs = [_read_subgraph(fb.Subgraphs(i), i, opcodes, buffers, nbytes)
                  for i in range(fb.SubgraphsLength())]
     if not subgraphs:
         raise ModelError("The model has no subgraphs")
-    signatures = _read_signatures(fb, subgraphs)
-    description = fb.Description()
+    signatures = _read_signatures(fb, subgraphs, nbytes)
     return Model(version=version,
-                 description=description.decode("utf-8", "replace") if description else "",
+                 description=_string(fb, "Description", 10, nbytes, "Model"),
                  subgraphs=subgraphs, signatures=signatures, nbytes=nbytes, source=buf)
 
 
-def _read_opcodes(fb) -> List[tuple]:
+def _read_opcodes(fb, nbytes: int) -> List[tuple]:
     opcodes = []
     for i in range(fb.OperatorCodesLength()):
         oc = fb.OperatorCodes(i)
         code = max(int(oc.BuiltinCode()), int(oc.DeprecatedBuiltinCode()))
         version = int(oc.Version())
         if code == tflite.BuiltinOperator.CUSTOM:
-            custom = oc.CustomCode()
+            custom = _string(oc, "CustomCode", 6, nbytes, "Operator code %d" % i)
             if not custom:
                 raise ModelError("Operator code %d is CUSTOM without a custom_code name" % i)
-            opcodes.append((custom.decode("utf-8", "replace"), True, version))
+            opcodes.append((custom, True, version))
         elif code in BUILTIN_OP_NAMES:
             opcodes.append((BUILTIN_OP_NAMES[code], False, version))
         else:
@@ -198,8 +206,7 @@ def _read_tensor(t, index: int, buffers, nbytes: int) -> Tensor:
     dtype = TENSOR_DTYPES.get(type_code)
     if type_code not in TENSOR_TYPE_NAMES:
         raise ModelError("Tensor %d: unknown tensor type %d" % (index, type_code))
-    name = t.Name()
-    name = name.decode("utf-8", "replace") if name else ""
+    name = _string(t, "Name", 10, nbytes, "Tensor %d" % index)
     buffer_index = int(t.Buffer())
     if not 0 <= buffer_index < max(len(buffers), 1):
         raise ModelError("Tensor %d (%s): buffer index %d out of range (the model has %d "
@@ -274,8 +281,7 @@ def _read_subgraph(sg, sg_index: int, opcodes, buffers, nbytes: int) -> Subgraph
             intermediates=[tensors[i] for i in inter]))
 
     _check_dataflow(what, tensors, operators, inputs, outputs)
-    name = sg.Name()
-    return Subgraph(index=sg_index, name=name.decode("utf-8", "replace") if name else "",
+    return Subgraph(index=sg_index, name=_string(sg, "Name", 12, nbytes, what),
                     tensors=tensors, operators=operators, inputs=inputs, outputs=outputs)
 
 
@@ -312,12 +318,11 @@ def _check_dataflow(what, tensors, operators, inputs, outputs) -> None:
                              % (what, i, tensors[i].name))
 
 
-def _read_signatures(fb, subgraphs) -> List[SignatureDef]:
+def _read_signatures(fb, subgraphs, nbytes: int) -> List[SignatureDef]:
     sigs = []
     for i in range(fb.SignatureDefsLength()):
         s = fb.SignatureDefs(i)
-        key = s.SignatureKey()
-        key = key.decode("utf-8", "replace") if key else ""
+        key = _string(s, "SignatureKey", 8, nbytes, "Signature %d" % i)
         sg_index = int(s.SubgraphIndex())
         if not 0 <= sg_index < len(subgraphs):
             raise ModelError("Signature %d (%s): subgraph index %d out of range"
@@ -328,8 +333,7 @@ def _read_signatures(fb, subgraphs) -> List[SignatureDef]:
             m = {}
             for j in range(count):
                 tm = get(j)
-                name = tm.Name()
-                name = name.decode("utf-8", "replace") if name else ""
+                name = _string(tm, "Name", 4, nbytes, "Signature %d (%s)" % (i, key))
                 idx = int(tm.TensorIndex())
                 if not 0 <= idx < ntensors:
                     raise ModelError("Signature %d (%s): tensor %s index %d out of range"
