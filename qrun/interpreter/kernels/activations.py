@@ -1,0 +1,371 @@
+"""Activation ops: RELU family, LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU, PRELU, ELU.
+
+Mirrors TFLite's activations.cc with the reference kernels: 8-bit LOGISTIC/TANH/ELU go
+through a 256-entry table built as LUTPopulate builds it; int16 LOGISTIC/TANH use the
+sigmoid_table_uint16 interpolation of reference/integer_ops/{logistic,tanh}.h; quantized
+HARD_SWISH is the int16 fixed-point algorithm of reference/hard_swish.h.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..quant import (dtype_range, multiply_by_quantized_multiplier, quantize_multiplier,
+                     quantize_value, rounding_divide_by_pot)
+from ..registry import register
+from .common import broadcast_shape
+from .quantize import round_half_away
+
+EIGHT_BIT = (np.int8, np.uint8)
+
+
+def _f32(x: float) -> np.float32:
+    return np.float32(x)
+
+
+def _f32_ratio(num: float, den: float) -> float:
+    """A float32 quotient widened to double, as `double m = a->scale / b->scale` does."""
+    return float(np.float32(_f32(num) / _f32(den)))
+
+
+def _same_type_shape(op):
+    inp, out = op.inputs[0], op.outputs[0]
+    if inp.dtype != out.dtype:
+        raise ValueError("%s input type %s differs from output type %s"
+                         % (op.opname, inp.dtype, out.dtype))
+    return [inp.shape]
+
+
+def _require_symmetric_int16(op):
+    inp, out = op.inputs[0], op.outputs[0]
+    if inp.dtype == np.int16 and (inp.zero_point or out.zero_point):
+        raise ValueError("%s int16 needs zero points 0" % op.opname)
+
+
+# -- lookup tables -----------------------------------------------------------------------------
+
+def _float_fn(fn):
+    """Evaluates a float32 libm function in double and rounds once, which matches the
+    correctly rounded float result glibc gives."""
+    return lambda x: fn(x.astype(np.float64)).astype(np.float32)
+
+
+def _sigmoid_f32(x: np.ndarray) -> np.ndarray:
+    e = _float_fn(np.exp)(-x)
+    return np.float32(1.0) / (np.float32(1.0) + e)
+
+
+def _elu_f32(x: np.ndarray) -> np.ndarray:
+    return np.where(x < 0, _float_fn(np.expm1)(x), x).astype(np.float32)
+
+
+def lut_populate(op, transform) -> np.ndarray:
+    """LUTPopulate<int8/uint8>: the output integer for each input integer, in float32."""
+    inp, out = op.inputs[0], op.outputs[0]
+    lo, hi = dtype_range(inp.dtype)
+    values = np.arange(lo, hi + 1, dtype=np.int64)
+    dequantized = _f32(inp.scale) * (values - inp.zero_point).astype(np.float32)
+    transformed = transform(dequantized.astype(np.float32))
+    inverse_scale = np.float32(1.0) / _f32(out.scale)
+    rescaled = round_half_away(np.float32(transformed * inverse_scale)).astype(np.float32)
+    quantized = np.trunc((rescaled + np.float32(out.zero_point)).astype(np.float64))
+    return np.clip(quantized, lo, hi).astype(out.dtype)
+
+
+def lookup(op, table: np.ndarray) -> np.ndarray:
+    lo, _ = dtype_range(op.inputs[0].dtype)
+    return table[op.inputs[0].data.astype(np.int64) - lo]
+
+
+# -- RELU family -------------------------------------------------------------------------------
+
+def _relu_x(op, act_min: float, act_max: float) -> np.ndarray:
+    inp, out = op.inputs[0], op.outputs[0]
+    if inp.dtype == np.float32:
+        return np.clip(inp.data, np.float32(act_min), np.float32(act_max)).astype(np.float32)
+    qmin, qmax = dtype_range(out.dtype)
+    lo = max(qmin, quantize_value(act_min, out.scale, out.zero_point))
+    hi = qmax if np.isinf(act_max) else min(qmax, quantize_value(act_max, out.scale,
+                                                                 out.zero_point))
+    mult, shift = quantize_multiplier(_f32_ratio(inp.scale, out.scale))
+    raw = multiply_by_quantized_multiplier(inp.data.astype(np.int64) - inp.zero_point,
+                                           mult, shift) + out.zero_point
+    return np.clip(raw, lo, hi).astype(out.dtype)
+
+
+def relu_shape(op):
+    _require_symmetric_int16(op)
+    return _same_type_shape(op)
+
+
+@register("RELU", (np.float32, np.int8, np.uint8, np.int16), shape=relu_shape)
+def relu(op):
+    return _relu_x(op, 0.0, np.inf)
+
+
+@register("RELU6", (np.float32, np.int8, np.uint8, np.int16), shape=relu_shape)
+def relu6(op):
+    return _relu_x(op, 0.0, 6.0)
+
+
+@register("RELU_N1_TO_1", (np.float32, np.int8, np.uint8), shape=relu_shape)
+def relu_n1_to_1(op):
+    return _relu_x(op, -1.0, 1.0)
+
+
+@register("RELU_0_TO_1", (np.float32, np.int8, np.uint8), shape=relu_shape)
+def relu_0_to_1(op):
+    return _relu_x(op, 0.0, 1.0)
+
+
+# -- LOGISTIC / TANH ---------------------------------------------------------------------------
+
+# sigmoid(i / 24) in 0.16 fixed point (TFLite's sigmoid_table_uint16); TANH reads it too,
+# through tanh(x) = 2 * sigmoid(2x) - 1.
+SIGMOID_TABLE = np.array([
+    32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498, 40149, 40794,
+    41432, 42064, 42688, 43304, 43912, 44511, 45102, 45683, 46255, 46817, 47369, 47911, 48443,
+    48964, 49475, 49975, 50464, 50942, 51409, 51865, 52311, 52745, 53169, 53581, 53983, 54374,
+    54755, 55125, 55485, 55834, 56174, 56503, 56823, 57133, 57433, 57724, 58007, 58280, 58544,
+    58800, 59048, 59288, 59519, 59743, 59959, 60168, 60370, 60565, 60753, 60935, 61110, 61279,
+    61441, 61599, 61750, 61896, 62036, 62172, 62302, 62428, 62549, 62666, 62778, 62886, 62990,
+    63090, 63186, 63279, 63368, 63454, 63536, 63615, 63691, 63765, 63835, 63903, 63968, 64030,
+    64090, 64148, 64204, 64257, 64308, 64357, 64405, 64450, 64494, 64536, 64576, 64614, 64652,
+    64687, 64721, 64754, 64786, 64816, 64845, 64873, 64900, 64926, 64950, 64974, 64997, 65019,
+    65039, 65060, 65079, 65097, 65115, 65132, 65149, 65164, 65179, 65194, 65208, 65221, 65234,
+    65246, 65258, 65269, 65280, 65291, 65301, 65310, 65319, 65328, 65337, 65345, 65352, 65360,
+    65367, 65374, 65381, 65387, 65393, 65399, 65404, 65410, 65415, 65420, 65425, 65429, 65433,
+    65438, 65442, 65445, 65449, 65453, 65456, 65459, 65462, 65465, 65468, 65471, 65474, 65476,
+    65479, 65481, 65483, 65485, 65488, 65489, 65491, 65493, 65495, 65497, 65498, 65500, 65501,
+    65503, 65504, 65505, 65507, 65508, 65509, 65510, 65511, 65512, 65513, 65514, 65515, 65516,
+    65517, 65517, 65518, 65519, 65520, 65520, 65521, 65522, 65522, 65523, 65523, 65524, 65524,
+    65525, 65525, 65526, 65526, 65526, 65527, 65527, 65528, 65528, 65528, 65529, 65529, 65529,
+    65529, 65530, 65530, 65530, 65530, 65531, 65531, 65531, 65531, 65531, 65532, 65532, 65532,
+    65532, 65532, 65532, 65533, 65533, 65533, 65533, 65533, 65533, 65533, 65533, 65534, 65534,
+    65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65535], dtype=np.int64)
+
+
+def _checked_log2(scale: float):
+    x_log2 = np.float32(np.log(_f32(scale))) * np.float32(1.0 / np.log(np.float32(2.0)))
+    rounded = np.float32(np.round(x_log2))
+    return int(rounded), abs(float(np.float32(x_log2 - rounded))) < 1e-3
+
+
+def _int16_input_rescale(op, pot_shifts):
+    """(multiplier, left shift) of the int16 TANH/LOGISTIC Prepare: a power-of-two input
+    scale keeps a pure shift; any other scale gets a multiplier onto 1/(3*4096)."""
+    inp, out = op.inputs[0], op.outputs[0]
+    log2, is_pot = _checked_log2(inp.scale)
+    left_shift = 12 + log2
+    if is_pot and left_shift in pot_shifts:
+        return 0, left_shift
+    multiplier = float(np.float32(inp.scale)) * 4096.0 * 3.0
+    left_shift = 0
+    while multiplier <= 32767.0 / 2.0 and left_shift <= 30:
+        left_shift += 1
+        multiplier *= 2.0
+    return int(multiplier), left_shift
+
+
+def _int16_sigmoid_interp(op, pot_shifts, frac_bits: int) -> tuple:
+    """The shared front of the int16 LOGISTIC/TANH kernels: rescaled input and the
+    interpolated table value at |input| with `frac_bits` fractional bits per table step."""
+    mult, shift = _int16_input_rescale(op, pot_shifts)
+    if mult == 0:
+        mult, shift = 3 << shift, 0
+    rnd = 1 << (shift - 1) if shift > 0 else 0
+    x = (op.inputs[0].data.astype(np.int64) * mult + rnd) >> shift
+    ax = np.abs(x)
+    uh = ax >> frac_bits
+    saturated = uh >= 255
+    idx = np.minimum(uh, 254)
+    ua, ub = SIGMOID_TABLE[idx], SIGMOID_TABLE[idx + 1]
+    interp = (ua << frac_bits) + (ax & ((1 << frac_bits) - 1)) * (ub - ua)
+    return x, saturated, interp
+
+
+def _check_int16_unit_output(op, log2_out: int):
+    out = op.outputs[0]
+    log2, is_pot = _checked_log2(out.scale)
+    if not is_pot or log2 != log2_out:
+        raise ValueError("%s int16 output scale must be 2^%d" % (op.opname, log2_out))
+
+
+def logistic_shape(op):
+    inp, out = op.inputs[0], op.outputs[0]
+    if inp.dtype in (np.int8, np.uint8) and _f32(out.scale) != np.float32(1.0 / 256):
+        raise ValueError("LOGISTIC 8-bit output scale must be 1/256")
+    if inp.dtype == np.int16:
+        _require_symmetric_int16(op)
+        _check_int16_unit_output(op, -15)
+    return _same_type_shape(op)
+
+
+@register("LOGISTIC", (np.float32, np.int8, np.uint8, np.int16), shape=logistic_shape)
+def logistic(op):
+    inp = op.inputs[0]
+    if inp.dtype == np.float32:
+        x = inp.data
+        mid = _sigmoid_f32(np.clip(x, -9.0, 16.619047164916992188).astype(np.float32))
+        small = _float_fn(np.exp)(np.minimum(x, 0).astype(np.float32))
+        return np.where(x > np.float32(16.619047164916992188), np.float32(1.0),
+                        np.where(x < np.float32(-9.0), small, mid)).astype(np.float32)
+    if inp.dtype == np.int16:
+        x, saturated, interp = _int16_sigmoid_interp(op, (0,), 9)
+        result = np.where(saturated, 0x7FFF << 10, interp)
+        result = np.where(x >= 0, result + (1 << 9), (1 << 25) - result + (1 << 9) - 1)
+        return (result >> 10).astype(np.int16)
+    return lookup(op, lut_populate(op, _sigmoid_f32))
+
+
+def tanh_shape(op):
+    if op.inputs[0].dtype == np.int16:
+        _require_symmetric_int16(op)
+        _check_int16_unit_output(op, -15)
+    return _same_type_shape(op)
+
+
+@register("TANH", (np.float32, np.int8, np.uint8, np.int16), shape=tanh_shape)
+def tanh(op):
+    inp = op.inputs[0]
+    if inp.dtype == np.float32:
+        return _float_fn(np.tanh)(inp.data)
+    if inp.dtype == np.int16:
+        x, saturated, interp = _int16_sigmoid_interp(op, (0, 1), 8)
+        result = np.where(saturated, 0xFFFF << 8, interp)
+        result = np.where(x >= 0, result - (1 << 23) + (1 << 7),
+                          -result + (1 << 23) + (1 << 7) - 1)
+        return (result >> 8).astype(np.int16)
+    return lookup(op, lut_populate(op, _float_fn(np.tanh)))
+
+
+# -- HARD_SWISH --------------------------------------------------------------------------------
+
+def _int16_multiplier(m: float) -> tuple:
+    """QuantizeMultiplier then DownScaleInt32ToInt16Multiplier."""
+    q, exponent = quantize_multiplier(m)
+    if q >= (1 << 31) - 1 - (1 << 15):
+        return (1 << 15) - 1, exponent
+    return (q + (1 << 15)) >> 16, exponent
+
+
+def _div_trunc(v: np.ndarray, bits: int) -> np.ndarray:
+    """C integer division by 2^bits: truncation toward zero."""
+    return np.where(v >= 0, v >> bits, -((-v) >> bits))
+
+
+def _srdhm16(a, b) -> np.ndarray:
+    """gemmlowp SaturatingRoundingDoublingHighMul on int16."""
+    ab = np.asarray(a, np.int64) * np.asarray(b, np.int64)
+    nudge = np.where(ab >= 0, 1 << 14, 1 - (1 << 14))
+    res = _div_trunc(ab + nudge, 15)
+    return np.where((a == -32768) & (b == -32768), 32767, res)
+
+
+def _sdhm16(a, b) -> np.ndarray:
+    """SaturatingDoublingHighMul: like the above but truncating toward zero."""
+    ab = np.asarray(a, np.int64) * np.asarray(b, np.int64)
+    res = _div_trunc(ab, 15)
+    return np.where((a == -32768) & (b == -32768), 32767, res)
+
+
+def _saturating_left_shift16(v, amount: int) -> np.ndarray:
+    return np.clip(np.asarray(v, np.int64) * (1 << amount), -32768, 32767)
+
+
+def hard_swish_shape(op):
+    out = op.outputs[0]
+    if out.dtype in EIGHT_BIT:
+        hires = np.float32(1.0 / 128.0) * _f32(op.inputs[0].scale)
+        if quantize_multiplier(float(np.float32(hires / _f32(out.scale))))[1] > 0:
+            raise ValueError("HARD_SWISH output multiplier must not exceed 1")
+    return _same_type_shape(op)
+
+
+@register("HARD_SWISH", (np.float32, np.int8, np.uint8), shape=hard_swish_shape)
+def hard_swish(op):
+    inp, out = op.inputs[0], op.outputs[0]
+    if inp.dtype == np.float32:
+        x = inp.data
+        return (x * np.minimum(np.float32(6), np.maximum(np.float32(0), x + np.float32(3)))
+                / np.float32(6)).astype(np.float32)
+    hires_scale = np.float32(1.0 / 128.0) * _f32(inp.scale)
+    out_mult, out_exp = _int16_multiplier(float(np.float32(hires_scale / _f32(out.scale))))
+    relu_mult, relu_exp = _int16_multiplier(
+        float(np.float32(hires_scale / np.float32(3.0 / 32768.0))))
+    hires = (inp.data.astype(np.int64) - inp.zero_point) * (1 << 7)
+    preshift_out = _srdhm16(hires, out_mult)
+    reluish = hires
+    if relu_exp > 0:
+        reluish = _saturating_left_shift16(reluish, relu_exp - 1)
+    reluish = _srdhm16(reluish, relu_mult)
+    if relu_exp > 0:
+        reluish = _saturating_left_shift16(reluish, 1)
+    if relu_exp < 0:
+        reluish = rounding_divide_by_pot(reluish, -relu_exp)
+    reluish = (reluish + (1 << 15)) >> 1
+    value = rounding_divide_by_pot(_sdhm16(reluish, preshift_out), -out_exp) + out.zero_point
+    lo, hi = dtype_range(out.dtype)
+    return np.clip(value, lo, hi).astype(out.dtype)
+
+
+# -- LEAKY_RELU / PRELU / ELU ------------------------------------------------------------------
+
+def _leaky_relu_shape(op):
+    _require_symmetric_int16(op)
+    return _same_type_shape(op)
+
+
+@register("LEAKY_RELU", (np.float32, np.int8, np.uint8, np.int16), shape=_leaky_relu_shape)
+def leaky_relu(op):
+    inp, out = op.inputs[0], op.outputs[0]
+    alpha = np.float32(getattr(op.options, "alpha", 0.0))
+    if inp.dtype == np.float32:
+        return np.where(inp.data > 0, inp.data, inp.data * alpha).astype(np.float32)
+    alpha_mult = float(np.float32(_f32(inp.scale) * alpha) / _f32(out.scale))
+    ma, sa = quantize_multiplier(float(np.float32(alpha_mult)))
+    mi, si = quantize_multiplier(_f32_ratio(inp.scale, out.scale))
+    x = inp.data.astype(np.int64) - inp.zero_point
+    # A negative alpha is applied as its magnitude, then negated (reference/leaky_relu.h).
+    negative = multiply_by_quantized_multiplier(x, abs(ma), sa) * (-1 if ma < 0 else 1)
+    raw = np.where(x >= 0, multiply_by_quantized_multiplier(x, mi, si), negative) + out.zero_point
+    lo, hi = dtype_range(out.dtype)
+    return np.clip(raw, lo, hi).astype(out.dtype)
+
+
+def prelu_shape(op):
+    inp, alpha = op.inputs[0], op.inputs[1]
+    if inp.dtype != alpha.dtype:
+        raise ValueError("PRELU alpha type %s differs from input type %s"
+                         % (alpha.dtype, inp.dtype))
+    shape = broadcast_shape(inp.shape, alpha.shape)
+    if tuple(shape) != tuple(inp.shape):
+        raise ValueError("PRELU alpha %s must broadcast to the input shape %s"
+                         % (list(alpha.shape), list(inp.shape)))
+    if tuple(inp.shape) != tuple(alpha.shape) and len(shape) > 4:
+        raise ValueError("PRELU broadcasts at most 4 dimensions")
+    return [shape]
+
+
+@register("PRELU", (np.float32, np.int8, np.uint8), shape=prelu_shape)
+def prelu(op):
+    inp, alpha, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    if inp.dtype == np.float32:
+        return np.where(inp.data >= 0, inp.data, inp.data * alpha.data).astype(np.float32)
+    m1, s1 = quantize_multiplier(_f32_ratio(inp.scale, out.scale))
+    m2, s2 = quantize_multiplier(float(np.float32(
+        np.float32(_f32(inp.scale) * _f32(alpha.scale)) / _f32(out.scale))))
+    x = inp.data.astype(np.int64) - inp.zero_point
+    a = alpha.data.astype(np.int64) - alpha.zero_point
+    raw = np.where(x >= 0, multiply_by_quantized_multiplier(x, m1, s1),
+                   multiply_by_quantized_multiplier(x * a, m2, s2)) + out.zero_point
+    lo, hi = dtype_range(out.dtype)
+    return np.clip(raw, lo, hi).astype(out.dtype)
+
+
+@register("ELU", (np.float32, np.int8), shape=_same_type_shape)
+def elu(op):
+    inp = op.inputs[0]
+    if inp.dtype == np.float32:
+        return _elu_f32(inp.data)
+    return lookup(op, lut_populate(op, _elu_f32))
+
