@@ -10,3 +10,4 @@ from . import reduce  # noqa: F401
 from . import data_movement  # noqa: F401
 from . import fully_connected  # noqa: F401
 from . import activations  # noqa: F401
+from . import softmax  # noqa: F401

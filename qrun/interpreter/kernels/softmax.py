@@ -1,0 +1,231 @@
+"""SOFTMAX and LOG_SOFTMAX over the last axis, as TFLite's reference kernels compute them.
+
+8-bit inputs use gemmlowp's fixed-point exp / reciprocal / log (reproduced below on int64
+arrays holding int32 values); int16 SOFTMAX uses TFLite's two 513-entry int16 lookup tables
+(exp on [-10, 0] and 1/(1+x) on [0, 1]) with linear interpolation.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Callable
+
+import numpy as np
+
+from ..quant import (INT32_MAX, INT32_MIN, dtype_range, multiply_by_quantized_multiplier,
+                     multiply_by_quantized_multiplier_greater_than_one, quantize_multiplier,
+                     rounding_divide_by_pot, saturating_rounding_doubling_high_mul as srdhm,
+                     tflite_round, wrap_int32)
+from ..registry import register
+from .common import same_as_input
+
+SCALED_DIFF_INTEGER_BITS = 5
+ACCUMULATION_INTEGER_BITS = 12
+
+
+# -- gemmlowp fixed point (fixedpoint.h) on int64 arrays of int32 raw values -------------------
+
+def saturating_shift_left(x, exponent: int) -> np.ndarray:
+    """SaturatingRoundingMultiplyByPOT with a positive exponent."""
+    threshold = (1 << (31 - exponent)) - 1
+    return np.where(x > threshold, INT32_MAX, np.where(x < -threshold, INT32_MIN, x << exponent))
+
+
+def _exp_on_interval_between_negative_one_quarter_and_0_excl(a: np.ndarray) -> np.ndarray:
+    constant_term = 1895147668          # exp(-1/8) in Q0.31
+    constant_1_over_3 = 715827883
+    x = a + (1 << 28)                   # Taylor expansion around -1/8
+    x2 = srdhm(x, x)
+    x3 = srdhm(x2, x)
+    x4 = srdhm(x2, x2)
+    x4_over_4 = rounding_divide_by_pot(x4, 2)
+    poly = rounding_divide_by_pot(srdhm(x4_over_4 + x3, constant_1_over_3) + x2, 1)
+    return constant_term + srdhm(constant_term, x + poly)
+
+
+_EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308),
+               (2, 39332535), (3, 720401), (4, 242))
+
+
+def exp_on_negative_values(a: np.ndarray, integer_bits: int) -> np.ndarray:
+    """exp(a) for a <= 0 given in Q(integer_bits).(31-integer_bits), integer_bits <= 5
+    (gemmlowp clamps below -32 only for wider formats); result in Q0.31."""
+    fractional_bits = 31 - integer_bits
+    one_quarter = 1 << (fractional_bits - 2)
+    a_mod_quarter_minus_one_quarter = (a & (one_quarter - 1)) - one_quarter
+    result = _exp_on_interval_between_negative_one_quarter_and_0_excl(
+        saturating_shift_left(a_mod_quarter_minus_one_quarter, integer_bits))
+    remainder = a_mod_quarter_minus_one_quarter - a
+    for exponent, multiplier in _EXP_BARREL:
+        if integer_bits > exponent:
+            bit = remainder & (1 << (fractional_bits + exponent))
+            result = np.where(bit != 0, srdhm(result, multiplier), result)
+    return np.where(a == 0, INT32_MAX, result)
+
+
+def _rounding_half_sum(a, b) -> np.ndarray:
+    total = a + b
+    return np.where(total >= 0, (total + 1) // 2, -((1 - total) // 2))
+
+
+def one_over_one_plus_x_for_x_in_0_1(a: np.ndarray) -> np.ndarray:
+    """1/(1+a) for a in [0, 1) in Q0.31, by Newton-Raphson in Q2.29."""
+    half_denominator = _rounding_half_sum(a, INT32_MAX)
+    x = 1515870810 + srdhm(half_denominator, -1010580540)     # 48/17 - 32/17 * d
+    for _ in range(3):
+        one_minus_half_denominator_times_x = (1 << 29) - srdhm(half_denominator, x)
+        x = x + saturating_shift_left(srdhm(x, one_minus_half_denominator_times_x), 2)
+    return saturating_shift_left(x, 1)
+
+
+def count_leading_zeros32(x: np.ndarray) -> np.ndarray:
+    """__builtin_clz for 0 < x < 2^32 (frexp is exact on these integers)."""
+    return 32 - np.frexp(np.asarray(x, np.float64))[1].astype(np.int64)
+
+
+def get_reciprocal(x: np.ndarray, x_integer_digits: int):
+    """TFLite's GetReciprocal: (1/x scaled into Q0.31, num_bits_over_unit)."""
+    headroom_plus_one = count_leading_zeros32(x)
+    num_bits_over_unit = x_integer_digits - headroom_plus_one
+    shifted_sum_minus_one = ((x << headroom_plus_one) & 0xFFFFFFFF) - (1 << 31)
+    return one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one), num_bits_over_unit
+
+
+# -- SOFTMAX -----------------------------------------------------------------------------------
+
+def _rows(x: np.ndarray) -> np.ndarray:
+    return x.reshape(-1, x.shape[-1]).astype(np.int64) if x.ndim else x.reshape(1, 1)
+
+
+def _input_radius(integer_bits: int, left_shift: int) -> int:
+    """CalculateInputRadius with 31 total signed bits."""
+    return int(math.floor(((1 << integer_bits) - 1) * (1 << (31 - integer_bits))
+                          / (1 << left_shift)))
+
+
+def _softmax_scaling(beta: float, scale: float):
+    """PreprocessSoftmaxScaling: the Q5.26 input multiplier, its left shift and diff_min."""
+    real = min(beta * scale * (1 << (31 - SCALED_DIFF_INTEGER_BITS)), (1 << 31) - 1.0)
+    multiplier, shift = quantize_multiplier(real)
+    return multiplier, shift, -_input_radius(SCALED_DIFF_INTEGER_BITS, shift)
+
+
+def _softmax_8bit(op) -> np.ndarray:
+    x, out = op.inputs[0], op.outputs[0]
+    multiplier, shift, diff_min = _softmax_scaling(float(op.options.beta), float(x.scale))
+    rows = _rows(x.data)
+    diff = rows - rows.max(axis=1, keepdims=True)
+    valid = diff >= diff_min
+    exps = exp_on_negative_values(
+        multiply_by_quantized_multiplier_greater_than_one(diff, multiplier, shift),
+        SCALED_DIFF_INTEGER_BITS)
+    sum_of_exps = wrap_int32(np.where(
+        valid, rounding_divide_by_pot(exps, ACCUMULATION_INTEGER_BITS), 0).sum(axis=1))
+    scale, num_bits_over_unit = get_reciprocal(sum_of_exps, ACCUMULATION_INTEGER_BITS)
+    lo, hi = dtype_range(out.dtype)
+    # TFLite aborts when this exceeds 31 (rows whose exps sum past 256 for 8-bit outputs);
+    # the int64 arithmetic here just carries on with the same rounding.
+    exponent = num_bits_over_unit + 31 - 8 * out.dtype.itemsize
+    unsat = rounding_divide_by_pot(srdhm(scale[:, None], exps), exponent[:, None])
+    result = np.where(valid, np.clip(unsat + lo, lo, hi), lo)
+    return result.astype(out.dtype).reshape(x.data.shape)
+
+
+def _lut_populate_int16(input_scale: float, input_zero_point: int, output_scale: float,
+                        output_zero_point: int, fn: Callable[[float], float]) -> np.ndarray:
+    """LUTPopulateInt16 in double: 512 samples nudged so that linear interpolation is
+    centred on the function, plus one end point for the last slope."""
+    input_min = input_scale * (-32768 - input_zero_point)
+    input_max = input_scale * (32767 - input_zero_point)
+    output_min = output_scale * (-32768 - output_zero_point)
+    output_max = output_scale * (32767 - output_zero_point)
+    steps = 512
+    step = (input_max - input_min) / steps
+    half_step = step / 2
+    inv = 65536.0 / (output_max - output_min)
+    lut = np.empty(steps + 1, np.int64)
+    for i in range(steps):
+        val = fn(input_min + i * step)
+        val_midpoint = fn(input_min + i * step + half_step)
+        val_next = fn(input_min + (i + 1) * step)
+        sample = tflite_round(val * inv)
+        midpoint_interp = tflite_round((val_next * inv + tflite_round(val * inv)) / 2)
+        midpoint_err = midpoint_interp - tflite_round(val_midpoint * inv)
+        lut[i] = min(max(sample - tflite_round(midpoint_err / 2), -32768.0), 32767.0)
+    lut[steps] = min(max(tflite_round(fn(input_max) * inv), -32768.0), 32767.0)
+    return lut
+
+
+@lru_cache(maxsize=None)
+def _softmax_luts():
+    span = 65535
+    exp_lut = _lut_populate_int16(10.0 / span, 32767, 2.0 / span, 0, math.exp)
+    reciprocal_lut = _lut_populate_int16(1.0 / span, -32768, 2.0 / span, 0,
+                                         lambda v: 1.0 / (1.0 + v))
+    return exp_lut, reciprocal_lut
+
+
+def _lut_lookup(value: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """LUTLookup for int16: base at value>>7, slope to the next entry, Q0.7 interpolation."""
+    index = 256 + (value >> 7)
+    offset = value & 0x7F
+    base = lut[index]
+    slope = lut[index + 1] - base
+    return wrap_int16(base + ((slope * offset + 64) >> 7))
+
+
+def wrap_int16(x: np.ndarray) -> np.ndarray:
+    return ((x + 32768) & 0xFFFF) - 32768
+
+
+def _softmax_int16(op) -> np.ndarray:
+    x, out = op.inputs[0], op.outputs[0]
+    exp_lut, reciprocal_lut = _softmax_luts()
+    # input scale * beta is a float product in TFLite, then rescaled in double.
+    real = float(np.float32(x.scale) * np.float32(op.options.beta)) / (10.0 / 65535.0)
+    multiplier, shift = quantize_multiplier(real)
+    rows = _rows(x.data)
+    diff = rows - rows.max(axis=1, keepdims=True)
+    scaled = multiply_by_quantized_multiplier(diff, multiplier, shift)
+    exps = _lut_lookup(np.clip(scaled + 32767, -32768, 32767), exp_lut)
+    sum_of_exps = wrap_int32(exps.sum(axis=1))
+    headroom_plus_one = count_leading_zeros32(sum_of_exps)
+    shifted_sum = ((sum_of_exps << (headroom_plus_one - 1)) + (1 << 13)) >> 14
+    reciprocal = _lut_lookup(np.clip(shifted_sum - ((1 << 15) + (1 << 16)), -32768, 32767),
+                             reciprocal_lut)
+    right_shift = (31 - headroom_plus_one)[:, None]
+    result = (exps * reciprocal[:, None] + (np.int64(1) << (right_shift - 1))) >> right_shift
+    return np.clip(result, 0, 32767).astype(np.int16).reshape(x.data.shape)
+
+
+def _softmax_float(op) -> np.ndarray:
+    x = op.inputs[0].data
+    beta = np.float32(op.options.beta)
+    e = np.exp((x - x.max(axis=-1, keepdims=True)) * beta)
+    return (e / e.sum(axis=-1, keepdims=True, dtype=np.float32)).astype(np.float32)
+
+
+# input dtype -> the output dtypes TFLite's SOFTMAX accepts with it
+SOFTMAX_OUTPUTS = {np.dtype(np.float32): (np.float32,), np.dtype(np.int8): (np.int8, np.int16),
+                   np.dtype(np.uint8): (np.uint8, np.int16), np.dtype(np.int16): (np.int16,)}
+
+
+def softmax_shape(op):
+    x, out = op.inputs[0], op.outputs[0]
+    if len(x.shape) < 1:
+        raise ValueError("SOFTMAX needs an input of rank >= 1")
+    if out.dtype not in SOFTMAX_OUTPUTS[x.dtype]:
+        raise ValueError("%s SOFTMAX cannot output %s" % (x.dtype, out.dtype))
+    if x.dtype == np.int16 and len(x.shape) > 4:
+        raise ValueError("int16 SOFTMAX supports ranks 1 to 4, got %d" % len(x.shape))
+    return same_as_input()(op)
+
+
+@register("SOFTMAX", tuple(SOFTMAX_OUTPUTS), shape=softmax_shape)
+def softmax(op):
+    dtype = op.inputs[0].dtype
+    if dtype == np.float32:
+        return _softmax_float(op)
+    if dtype == np.int16:
+        return _softmax_int16(op)
+    return _softmax_8bit(op)
