@@ -14,9 +14,14 @@ import numpy as np
 
 from ..registry import register
 from .common import same_as_input
-from .shape_ops import ALL_TYPES, element_count, known, normalize_axis, values
+from .shape_ops import ALL_TYPES, WIDE_TYPES, element_count, known, normalize_axis, values
 
-NUMERIC_TYPES = tuple(t for t in ALL_TYPES if t is not np.bool_)
+# The dtypes each kernel of LiteRT accepts, where narrower than WIDE_TYPES.
+CONCAT_TYPES = ALL_TYPES + (np.uint32,)
+PACK_TYPES = (np.float32, np.int8, np.uint8, np.int16, np.int32, np.int64, np.uint32)
+UNPACK_TYPES = (np.float32, np.float16, np.int8, np.uint8, np.int16, np.int32, np.bool_)
+SPLIT_TYPES = (np.float32, np.int8, np.uint8, np.int16, np.int32, np.int64)
+BLOCK_TYPES = (np.float32, np.int8, np.uint8, np.int32, np.int64)
 
 
 def _positions(value) -> np.ndarray:
@@ -65,7 +70,7 @@ def _rescaled_uint8(t, out) -> np.ndarray:
     return np.clip(rounded, 0, 255).astype(np.uint8)
 
 
-@register("CONCATENATION", ALL_TYPES + (np.uint32,), shape=concatenation_shape)
+@register("CONCATENATION", CONCAT_TYPES, shape=concatenation_shape)
 def concatenation(op):
     out = op.outputs[0]
     if out.dtype == np.uint8:
@@ -95,7 +100,7 @@ def pack_shape(op):
     return [shape[:axis] + (len(op.inputs),) + shape[axis:]]
 
 
-@register("PACK", ALL_TYPES, shape=pack_shape)
+@register("PACK", PACK_TYPES, shape=pack_shape)
 def pack(op):
     return np.stack([t.data for t in op.inputs], axis=_pack_axis(op))
 
@@ -113,7 +118,7 @@ def unpack_shape(op):
     return [shape[:axis] + shape[axis + 1:]] * len(op.outputs)
 
 
-@register("UNPACK", ALL_TYPES, shape=unpack_shape)
+@register("UNPACK", UNPACK_TYPES, shape=unpack_shape)
 def unpack(op):
     x = op.inputs[0].data
     return list(np.moveaxis(x, _unpack_axis(op), 0))
@@ -160,7 +165,7 @@ def split_shape(op):
     return _split_outputs(op.inputs[1].shape, axis, sizes)
 
 
-@register("SPLIT", ALL_TYPES, shape=split_shape, dtype_input=1)
+@register("SPLIT", SPLIT_TYPES, shape=split_shape, dtype_input=1)
 def split(op):
     axis, sizes = _split_sizes(op, op.inputs[0].data, None, 1)
     return _split(op.inputs[1].data, axis, sizes)
@@ -174,7 +179,7 @@ def split_v_shape(op):
     return _split_outputs(op.inputs[0].shape, axis, sizes)
 
 
-@register("SPLIT_V", ALL_TYPES, shape=split_v_shape)
+@register("SPLIT_V", SPLIT_TYPES, shape=split_v_shape)
 def split_v(op):
     x, sizes, axis = values(op, 0, 1, 2)
     axis, sizes = _split_sizes(op, axis, sizes, 0)
@@ -201,7 +206,7 @@ def transpose_shape(op):
     return [tuple(shape[p] for p in _perm(op, got[0]))]
 
 
-@register("TRANSPOSE", ALL_TYPES, shape=transpose_shape)
+@register("TRANSPOSE", WIDE_TYPES, shape=transpose_shape)
 def transpose(op):
     x, perm = values(op, 0, 1)
     return np.transpose(x, _perm(op, perm))
@@ -228,7 +233,7 @@ def slice_shape(op):
     return None if got is None else [tuple(_slice_bounds(op, *got)[1])]
 
 
-@register("SLICE", ALL_TYPES, shape=slice_shape)
+@register("SLICE", WIDE_TYPES, shape=slice_shape)
 def slice_(op):
     begin, size = _slice_bounds(op, *values(op, 1, 2))
     return op.inputs[0].data[tuple(slice(b, b + s) for b, s in zip(begin, size))]
@@ -243,9 +248,9 @@ def _bit(mask: int, i: int) -> bool:
 def _strided_slice_plan(op, begin_v, end_v, strides_v, with_indices: bool):
     """strided_slice.cc BuildStridedSliceParams: expands the ellipsis and new axes into an
     effective input shape with per-axis (start, stop, stride, begin/end/shrink bits)."""
-    o = op.options
-    ellipsis_mask = getattr(o, "ellipsis_mask", 0)
-    new_axis_mask = getattr(o, "new_axis_mask", 0)
+    mask = {k: int(getattr(op.options, k + "_mask", 0))
+            for k in ("begin", "end", "ellipsis", "new_axis", "shrink_axis")}
+    ellipsis_mask, new_axis_mask = mask["ellipsis"], mask["new_axis"]
     shape = op.inputs[0].shape
     rank = len(shape)
     strides = _positions(strides_v)
@@ -283,8 +288,8 @@ def _strided_slice_plan(op, begin_v, end_v, strides_v, with_indices: bool):
         else:
             k = i - added_ellipsis
             axes.append((shape[i - added_axes], int(begin[k]), int(end[k]), int(strides[k]),
-                         _bit(o.begin_mask, k), _bit(o.end_mask, k),
-                         _bit(o.shrink_axis_mask, k)))
+                         _bit(mask["begin"], k), _bit(mask["end"], k),
+                         _bit(mask["shrink_axis"], k)))
     return axes
 
 
@@ -345,7 +350,7 @@ def strided_slice_shape(op):
     return [_strided_slice_shape(op, None if offset else got[0], got[-2], got[-1])]
 
 
-@register("STRIDED_SLICE", ALL_TYPES, shape=strided_slice_shape)
+@register("STRIDED_SLICE", WIDE_TYPES, shape=strided_slice_shape)
 def strided_slice(op):
     begin_v, end_v, strides_v = values(op, 1, 2, 3)
     offset = bool(getattr(op.options, "offset", False))
@@ -361,9 +366,6 @@ def strided_slice(op):
 
 
 # -- GATHER / GATHER_ND ------------------------------------------------------------------------
-
-GATHER_TYPES = ALL_TYPES + (np.uint16,)
-
 
 def _gather_params(op):
     params, positions = op.inputs[0], op.inputs[1]
@@ -390,7 +392,7 @@ def _check_indices(idx: np.ndarray, limit: int, what: str) -> None:
         raise ValueError("%s index out of bounds (valid range [0, %d))" % (what, limit))
 
 
-@register("GATHER", GATHER_TYPES, shape=gather_shape)
+@register("GATHER", ALL_TYPES, shape=gather_shape)
 def gather(op):
     axis, batch_dims = _gather_params(op)
     params, idx = values(op, 0, 1)
@@ -411,7 +413,7 @@ def gather_nd_shape(op):
     return [i[:-1] + p[i[-1]:]]
 
 
-@register("GATHER_ND", GATHER_TYPES, shape=gather_nd_shape)
+@register("GATHER_ND", ALL_TYPES, shape=gather_nd_shape)
 def gather_nd(op):
     params, idx = values(op, 0, 1)
     k = idx.shape[-1]
@@ -436,7 +438,7 @@ def tile_shape(op):
     return [tuple(d * m for d, m in zip(op.inputs[0].shape, _tile_multiples(op, got[0])))]
 
 
-@register("TILE", ALL_TYPES, shape=tile_shape)
+@register("TILE", WIDE_TYPES, shape=tile_shape)
 def tile(op):
     x, m = values(op, 0, 1)
     return np.tile(x, _tile_multiples(op, m))
@@ -456,16 +458,13 @@ def broadcast_to_shape(op):
     return None if got is None else [_broadcast_target(op, got[0])]
 
 
-@register("BROADCAST_TO", ALL_TYPES, shape=broadcast_to_shape)
+@register("BROADCAST_TO", WIDE_TYPES, shape=broadcast_to_shape)
 def broadcast_to(op):
     x, target = values(op, 0, 1)
     return np.broadcast_to(x, _broadcast_target(op, target))
 
 
 # -- DEPTH_TO_SPACE / SPACE_TO_DEPTH -----------------------------------------------------------
-
-BLOCK_TYPES = (np.float32, np.float16, np.int8, np.uint8, np.int16, np.int32, np.int64)
-
 
 def _block_size(op) -> int:
     b = int(getattr(op.options, "block_size", 0))
@@ -546,8 +545,7 @@ def space_to_batch_nd_shape(op):
     return None if got is None else [_space_to_batch_target(op, *_block_and_pairs(op, *got))]
 
 
-@register("SPACE_TO_BATCH_ND", (np.float32, np.int8, np.uint8, np.int16, np.int32, np.int64),
-          shape=space_to_batch_nd_shape)
+@register("SPACE_TO_BATCH_ND", WIDE_TYPES, shape=space_to_batch_nd_shape)
 def space_to_batch_nd(op):
     block, pads = _block_and_pairs(op, *values(op, 1, 2))
     target = _space_to_batch_target(op, block, pads)
@@ -582,8 +580,7 @@ def batch_to_space_nd_shape(op):
     return None if got is None else [_batch_to_space_target(op, *_block_and_pairs(op, *got))]
 
 
-@register("BATCH_TO_SPACE_ND", (np.float32, np.int8, np.uint8, np.int16, np.int32, np.int64),
-          shape=batch_to_space_nd_shape)
+@register("BATCH_TO_SPACE_ND", WIDE_TYPES, shape=batch_to_space_nd_shape)
 def batch_to_space_nd(op):
     block, crops = _block_and_pairs(op, *values(op, 1, 2))
     target = _batch_to_space_target(op, block, crops)
@@ -616,8 +613,7 @@ def reverse_v2(op):
 
 # -- ZEROS_LIKE / FILL / RANGE -----------------------------------------------------------------
 
-@register("ZEROS_LIKE", (np.float32, np.int32, np.int64, np.int8, np.int16, np.uint8, np.bool_),
-          shape=same_as_input())
+@register("ZEROS_LIKE", (np.float32, np.int32, np.int64), shape=same_as_input())
 def zeros_like(op):
     return np.zeros_like(op.inputs[0].data)
 
@@ -636,7 +632,7 @@ def fill_shape(op):
     return None if got is None else [_fill_dims(got[0])]
 
 
-@register("FILL", ALL_TYPES, shape=fill_shape, dtype_input=1)
+@register("FILL", WIDE_TYPES, shape=fill_shape, dtype_input=1)
 def fill(op):
     dims, value = values(op, 0, 1)
     return np.full(_fill_dims(dims), value.reshape(-1)[0], dtype=value.dtype)

@@ -4,10 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..registry import register
-from .shape_ops import known
+from .shape_ops import ALL_TYPES, WIDE_TYPES, known
 
-PAD_TYPES = (np.float32, np.float16, np.int8, np.uint8, np.int16, np.int32, np.int64, np.bool_)
-MIRROR_PAD_TYPES = (np.float32, np.float16, np.int8, np.uint8, np.int16, np.int32, np.int64)
 
 
 def _paddings(op, value) -> np.ndarray:
@@ -45,8 +43,8 @@ def _pad_value(op):
     return 0
 
 
-@register("PAD", PAD_TYPES, shape=pad_shape)
-@register("PADV2", PAD_TYPES, shape=pad_shape)
+@register("PAD", ALL_TYPES, shape=pad_shape)
+@register("PADV2", ALL_TYPES, shape=pad_shape)
 def pad(op):
     x = op.inputs[0].data
     p = _paddings(op, op.inputs[1].data)
@@ -75,7 +73,7 @@ def mirror_pad_shape(op):
     return None if got is None else [_padded_shape(op, _mirror_paddings(op, got[0]))]
 
 
-@register("MIRROR_PAD", MIRROR_PAD_TYPES, shape=mirror_pad_shape)
+@register("MIRROR_PAD", WIDE_TYPES, shape=mirror_pad_shape)
 def mirror_pad(op):
     p = _mirror_paddings(op, op.inputs[1].data)
     return np.pad(op.inputs[0].data, p.tolist(), mode=_mirror_mode(op))

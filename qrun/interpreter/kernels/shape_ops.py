@@ -13,6 +13,8 @@ import numpy as np
 from ..registry import register
 
 ALL_TYPES = (np.float32, np.float16, np.int8, np.uint8, np.int16, np.int32, np.int64, np.bool_)
+# What TFLite's byte-copying kernels (dispatched on element size) also accept.
+WIDE_TYPES = ALL_TYPES + (np.uint32, np.uint16)
 INDEX_TYPES = (np.int32, np.int64)
 
 
@@ -77,7 +79,7 @@ def reshape_shape(op):
     return None if got is None else [_reshape_target(op, got[0])]
 
 
-@register("RESHAPE", ALL_TYPES, shape=reshape_shape)
+@register("RESHAPE", WIDE_TYPES, shape=reshape_shape)
 def reshape(op):
     shape_value = op.inputs[1].data if _has_shape_input(op) else None
     return op.inputs[0].data.reshape(_reshape_target(op, shape_value))
@@ -98,7 +100,7 @@ def squeeze_shape(op):
     return [tuple(d for i, d in enumerate(shape) if i not in axes)]
 
 
-@register("SQUEEZE", ALL_TYPES, shape=squeeze_shape)
+@register("SQUEEZE", WIDE_TYPES, shape=squeeze_shape)
 def squeeze(op):
     return op.inputs[0].data.reshape(squeeze_shape(op)[0])
 
@@ -119,7 +121,7 @@ def expand_dims_shape(op):
     return None if got is None else [_expand_dims_target(op, got[0])]
 
 
-@register("EXPAND_DIMS", ALL_TYPES, shape=expand_dims_shape)
+@register("EXPAND_DIMS", WIDE_TYPES, shape=expand_dims_shape)
 def expand_dims(op):
     return op.inputs[0].data.reshape(_expand_dims_target(op, op.inputs[1].data))
 
@@ -133,6 +135,6 @@ def shape_shape(op):
     return [(len(op.inputs[0].shape),)]
 
 
-@register("SHAPE", ALL_TYPES, shape=shape_shape)
+@register("SHAPE", WIDE_TYPES, shape=shape_shape)
 def shape(op):
     return np.array(op.inputs[0].data.shape, dtype=op.outputs[0].dtype)
