@@ -1,0 +1,149 @@
+"""ISA selection, the fallback without compiled modules, and the partitioner's decisions."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import qrun.delegate as delegate
+from qrun import Interpreter, OpResolverType
+from qrun.delegate import backend
+from qrun.modelbuilder import ModelBuilder
+from tests.delegate.test_conv import GEOMETRIES, conv_model
+from tests.delegate.util import ISAS, forced_isa, model_inputs, run_delegate
+from tests.oracle import assert_same, run_qrun
+
+pytestmark = pytest.mark.skipif(not ISAS, reason="qrun's C kernels are not built")
+
+
+def test_scalar_build_is_present_and_runnable():
+    assert ISAS[0] == "scalar"
+
+
+def test_default_isa_is_the_best_built():
+    with forced_isa(None):
+        it = Interpreter(model_content=conv_model("int8", GEOMETRIES[0], "NONE", seed=0))
+        it.allocate_tensors()
+    assert it._get_ops_details()[0]["isa"] == ISAS[-1]
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_forced_isa_is_used(isa):
+    model = conv_model("int8pc", GEOMETRIES[1], "RELU", seed=1)
+    run_delegate(model, model_inputs(model, 1), isa)
+
+
+def test_unknown_isa_is_an_error():
+    with forced_isa("neon"):
+        it = Interpreter(model_content=conv_model("int8", GEOMETRIES[0], "NONE", seed=0))
+        with pytest.raises(backend.BackendError, match="QRUN_ISA=neon is not one of"):
+            it.allocate_tensors()
+
+
+def test_isa_the_cpu_lacks_is_an_error(monkeypatch):
+    monkeypatch.setattr(backend, "cpu_isas", lambda: ["scalar"])
+    with pytest.raises(backend.BackendError, match="this CPU does not support it"):
+        backend.load_backend.__wrapped__("avx2")
+
+
+def test_without_compiled_modules_numpy_runs_and_warns_once(monkeypatch):
+    monkeypatch.setattr(backend, "_import", lambda isa: None)
+    monkeypatch.setattr(backend, "load_backend", backend.load_backend.__wrapped__)
+    monkeypatch.setattr(delegate, "_warned", False)
+    model = conv_model("int8", GEOMETRIES[0], "NONE", seed=0)
+    inputs = model_inputs(model, 0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ours = run_delegate(model, inputs, expect_backend="numpy")
+        run_delegate(model, inputs, expect_backend="numpy")
+    assert [str(w.message) for w in caught if "not built" in str(w.message)] == [
+        "qrun's C kernels are not built; every op runs on the numpy reference kernels "
+        "(pip install qrun from source to compile them)"]
+    assert_same(ours, run_qrun(model, inputs))
+
+
+def test_reference_resolver_does_not_delegate():
+    model = conv_model("int8", GEOMETRIES[0], "NONE", seed=0)
+    it = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    it.allocate_tensors()
+    assert [d["backend"] for d in it._get_ops_details()] == ["numpy"]
+
+
+def _chain_model(middle: str):
+    """conv -> depthwise -> `middle` -> conv -> fully connected, int8."""
+    rng = np.random.default_rng(0)
+    b = ModelBuilder()
+    q = dict(scale=0.05, zero_point=-3)
+
+    def act(shape, dtype=np.int8):
+        return b.add_tensor(shape, dtype, **q) if dtype != np.float32 else b.add_tensor(
+            shape, dtype)
+
+    def weights(shape, axis):
+        return b.add_constant(rng.integers(-127, 128, shape).astype(np.int8), scale=0.01,
+                              zero_point=0, quantized_dimension=axis)
+
+    def bias(n):
+        return b.add_constant(rng.integers(-500, 500, n).astype(np.int32), scale=0.0005,
+                              zero_point=0)
+
+    conv = dict(padding="SAME", stride_h=1, stride_w=1, dilation_h_factor=1,
+                dilation_w_factor=1, fused_activation_function="RELU")
+    x = b.add_input([1, 6, 6, 3], np.int8, **q)
+    t1 = act([1, 6, 6, 8])
+    b.add_op("CONV_2D", [x, weights((8, 3, 3, 3), 0), bias(8)], [t1], **conv)
+    t2 = act([1, 6, 6, 8])
+    b.add_op("DEPTHWISE_CONV_2D", [t1, weights((1, 3, 3, 8), 3), bias(8)], [t2],
+             depth_multiplier=1, **conv)
+    if middle == "DEQUANTIZE_QUANTIZE":
+        f = act([1, 6, 6, 8], np.float32)
+        b.add_op("DEQUANTIZE", [t2], [f])
+        t3 = act([1, 6, 6, 8])
+        b.add_op("QUANTIZE", [f], [t3])
+    else:
+        t3 = t2
+    t4 = act([1, 6, 6, 4])
+    b.add_op("CONV_2D", [t3, weights((4, 1, 1, 8), 0), bias(4)], [t4], **conv)
+    y = act([1, 10])
+    b.add_op("FULLY_CONNECTED", [t4, weights((10, 144), 0), bias(10)], [y])
+    b.mark_output(y)
+    return b.build()
+
+
+def _steps(model):
+    it = Interpreter(model_content=model)
+    it.allocate_tensors()
+    return it, it._graphs[0].steps
+
+
+def test_a_run_of_supported_ops_is_one_partition():
+    it, steps = _steps(_chain_model("none"))
+    assert len(steps) == 1 and isinstance(steps[0], delegate.DelegateStep)
+    assert [d["backend"] for d in it._get_ops_details()] == ["c"] * 4
+
+
+def test_unsupported_ops_split_partitions():
+    it, steps = _steps(_chain_model("DEQUANTIZE_QUANTIZE"))
+    details = it._get_ops_details()
+    assert [d["op_name"] for d in details] == [
+        "CONV_2D", "DEPTHWISE_CONV_2D", "DEQUANTIZE", "QUANTIZE", "CONV_2D", "FULLY_CONNECTED"]
+    expected = ["c", "c", "numpy", "numpy", "c", "c"]
+    assert [d["backend"] for d in details] == expected
+    assert [len(s.ops) for s in steps] == [2, 1, 1, 2]
+    assert all(d["isa"] == ISAS[-1] for d, e in zip(details, expected) if e == "c")
+
+
+def test_partitions_and_numpy_share_the_arena():
+    # Each op is within 1 LSB of the reference; through four ops the output moves by a few.
+    model = _chain_model("DEQUANTIZE_QUANTIZE")
+    inputs = model_inputs(model, 3)
+    it = Interpreter(model_content=model)
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], inputs[0])
+    it.invoke()
+    ours = it.get_tensor(it.get_output_details()[0]["index"])
+    ref = run_qrun(model, inputs)[0]
+    assert len(np.unique(ref)) > 3
+    assert np.abs(ours.astype(int) - ref).max() <= 4
+    assert np.abs(ours.astype(int) - ref).mean() < 0.5

@@ -1,0 +1,61 @@
+"""CONV_2D in the C delegate (GEMM for 1x1 stride 1, indirect GEMM otherwise) vs BUILTIN_REF."""
+from __future__ import annotations
+
+import pytest
+
+from tests.delegate.util import check_delegate
+from tests.ops.conv_util import ACTIVATIONS, ConvModel, out_dim
+
+SCHEMES = ("int8", "int8pc", "uint8")
+
+# (input NHWC, output channels, kernel HW, strides HW, dilations HW, padding)
+GEOMETRIES = [
+    ((1, 5, 5, 3), 4, (3, 3), (1, 1), (1, 1), "SAME"),
+    ((2, 7, 6, 5), 7, (3, 2), (2, 1), (1, 1), "VALID"),
+    ((1, 9, 9, 4), 3, (3, 3), (2, 2), (1, 1), "SAME"),
+    ((1, 8, 10, 3), 5, (3, 3), (1, 2), (2, 2), "SAME"),
+    ((2, 9, 7, 2), 3, (2, 3), (1, 1), (3, 2), "VALID"),
+    ((1, 6, 6, 16), 9, (1, 1), (1, 1), (1, 1), "VALID"),        # GEMM
+    ((2, 5, 3, 17), 33, (1, 1), (1, 1), (1, 1), "SAME"),        # GEMM, tails in M and N
+    ((1, 7, 7, 8), 19, (1, 1), (2, 2), (1, 1), "SAME"),         # strided 1x1: IGEMM
+    ((1, 11, 11, 3), 8, (5, 5), (3, 3), (1, 1), "SAME"),
+    ((1, 4, 4, 1), 1, (4, 4), (1, 1), (1, 1), "SAME"),
+    ((3, 6, 5, 7), 13, (3, 3), (1, 1), (1, 1), "SAME"),
+    ((1, 3, 3, 2), 5, (7, 7), (1, 1), (1, 1), "SAME"),         # window larger than the input
+]
+
+
+def conv_model(scheme, geometry, activation, seed, in_zp=None, out_zp=None):
+    shape, o, (kh, kw), (sh, sw), (dh, dw), padding = geometry
+    m = ConvModel(scheme, seed, in_zero_point=in_zp)
+    x = m.input(shape)
+    w = m.weights((o, kh, kw, shape[3]), axis=0)
+    b = m.bias(o)
+    out_shape = (shape[0], out_dim(shape[1], kh, sh, dh, padding),
+                 out_dim(shape[2], kw, sw, dw, padding), o)
+    y = m.output(out_shape, kh * kw * shape[3], out_zero_point=out_zp)
+    return m.build("CONV_2D", [x, w, b], y, padding=padding, stride_h=sh, stride_w=sw,
+                   dilation_h_factor=dh, dilation_w_factor=dw,
+                   fused_activation_function=activation)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("g", range(len(GEOMETRIES)))
+def test_conv_geometry(scheme, g):
+    check_delegate(conv_model(scheme, GEOMETRIES[g], ACTIVATIONS[g % 4], seed=g), seed=g)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("g", [1, 6])
+def test_conv_activation(scheme, activation, g):
+    check_delegate(conv_model(scheme, GEOMETRIES[g], activation, seed=3), seed=5)
+
+
+@pytest.mark.parametrize("scheme,in_zp,out_zp", [
+    ("int8", -128, 127), ("int8", 127, -128), ("int8pc", -128, -128), ("int8pc", 127, 127),
+    ("uint8", 0, 255), ("uint8", 255, 0), ("uint8", 0, 0), ("uint8", 255, 255)])
+@pytest.mark.parametrize("g", [0, 5])
+def test_conv_extreme_zero_points(scheme, in_zp, out_zp, g):
+    check_delegate(conv_model(scheme, GEOMETRIES[g], "NONE", seed=7, in_zp=in_zp,
+                              out_zp=out_zp), seed=11)

@@ -1,0 +1,63 @@
+"""Running one-op models through the C delegate and comparing with LiteRT BUILTIN_REF."""
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from qrun import Interpreter
+from qrun.delegate.backend import built_isas, cpu_isas
+from tests.oracle import assert_same, litert, random_inputs, run_litert
+
+# Every ISA build present that this CPU runs; each must give the scalar build's answers.
+ISAS = [isa for isa in built_isas() if isa in cpu_isas()]
+
+
+@contextlib.contextmanager
+def forced_isa(isa: Optional[str]):
+    old = os.environ.get("QRUN_ISA")
+    if isa is None:
+        os.environ.pop("QRUN_ISA", None)
+    else:
+        os.environ["QRUN_ISA"] = isa
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("QRUN_ISA", None)
+        else:
+            os.environ["QRUN_ISA"] = old
+
+
+def run_delegate(model: bytes, inputs: Sequence[np.ndarray], isa: Optional[str] = None,
+                 expect_backend: str = "c") -> List[np.ndarray]:
+    """Runs `model` with the delegate (default resolver) and checks every op ran on
+    `expect_backend` (and the forced ISA)."""
+    with forced_isa(isa):
+        it = Interpreter(model_content=model)
+        it.allocate_tensors()
+    for d in it._get_ops_details():
+        assert d["backend"] == expect_backend, "op %d %s ran on %s" % (
+            d["index"], d["op_name"], d["backend"])
+        if isa is not None:
+            assert d["isa"] == isa
+    for d, x in zip(it.get_input_details(), inputs):
+        it.set_tensor(d["index"], x)
+    it.invoke()
+    return [it.get_tensor(d["index"]) for d in it.get_output_details()]
+
+
+def model_inputs(model: bytes, seed: int) -> List[np.ndarray]:
+    return random_inputs(litert().Interpreter(model_content=model).get_input_details(), seed)
+
+
+def check_delegate(model: bytes, seed: int = 0, lsb: int = 1) -> List[np.ndarray]:
+    """Delegate vs LiteRT BUILTIN_REF within `lsb`; every built ISA equal to scalar."""
+    inputs = model_inputs(model, seed)
+    ours = run_delegate(model, inputs, "scalar" if ISAS else None)
+    assert_same(ours, run_litert(model, inputs), lsb=lsb, what="delegate vs BUILTIN_REF")
+    for isa in ISAS[1:]:
+        assert_same(run_delegate(model, inputs, isa), ours, what="%s vs scalar" % isa)
+    return ours
