@@ -70,3 +70,20 @@ def test_softmax_int16(shape, beta, scale):
 @pytest.mark.parametrize("beta", BETAS)
 def test_softmax_float(shape, beta):
     check_against_litert(softmax_model(shape, np.float32, np.float32, beta))
+
+
+@pytest.mark.parametrize("dtype,zero_points", [(np.int8, (-128, 0, 90)), (np.uint8, (0, 128, 255))])
+@pytest.mark.parametrize("shape", SHAPES + [(1, 1001)])
+@pytest.mark.parametrize("scale", [0.01, 0.1, 0.5, 2.0])
+def test_log_softmax_8bit(dtype, zero_points, shape, scale):
+    out_zp = int(np.iinfo(dtype).max)
+    for k, zp in enumerate(zero_points):
+        model = softmax_model(shape, dtype, dtype, None, (scale, zp), (16 / 256, out_zp),
+                              opname="LOG_SOFTMAX")
+        check_against_litert(model, seed=k)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_log_softmax_float(shape):
+    check_against_litert(softmax_model(shape, np.float32, np.float32, None,
+                                       opname="LOG_SOFTMAX"))

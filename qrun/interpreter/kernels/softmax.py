@@ -25,9 +25,9 @@ ACCUMULATION_INTEGER_BITS = 12
 
 # -- gemmlowp fixed point (fixedpoint.h) on int64 arrays of int32 raw values -------------------
 
-def saturating_shift_left(x, exponent: int) -> np.ndarray:
-    """SaturatingRoundingMultiplyByPOT with a positive exponent."""
-    threshold = (1 << (31 - exponent)) - 1
+def saturating_shift_left(x, exponent) -> np.ndarray:
+    """SaturatingRoundingMultiplyByPOT with a non-negative (scalar or per-element) exponent."""
+    threshold = (np.int64(1) << (31 - np.asarray(exponent, np.int64))) - 1
     return np.where(x > threshold, INT32_MAX, np.where(x < -threshold, INT32_MIN, x << exponent))
 
 
@@ -78,6 +78,42 @@ def one_over_one_plus_x_for_x_in_0_1(a: np.ndarray) -> np.ndarray:
     return saturating_shift_left(x, 1)
 
 
+def log_x_for_x_greater_than_or_equal_to_1(x: np.ndarray, input_integer_bits: int,
+                                           output_integer_bits: int) -> np.ndarray:
+    """TFLite's log_x_for_x_greater_than_or_equal_to_1_impl: log(x) for x >= 1 given in
+    Q(input_integer_bits); the mantissa's log by a rational approximation around
+    sqrt(sqrt(0.5)), the exponent times log(2), accumulated with one spare integer bit."""
+    accum_bits = output_integer_bits + 1
+    log_2, sqrt_sqrt_half, sqrt_half = 1488522236, 1805811301, 1518500250
+    alpha_n, alpha_d, alpha_i, alpha_f = 117049297, 127690142, 1057819769, 638450708
+    shifted_quarter = rounding_divide_by_pot(np.int64(1 << 29), accum_bits)
+
+    def exponent_in_accum(e):
+        return saturating_shift_left(e, 31 - accum_bits)
+
+    z_a_headroom_plus_1 = count_leading_zeros32(x)
+    r_a = saturating_shift_left(srdhm(saturating_shift_left(x, z_a_headroom_plus_1 - 1),
+                                      sqrt_half), 1)
+    z_a_pow_2_adj = np.minimum(
+        exponent_in_accum(input_integer_bits - z_a_headroom_plus_1) + shifted_quarter, INT32_MAX)
+    z_b_headroom = count_leading_zeros32(srdhm(x, sqrt_half)) - 1
+    r_b = saturating_shift_left(x, z_b_headroom)
+    z_b_pow_2_adj = np.maximum(
+        exponent_in_accum(input_integer_bits - z_b_headroom) - shifted_quarter, INT32_MIN)
+    r = np.minimum(r_a, r_b)
+    z_pow_2_adj = np.maximum(z_a_pow_2_adj, z_b_pow_2_adj)
+
+    p = _rounding_half_sum(r, sqrt_sqrt_half)
+    q = 2 * (r - sqrt_sqrt_half)
+    common_sq = srdhm(q, q)
+    num = srdhm(q, r) + srdhm(srdhm(q, common_sq), alpha_n)
+    denom_minus_one = srdhm(p, alpha_i + q + srdhm(alpha_d, common_sq)) + srdhm(alpha_f, q)
+    recip_denom = one_over_one_plus_x_for_x_in_0_1(denom_minus_one)
+    num_scaled = rounding_divide_by_pot(num, accum_bits)
+    return saturating_shift_left(srdhm(z_pow_2_adj, log_2) + srdhm(num_scaled, recip_denom),
+                                 accum_bits - output_integer_bits)
+
+
 def count_leading_zeros32(x: np.ndarray) -> np.ndarray:
     """__builtin_clz for 0 < x < 2^32 (frexp is exact on these integers)."""
     return 32 - np.frexp(np.asarray(x, np.float64))[1].astype(np.int64)
@@ -110,17 +146,23 @@ def _softmax_scaling(beta: float, scale: float):
     return multiplier, shift, -_input_radius(SCALED_DIFF_INTEGER_BITS, shift)
 
 
+def _exps_8bit(x: np.ndarray, multiplier: int, shift: int, diff_min: int):
+    """Per row of the last axis: (input - row max) rescaled to Q5.26, exp of it in Q0.31,
+    which entries count (diff >= diff_min), and the Q12.19 sum of those exps."""
+    rows = _rows(x)
+    diff = rows - rows.max(axis=1, keepdims=True)
+    valid = diff >= diff_min
+    rescaled = multiply_by_quantized_multiplier_greater_than_one(diff, multiplier, shift)
+    exps = exp_on_negative_values(rescaled, SCALED_DIFF_INTEGER_BITS)
+    sum_of_exps = wrap_int32(np.where(
+        valid, rounding_divide_by_pot(exps, ACCUMULATION_INTEGER_BITS), 0).sum(axis=1))
+    return diff, rescaled, exps, valid, sum_of_exps
+
+
 def _softmax_8bit(op) -> np.ndarray:
     x, out = op.inputs[0], op.outputs[0]
     multiplier, shift, diff_min = _softmax_scaling(float(op.options.beta), float(x.scale))
-    rows = _rows(x.data)
-    diff = rows - rows.max(axis=1, keepdims=True)
-    valid = diff >= diff_min
-    exps = exp_on_negative_values(
-        multiply_by_quantized_multiplier_greater_than_one(diff, multiplier, shift),
-        SCALED_DIFF_INTEGER_BITS)
-    sum_of_exps = wrap_int32(np.where(
-        valid, rounding_divide_by_pot(exps, ACCUMULATION_INTEGER_BITS), 0).sum(axis=1))
+    _, _, exps, valid, sum_of_exps = _exps_8bit(x.data, multiplier, shift, diff_min)
     scale, num_bits_over_unit = get_reciprocal(sum_of_exps, ACCUMULATION_INTEGER_BITS)
     lo, hi = dtype_range(out.dtype)
     # TFLite aborts when this exceeds 31 (rows whose exps sum past 256 for 8-bit outputs);
@@ -229,3 +271,46 @@ def softmax(op):
     if dtype == np.int16:
         return _softmax_int16(op)
     return _softmax_8bit(op)
+
+
+# -- LOG_SOFTMAX -------------------------------------------------------------------------------
+
+def _log_softmax_8bit(op) -> np.ndarray:
+    """TFLite's quantized LogSoftmax: output scale 16/256 with the zero point at the top of
+    the range (255 or 127), so the output is x - max - log(sum exp) in Q4.-3 steps."""
+    x, out = op.inputs[0], op.outputs[0]
+    multiplier, shift, diff_min = _softmax_scaling(1.0, float(x.scale))
+    reverse_multiplier, reverse_shift = quantize_multiplier((1 << (31 - shift)) / multiplier)
+    diff, rescaled, _, _, sum_of_exps = _exps_8bit(x.data, multiplier, shift, diff_min)
+    log_sum = log_x_for_x_greater_than_or_equal_to_1(sum_of_exps, ACCUMULATION_INTEGER_BITS,
+                                                     SCALED_DIFF_INTEGER_BITS)
+    adjusted_diff_min = np.maximum(diff_min - 1, multiply_by_quantized_multiplier(
+        log_sum + INT32_MIN, reverse_multiplier, reverse_shift))
+    lo, hi = dtype_range(out.dtype)
+    output_integer_bits = 4
+    unsat = rounding_divide_by_pot(rescaled - log_sum[:, None],
+                                   31 - SCALED_DIFF_INTEGER_BITS - output_integer_bits) + hi
+    result = np.where(diff > adjusted_diff_min[:, None], np.clip(unsat, lo, hi), lo)
+    return result.astype(out.dtype).reshape(x.data.shape)
+
+
+def log_softmax_shape(op):
+    x, out = op.inputs[0], op.outputs[0]
+    if len(x.shape) < 1:
+        raise ValueError("LOG_SOFTMAX needs an input of rank >= 1")
+    if x.dtype != np.float32:
+        lo, hi = dtype_range(x.dtype)
+        if out.scale != 16.0 / 256 or out.zero_point != hi:
+            raise ValueError("quantized LOG_SOFTMAX needs output scale 1/16 and zero point %d"
+                             % hi)
+    return same_as_input()(op)
+
+
+@register("LOG_SOFTMAX", (np.float32, np.int8, np.uint8), shape=log_softmax_shape)
+def log_softmax(op):
+    x = op.inputs[0].data
+    if x.dtype != np.float32:
+        return _log_softmax_8bit(op)
+    shifted = x - x.max(axis=-1, keepdims=True)
+    log_sum = np.log(np.exp(shifted).sum(axis=-1, keepdims=True, dtype=np.float32))
+    return (shifted - log_sum).astype(np.float32)
