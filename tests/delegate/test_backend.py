@@ -81,7 +81,7 @@ def _chain_model(middle: str):
             shape, dtype)
 
     def weights(shape, axis):
-        return b.add_constant(rng.integers(-127, 128, shape).astype(np.int8), scale=0.01,
+        return b.add_constant(rng.integers(-8, 9, shape).astype(np.int8), scale=0.01,
                               zero_point=0, quantized_dimension=axis)
 
     def bias(n):
