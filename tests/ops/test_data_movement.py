@@ -265,3 +265,222 @@ def test_strided_slice_runtime_indices(case):
     op = Op(case).data(shape, np.int8).index(begin, runtime=True).index(end, runtime=True)
     op.index(strides, runtime=True)
     op.run("STRIDED_SLICE", [((1,), np.int8)], **masks)
+
+
+# -- GATHER / GATHER_ND ------------------------------------------------------------------------
+
+# (params shape, indices, axis, batch_dims)
+GATHERS = [
+    ((5, 3), [4, 0, 2, 2], 0, 0),
+    ((2, 5, 7, 3), [[1, 0], [6, 3]], 2, 0),
+    ((2, 5, 7, 3), [2, 0, 1], -1, 0),
+    ((3, 4), 2, 1, 0),                                  # scalar index drops the axis
+    ((2, 5, 3), [[4, 0, 1], [2, 2, 3]], 1, 1),          # batch_dims
+    ((2, 3, 4, 5), [[[0, 4], [1, 1], [3, 2]], [[4, 4], [0, 0], [2, 1]]], 3, 2),
+    ((2, 3, 4, 5), [[1, 3], [0, 2]], 2, -1),            # negative batch_dims
+    ((2, 1, 3, 2, 2, 3), [0, 2, 1, 1], 2, 0),
+]
+
+
+@pytest.mark.parametrize("case", range(len(GATHERS)))
+@pytest.mark.parametrize("dtype", DTYPES + [np.float16])
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64, np.int16])
+def test_gather(case, dtype, index_dtype):
+    shape, idx, axis, batch_dims = GATHERS[case]
+    idx = np.asarray(idx)
+    a = axis % len(shape)
+    bd = batch_dims % idx.ndim if batch_dims < 0 else batch_dims
+    out = list(shape[:a]) + list(idx.shape[bd:]) + list(shape[a + 1:])
+    op = Op(case).data(shape, dtype).index(idx, index_dtype, runtime=case % 2 == 1)
+    op.run("GATHER", [(out, dtype)], axis=axis, batch_dims=batch_dims)
+
+
+def test_gather_rejects_out_of_range_index():
+    op = Op().data((3, 4), np.int8).index([0, 3], runtime=True)
+    b = op.b
+    y = b.add_tensor([2, 4], np.int8, **_q(np.int8))
+    b.add_op("GATHER", op.ins, [y], axis=0)
+    b.mark_output(y)
+    it = Interpreter(model_content=b.build())
+    it.allocate_tensors()
+    it.set_tensor(0, op.values[0])
+    it.set_tensor(1, np.asarray([0, 3], np.int32))
+    with pytest.raises(ValueError, match="out of bounds"):
+        it.invoke()
+
+
+GATHER_NDS = [
+    ((4, 5), [[1, 2], [3, 4], [0, 0]]),
+    ((4, 5), [[3], [1]]),
+    ((2, 5, 7, 3), [[[1, 4, 6], [0, 0, 0]], [[1, 1, 1], [0, 2, 5]]]),
+    ((2, 3, 4), [[[1], [0]]]),
+    ((3, 2, 3, 2, 4), [[2, 1, 0, 1]]),
+]
+
+
+@pytest.mark.parametrize("case", range(len(GATHER_NDS)))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64, np.int16])
+def test_gather_nd(case, dtype, index_dtype):
+    shape, idx = GATHER_NDS[case]
+    idx = np.asarray(idx)
+    out = list(idx.shape[:-1]) + list(shape[idx.shape[-1]:])
+    op = Op(case).data(shape, dtype).index(idx, index_dtype, runtime=case % 2 == 0)
+    op.run("GATHER_ND", [(out, dtype)])
+
+
+# -- TILE / BROADCAST_TO -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape, multiples", [((2, 3), (2, 1)), ((1, 5, 7, 3), (2, 1, 1, 3)),
+                                              ((3,), (4,)), ((2, 1, 3, 1, 2), (1, 3, 1, 2, 2)),
+                                              ((2, 3), (0, 2))])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("index_dtype, runtime", [(np.int32, False), (np.int64, False),
+                                                  (np.int32, True)])
+def test_tile(shape, multiples, dtype, index_dtype, runtime):
+    if runtime and 0 in multiples:
+        multiples = (1, 2)      # LiteRT cannot return an empty dynamic output
+    out = [d * m for d, m in zip(shape, multiples)]
+    op = Op().data(shape, dtype).index(multiples, index_dtype, runtime)
+    op.run("TILE", [(out, dtype)])
+
+
+@pytest.mark.parametrize("shape, target", [((3,), (2, 3)), ((1, 3), (4, 3)),
+                                           ((2, 1, 3), (2, 5, 3)), ((1, 1, 7, 1), (2, 5, 7, 3)),
+                                           ((), (3, 2)), ((2, 1, 3, 1, 2), (2, 2, 3, 2, 2))])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("index_dtype, runtime", [(np.int32, False), (np.int64, True)])
+def test_broadcast_to(shape, target, dtype, index_dtype, runtime):
+    op = Op().data(shape, dtype).index(target, index_dtype, runtime)
+    b = op.b
+    y = b.add_tensor(target, dtype, **_q(dtype))
+    b.add_op("BROADCAST_TO", op.ins, [y], version=2)
+    b.mark_output(y)
+    check_against_litert(b.build(), inputs=op.values)
+
+
+# -- DEPTH_TO_SPACE / SPACE_TO_DEPTH -----------------------------------------------------------
+
+BLOCK_DTYPES = [np.int8, np.uint8, np.float32, np.int32, np.int64]
+
+
+@pytest.mark.parametrize("shape, block", [((1, 2, 3, 4), 2), ((2, 3, 5, 18), 3),
+                                          ((1, 1, 1, 12), 2), ((2, 4, 4, 8), 1)])
+@pytest.mark.parametrize("dtype", BLOCK_DTYPES)
+def test_depth_to_space(shape, block, dtype):
+    n, h, w, c = shape
+    out = (n, h * block, w * block, c // block ** 2)
+    Op().data(shape, dtype).run("DEPTH_TO_SPACE", [(out, dtype)], block_size=block)
+
+
+@pytest.mark.parametrize("shape, block", [((1, 4, 6, 3), 2), ((2, 6, 9, 5), 3),
+                                          ((1, 2, 2, 1), 2), ((2, 4, 4, 8), 1)])
+@pytest.mark.parametrize("dtype", BLOCK_DTYPES)
+def test_space_to_depth(shape, block, dtype):
+    n, h, w, c = shape
+    out = (n, h // block, w // block, c * block ** 2)
+    Op().data(shape, dtype).run("SPACE_TO_DEPTH", [(out, dtype)], block_size=block)
+
+
+# -- SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND -----------------------------------------------------
+
+# (input shape, block_shape, paddings)
+S2B = [
+    ((1, 4, 4, 3), (2, 2), ((0, 0), (0, 0))),
+    ((2, 5, 7, 3), (2, 3), ((1, 0), (0, 2))),
+    ((1, 3, 3, 1), (2, 2), ((1, 0), (1, 0))),        # dilated-conv style, edge padding
+    ((2, 5, 4), (3,), ((0, 1),)),                     # 3-D: one spatial dim
+    ((1, 6, 2, 5), (3, 1), ((3, 0), (0, 0))),
+]
+S2B_TYPES = [(np.int8, (0.05, -128)), (np.int8, (0.1, 37)), (np.uint8, (0.1, 255)),
+             (np.uint8, (0.2, 0)), (np.int16, (0.001, 0)), (np.float32, None), (np.int32, None),
+             (np.int64, None), (np.float16, None), (np.bool_, None)]
+
+
+@pytest.mark.parametrize("case", range(len(S2B)))
+@pytest.mark.parametrize("ti", range(len(S2B_TYPES)))
+def test_space_to_batch_nd(case, ti):
+    shape, block, pads = S2B[case]
+    dtype, q = S2B_TYPES[ti]
+    spatial = [(shape[d + 1] + lo + hi) // k for d, (k, (lo, hi)) in enumerate(zip(block, pads))]
+    out = [shape[0] * int(np.prod(block))] + spatial + [shape[-1]]
+    op = Op(case).data(shape, dtype, q).index(block).index(pads, runtime=case % 2 == 1)
+    op.run("SPACE_TO_BATCH_ND", [(out, dtype, q)])
+
+
+# (input shape, block_shape, crops)
+B2S = [
+    ((4, 2, 2, 3), (2, 2), ((0, 0), (0, 0))),
+    ((12, 3, 3, 3), (2, 3), ((1, 0), (0, 2))),
+    ((8, 2, 2, 1), (2, 2), ((1, 0), (1, 1))),
+    ((6, 5, 4), (3,), ((0, 2),)),
+    ((6, 2, 2, 5), (3, 1), ((3, 0), (0, 1))),
+]
+
+
+@pytest.mark.parametrize("case", range(len(B2S)))
+@pytest.mark.parametrize("ti", range(len(S2B_TYPES)))
+def test_batch_to_space_nd(case, ti):
+    shape, block, crops = B2S[case]
+    dtype, q = S2B_TYPES[ti]
+    spatial = [shape[d + 1] * k - lo - hi for d, (k, (lo, hi)) in enumerate(zip(block, crops))]
+    out = [shape[0] // int(np.prod(block))] + spatial + [shape[-1]]
+    op = Op(case).data(shape, dtype, q).index(block, runtime=case % 2 == 0).index(crops)
+    op.run("BATCH_TO_SPACE_ND", [(out, dtype, q)])
+
+
+# -- REVERSE_V2 --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape, axes", [((5,), [0]), ((3, 4), [1]), ((2, 5, 7, 3), [-1]),
+                                         ((2, 5, 7, 3), [2, 1]), ((2, 3, 4, 2, 3), [-3, 1, 3])])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_reverse_v2(shape, axes, dtype):
+    Op().data(shape, dtype).index(axes).run("REVERSE_V2", [(shape, dtype)])
+
+
+def test_reverse_v2_rejects_non_contiguous_axes():
+    op = Op().data((2, 3, 4), np.int8).index([0, 2])
+    y = op.b.add_tensor([2, 3, 4], np.int8, **_q(np.int8))
+    op.b.add_op("REVERSE_V2", op.ins, [y])
+    op.b.mark_output(y)
+    it = Interpreter(model_content=op.b.build())
+    it.allocate_tensors()
+    it.set_tensor(0, op.values[0])
+    with pytest.raises(ValueError, match="not contiguous"):
+        it.invoke()
+
+
+# -- ZEROS_LIKE / FILL / RANGE -----------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(2, 5, 7, 3), (7,), ()])
+@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.int64])
+def test_zeros_like(shape, dtype):
+    Op().data(shape, dtype).run("ZEROS_LIKE", [(shape, dtype)])
+
+
+# A zero-length constant has no buffer (so it is no constant): scalar dims come at run time.
+@pytest.mark.parametrize("dims, dims_dtype, runtime",
+                         [(d, t, r) for d in [(2, 3), (1, 5, 7, 3), (4,), ()]
+                          for t, r in [(np.int32, False), (np.int64, False), (np.int32, True)]
+                          if d or r])
+@pytest.mark.parametrize("dtype", DTYPES + [np.float16])
+def test_fill(dims, dtype, dims_dtype, runtime):
+    op = Op(len(dims)).index(dims, dims_dtype, runtime).data((), dtype)
+    op.run("FILL", [(dims, dtype)])
+
+
+RANGES = [
+    (np.int32, 0, 10, 3), (np.int32, 10, -5, -4), (np.int32, -3, 4, 1), (np.int64, 5, 6, 7),
+    (np.int64, 100, 0, -1), (np.float32, 0.1, 3.3, 0.1), (np.float32, 1.0, -2.5, -0.37),
+    (np.float32, -1e3, 1e3, 7.3),
+]
+
+
+@pytest.mark.parametrize("case", range(len(RANGES)))
+@pytest.mark.parametrize("runtime", [False, True])
+def test_range(case, runtime):
+    dtype, start, limit, delta = RANGES[case]
+    op = Op()
+    for v in (start, limit, delta):
+        op.index(v, dtype, runtime)
+    op.run("RANGE", [((1,), dtype)])

@@ -600,9 +600,12 @@ def batch_to_space_nd(op):
 # -- REVERSE_V2 --------------------------------------------------------------------------------
 
 def _reverse_axes(op, value) -> tuple:
+    """reverse.cc: the axes, sorted, must be consecutive (duplicates included)."""
     rank = len(op.inputs[0].shape)
-    return tuple(sorted({normalize_axis(a, rank, "REVERSE_V2")
-                         for a in _positions(value)}))
+    axes = sorted(normalize_axis(a, rank, "REVERSE_V2") for a in _positions(value))
+    if any(b != a + 1 for a, b in zip(axes, axes[1:])):
+        raise ValueError("REVERSE_V2 axes %s are not contiguous" % axes)
+    return tuple(axes)
 
 
 @register("REVERSE_V2", ALL_TYPES, shape=same_as_input())
