@@ -73,7 +73,7 @@ def finish_quantized(acc: np.ndarray, bias, p, dtype, single_rounding: bool = Fa
     """int accumulator (channels last) + bias -> requantized, offset and clamped outputs.
 
     `single_rounding`: LiteRT's FULLY_CONNECTED reference kernels (2.3) round once, where
-    its convolutions round twice (measured against BUILTIN_REF)."""
+    its convolutions and BATCH_MATMUL round twice (measured against BUILTIN_REF)."""
     acc = np.asarray(acc, np.int64)
     if bias is not None:
         acc = acc + bias.astype(np.int64)

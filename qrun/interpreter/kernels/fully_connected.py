@@ -10,6 +10,7 @@ import numpy as np
 
 from ..registry import register
 from ..schema import Activation
+from .common import broadcast_shape
 from .conv import exact_int, finish_float, finish_quantized, offset_operand, quant_params
 
 QUANTIZED = (np.int8, np.uint8, np.int16)
@@ -59,3 +60,50 @@ def fully_connected(op):
            @ offset_operand(w_t, p.filter_offset).T)
     return finish_quantized(exact_int(acc), _bias(op), p, out_t.dtype,
                             single_rounding=True).reshape(out_t.shape)
+
+
+# -- BATCH_MATMUL --------------------------------------------------------------------------------
+
+def _operands(op):
+    """lhs (..., M, K) and rhs (..., K, N) shapes after the adjoint options."""
+    lhs, rhs = tuple(op.inputs[0].shape), tuple(op.inputs[1].shape)
+    if len(lhs) < 2 or len(rhs) < 2 or len(lhs) > 5 or len(rhs) > 5:
+        raise ValueError("BATCH_MATMUL operands must have rank 2 to 5, got %s and %s"
+                         % (list(lhs), list(rhs)))
+    if getattr(op.options, "adj_x", False):
+        lhs = lhs[:-2] + (lhs[-1], lhs[-2])
+    if getattr(op.options, "adj_y", False):
+        rhs = rhs[:-2] + (rhs[-1], rhs[-2])
+    return lhs, rhs
+
+
+def batch_matmul_shape(op):
+    lhs, rhs = _operands(op)
+    if lhs[-1] != rhs[-2]:
+        raise ValueError("BATCH_MATMUL depths differ: %s x %s" % (list(lhs), list(rhs)))
+    return [broadcast_shape(lhs[:-2], rhs[:-2]) + (lhs[-2], rhs[-1])]
+
+
+def _matrices(op, lhs: np.ndarray, rhs: np.ndarray):
+    if getattr(op.options, "adj_x", False):
+        lhs = np.swapaxes(lhs, -1, -2)
+    if getattr(op.options, "adj_y", False):
+        rhs = np.swapaxes(rhs, -1, -2)
+    return lhs, rhs
+
+
+@register("BATCH_MATMUL", (np.int8, np.int16, np.float32), shape=batch_matmul_shape)
+def batch_matmul(op):
+    """reference/batch_matmul.h: sum of (lhs - lhs_zp) * (rhs - rhs_zp), one per-tensor
+    multiplier, no activation."""
+    lhs_t, rhs_t, out_t = op.inputs[0], op.inputs[1], op.outputs[0]
+    if lhs_t.dtype == np.float32:
+        if rhs_t.dtype != np.float32:
+            from .hybrid import hybrid_batch_matmul
+            return hybrid_batch_matmul(op)
+        lhs, rhs = _matrices(op, lhs_t.data.astype(np.float64), rhs_t.data.astype(np.float64))
+        return (lhs @ rhs).astype(np.float32)
+    p = quant_params(op, lhs_t, rhs_t, out_t, 1, weight_offset=True)
+    lhs, rhs = _matrices(op, offset_operand(lhs_t, p.input_offset),
+                         offset_operand(rhs_t, p.filter_offset))
+    return finish_quantized(exact_int(lhs @ rhs), None, p, out_t.dtype)
