@@ -13,3 +13,4 @@ from . import fully_connected  # noqa: F401
 from . import activations  # noqa: F401
 from . import softmax  # noqa: F401
 from . import transpose_conv  # noqa: F401
+from . import normalization  # noqa: F401
