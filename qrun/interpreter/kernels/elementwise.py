@@ -11,15 +11,15 @@ import math
 
 import numpy as np
 
-from ..quant import (activation_range_float, activation_range_quantized, dtype_range,
-                     multiply_by_quantized_multiplier, quantize_multiplier, rounding_divide_by_pot,
-                     wrap_int32)
+from ..quant import (INT32_MAX, INT32_MIN, activation_range_float, activation_range_quantized,
+                     dtype_range, multiply_by_quantized_multiplier, quantize_multiplier,
+                     rounding_divide_by_pot, wrap_int32)
+from ..quant import saturating_rounding_doubling_high_mul as srdhm
 from ..registry import register
 from ..schema import Activation
-from .common import broadcast_shape
+from .common import broadcast_shape, same_as_input
 
 MAX_BROADCAST_RANK = 6
-QUANTIZED = (np.int8, np.uint8, np.int16)
 
 
 def is_quantized(t) -> bool:
@@ -54,10 +54,10 @@ def _clamp_plain(op, value: np.ndarray) -> np.ndarray:
     dtype = op.outputs[0].dtype
     act = _activation(op)
     if dtype.kind == "f":
+        # No activation still clamps to the finite range: inf becomes +-FLT_MAX.
         lo, hi = activation_range_float(act)
-        if math.isinf(lo) and math.isinf(hi):
-            return value.astype(dtype, copy=False)
-        return np.clip(value, lo, hi).astype(dtype, copy=False)
+        fmax = float(np.finfo(dtype).max)
+        return np.clip(value, max(lo, -fmax), min(hi, fmax)).astype(dtype, copy=False)
     lo, hi = activation_range_float(act)
     tmin, tmax = dtype_range(dtype)
     lo = tmin if math.isinf(lo) else int(lo)
@@ -152,3 +152,256 @@ def mul(op):
         return _clamp_quantized(op, raw)
     with np.errstate(over="ignore"):
         return _clamp_plain(op, a.data * b.data)
+
+
+# -- DIV ---------------------------------------------------------------------------------------
+
+def _saturating_shift_left(x: np.ndarray, exponent: int) -> np.ndarray:
+    """gemmlowp SaturatingRoundingMultiplyByPOT with a positive exponent."""
+    threshold = (1 << (31 - exponent)) - 1
+    return np.where(x > threshold, INT32_MAX,
+                    np.where(x < -threshold, INT32_MIN, x << exponent))
+
+
+def _one_over_one_plus_x(a: np.ndarray) -> np.ndarray:
+    """gemmlowp one_over_one_plus_x_for_x_in_0_1 on Q0.31 raws: Newton-Raphson in Q2.29."""
+    total = a + INT32_MAX  # RoundingHalfSum(a, One): a >= 0 here, so no sign case
+    half_denominator = (total + 1) >> 1
+    x = 1515870810 + srdhm(half_denominator, -1010580540)
+    for _ in range(3):
+        one_minus = (1 << 29) - srdhm(half_denominator, x)
+        x = x + _saturating_shift_left(srdhm(x, one_minus), 2)
+    return _saturating_shift_left(x, 1)
+
+
+def _bit_length(v: np.ndarray) -> np.ndarray:
+    """Bits needed for non-negative int64 values below 2^53 (0 for 0)."""
+    return np.frexp(v.astype(np.float64))[1].astype(np.int64)
+
+
+def _reciprocal(x: np.ndarray) -> tuple:
+    """GetReciprocal(x, 31): (Q0.31 reciprocal of x scaled into [0.5, 1), bits over unit)."""
+    headroom_plus_one = 32 - _bit_length(x)
+    shifted_minus_one = (x << headroom_plus_one) - (1 << 31)
+    return _one_over_one_plus_x(shifted_minus_one), 31 - headroom_plus_one
+
+
+def _count_leading_sign_bits(x: np.ndarray) -> np.ndarray:
+    magnitude = np.where(x >= 0, x, 2 * -x - 1)
+    return 32 - _bit_length(magnitude) - np.where(x >= 0, 1, 0)
+
+
+def _rounding_divide_by_pot_x86(x: np.ndarray, exponent: np.ndarray) -> np.ndarray:
+    """RoundingDivideByPOT as LiteRT's x86 build computes it when a zero or +-1 numerator
+    pushes the exponent past 31: the mask is (1ll << e) - 1 cut to int32, and the shift
+    count is taken modulo 32, as the hardware does."""
+    e = np.minimum(np.asarray(exponent, np.int64), 62)
+    mask = wrap_int32((np.int64(1) << e) - 1)
+    threshold = (mask >> 1) + (x < 0)
+    return (x >> (e & 31)) + ((x & mask) > threshold)
+
+
+def div_shape(op):
+    shapes = binary_shape(op)
+    b = op.inputs[1]
+    if b.dtype.kind in "iu" and b.is_constant and np.any(b.constant == (
+            b.zero_point if _quantized_path(b) else 0)):
+        raise ValueError("DIV by zero: constant divisor tensor %d holds a zero" % b.index)
+    return shapes
+
+
+def _div_quantized(op) -> np.ndarray:
+    a, b, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    x = a.data.astype(np.int64) - a.zero_point
+    y = b.data.astype(np.int64) - b.zero_point
+    if np.any(y == 0):
+        raise ValueError("DIV by zero in operator %d" % op.index)
+    real = np.float32(a.scale) / np.float32(np.float32(b.scale) * np.float32(out.scale))
+    out_mult, out_shift = quantize_multiplier(float(np.float32(real)))
+    x, y = np.broadcast_arrays(x, y)
+    # The reciprocal needs a positive divisor: flip both signs.
+    x = np.where(y < 0, -x, x)
+    y = np.abs(y)
+    inverse, recip_shift = _reciprocal(y)
+    headroom = _count_leading_sign_bits(x)
+    unscaled = srdhm(wrap_int32(x << headroom), inverse)
+    total_shift = out_shift - recip_shift - headroom
+    raw = _rounding_divide_by_pot_x86(srdhm(unscaled, out_mult), -total_shift) + out.zero_point
+    return _clamp_quantized(op, raw)
+
+
+@register("DIV", (np.float32, np.int32, np.int8, np.uint8), shape=div_shape)
+def div(op):
+    a, b = op.inputs[0].data, op.inputs[1].data
+    if _quantized_path(op.outputs[0]):
+        return _div_quantized(op)
+    if a.dtype == np.int32:
+        if np.any(b == 0):
+            raise ValueError("DIV by zero in operator %d" % op.index)
+        a64, b64 = a.astype(np.int64), b.astype(np.int64)
+        quotient = np.abs(a64) // np.abs(b64) * np.sign(a64) * np.sign(b64)
+        return _clamp_plain(op, wrap_int32(quotient))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _clamp_plain(op, a / b)
+
+
+# -- SQUARED_DIFFERENCE, FLOOR_DIV, FLOOR_MOD --------------------------------------------------
+
+def four_d_binary_shape(op):
+    a, b = op.inputs[0].shape, op.inputs[1].shape
+    if tuple(a) != tuple(b) and max(len(a), len(b)) > 4:
+        raise ValueError("%s broadcasts at most 4 dimensions, got %s and %s"
+                         % (op.opname, list(a), list(b)))
+    return binary_shape(op)
+
+
+@register("SQUARED_DIFFERENCE", (np.float32, np.int32, np.int8), shape=four_d_binary_shape)
+def squared_difference(op):
+    a, b, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    if out.dtype == np.int8:
+        left_shift = 7
+        twice_max = 2.0 * max(float(np.float32(a.scale)), float(np.float32(b.scale)))
+        terms = []
+        for t in (a, b):
+            mult, shift = quantize_multiplier(float(np.float32(t.scale)) / twice_max)
+            shifted = (t.data.astype(np.int64) - t.zero_point) << left_shift
+            terms.append(multiply_by_quantized_multiplier(shifted, mult, shift))
+        diff = terms[0] - terms[1]
+        mult, shift = quantize_multiplier(
+            twice_max * twice_max / float(np.float32((1 << 2 * left_shift) * np.float32(out.scale))))
+        raw = multiply_by_quantized_multiplier(wrap_int32(diff * diff), mult, shift)
+        lo, hi = dtype_range(np.int8)
+        return np.clip(raw + out.zero_point, lo, hi).astype(np.int8)
+    with np.errstate(over="ignore"):
+        diff = a.data - b.data
+        return (diff * diff).astype(out.dtype)
+
+
+@register("FLOOR_DIV", (np.float32, np.int32, np.int16, np.int8), shape=four_d_binary_shape)
+def floor_div(op):
+    a, b = op.inputs[0].data, op.inputs[1].data
+    if a.dtype.kind == "i" and np.any(b == 0):
+        raise ValueError("FLOOR_DIV by zero in operator %d" % op.index)
+    # std::floor of the quotient taken in double.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.floor(a.astype(np.float64) / b.astype(np.float64))
+    return q.astype(op.outputs[0].dtype)
+
+
+@register("FLOOR_MOD", (np.float32, np.int32, np.int64, np.int16, np.int8),
+          shape=four_d_binary_shape)
+def floor_mod(op):
+    a, b = op.inputs[0].data, op.inputs[1].data
+    if a.dtype.kind == "i":
+        if np.any(b == 0):
+            raise ValueError("FLOOR_MOD by zero in operator %d" % op.index)
+        return np.mod(a, b).astype(a.dtype)
+    with np.errstate(invalid="ignore"):
+        trunc_mod = np.fmod(a, b)
+        fix = (trunc_mod != 0) & ((b < 0) != (trunc_mod < 0))
+        return np.where(fix, trunc_mod + b, trunc_mod).astype(a.dtype)
+
+
+# -- MAXIMUM / MINIMUM -------------------------------------------------------------------------
+
+_ALL_NUMERIC = (np.float32, np.int8, np.uint8, np.int16, np.int32, np.int64)
+
+
+@register("MAXIMUM", _ALL_NUMERIC, shape=binary_shape)
+def maximum(op):
+    a, b = op.inputs[0].data, op.inputs[1].data
+    # el1 > el2 ? el1 : el2, including its NaN behaviour; quantized values compare raw.
+    return np.where(a > b, a, b).astype(op.outputs[0].dtype)
+
+
+@register("MINIMUM", _ALL_NUMERIC, shape=binary_shape)
+def minimum(op):
+    a, b = op.inputs[0].data, op.inputs[1].data
+    return np.where(a < b, a, b).astype(op.outputs[0].dtype)
+
+
+# -- comparisons -------------------------------------------------------------------------------
+
+def _comparable(op) -> tuple:
+    """The operands as compared: 8-bit values rescaled to 2^8 * real (comparisons.cc)."""
+    a, b = op.inputs[0], op.inputs[1]
+    if a.dtype not in (np.int8, np.uint8):
+        return a.data, b.data
+    values = []
+    for t in (a, b):
+        mult, shift = quantize_multiplier(float(np.float32(t.scale)))
+        shifted = (t.data.astype(np.int64) - t.zero_point) << 8
+        values.append(multiply_by_quantized_multiplier(shifted, mult, shift))
+    return values[0], values[1]
+
+
+def _comparison(name: str, fn, dtypes) -> None:
+    @register(name, dtypes, shape=four_d_binary_shape)
+    def kernel(op):
+        return fn(*_comparable(op))
+    kernel.__name__ = name.lower()
+
+
+_COMPARED = (np.float32, np.int8, np.uint8, np.int16, np.int32, np.int64)
+_comparison("EQUAL", np.equal, _COMPARED + (np.bool_,))
+# LiteRT's NOT_EQUAL has no int16 kernel (it leaves the output unwritten); neither has qrun.
+_comparison("NOT_EQUAL", np.not_equal,
+            tuple(d for d in _COMPARED if d != np.int16) + (np.bool_,))
+_comparison("LESS", np.less, _COMPARED)
+_comparison("LESS_EQUAL", np.less_equal, _COMPARED)
+_comparison("GREATER", np.greater, _COMPARED)
+_comparison("GREATER_EQUAL", np.greater_equal, _COMPARED)
+
+
+# -- logical -----------------------------------------------------------------------------------
+
+@register("LOGICAL_AND", (np.bool_,), shape=four_d_binary_shape)
+def logical_and(op):
+    return np.logical_and(op.inputs[0].data, op.inputs[1].data)
+
+
+@register("LOGICAL_OR", (np.bool_,), shape=four_d_binary_shape)
+def logical_or(op):
+    return np.logical_or(op.inputs[0].data, op.inputs[1].data)
+
+
+@register("LOGICAL_NOT", (np.bool_,), shape=same_as_input())
+def logical_not(op):
+    return np.logical_not(op.inputs[0].data)
+
+
+# -- SELECT / SELECT_V2 (the dtype key is the value input 1) -----------------------------------
+
+_SELECTABLE = (np.bool_, np.float32, np.int8, np.uint8, np.int16, np.int32, np.int64)
+
+
+def select_shape(op):
+    cond, x, y = (op.inputs[i].shape for i in range(3))
+    if tuple(x) != tuple(y):
+        raise ValueError("SELECT values must have the same shape, got %s and %s"
+                         % (list(x), list(y)))
+    rank_one = len(cond) == 1 and len(x) >= 1 and cond[0] == x[0]
+    if tuple(cond) != tuple(x) and not rank_one:
+        raise ValueError("SELECT condition %s must match the values %s or be their first "
+                         "dimension" % (list(cond), list(x)))
+    return [tuple(x)]
+
+
+@register("SELECT", _SELECTABLE, shape=select_shape, dtype_input=1)
+def select(op):
+    cond, x, y = (op.inputs[i].data for i in range(3))
+    if cond.shape != x.shape:
+        cond = cond.reshape(cond.shape + (1,) * (x.ndim - 1))
+    return np.where(cond, x, y)
+
+
+def select_v2_shape(op):
+    shapes = [op.inputs[i].shape for i in range(3)]
+    if len({tuple(s) for s in shapes}) > 1 and max(len(s) for s in shapes) > 5:
+        raise ValueError("SELECT_V2 broadcasts at most 5 dimensions")
+    return [broadcast_shape(*shapes)]
+
+
+@register("SELECT_V2", _SELECTABLE, shape=select_v2_shape, dtype_input=1)
+def select_v2(op):
+    return np.where(op.inputs[0].data, op.inputs[1].data, op.inputs[2].data)
