@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from qrun import Interpreter
+from qrun.interpreter.loader import load_model
+from qrun.interpreter.registry import KERNELS, find_kernel
 from qrun.modelbuilder import ModelBuilder
-from tests.oracle import check_against_litert
+from tests.oracle import check_against_litert, litert, random_inputs, shared_model
 
 Q8 = {np.dtype(np.int8): (0.05, -128), np.dtype(np.uint8): (0.1, 255),
       np.dtype(np.int16): (0.001, 0)}
@@ -484,3 +486,49 @@ def test_range(case, runtime):
     for v in (start, limit, delta):
         op.index(v, dtype, runtime)
     op.run("RANGE", [((1,), dtype)])
+
+
+# -- the ops of this family inside real models -------------------------------------------------
+
+FAMILY_MODULES = ("data_movement", "pad", "shape_ops")
+FAMILY_OPS = {name for (name, _), e in KERNELS.items()
+              if e.fn.__module__.rsplit(".", 1)[-1] in FAMILY_MODULES}
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("split_concat_uint8.tflite", {"SPLIT", "CONCATENATION"}),
+    ("edgetpu_deeplab_slim_257_os16_full_integer_quant.tflite",
+     {"SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND", "CONCATENATION", "RESHAPE"}),
+    ("shufflenet_quant.tflite", {"SPLIT", "TRANSPOSE", "PAD", "PADV2", "CONCATENATION"}),
+    ("squeezenet_v1_1_quant.tflite", {"TRANSPOSE", "PADV2", "PAD", "CONCATENATION"}),
+    ("yolov8n_full_integer_quant.tflite", {"STRIDED_SLICE", "CONCATENATION", "PAD", "TRANSPOSE"}),
+    ("coco_ssd_mobilenet_v1_1.0_quant_2018_06_29.tflite", {"RESHAPE", "CONCATENATION"}),
+    ("traffic_model_lstm_ssd.tflite", {"SPLIT", "CONCATENATION", "RESHAPE"}),
+    ("id_model_int8.tflite", {"EXPAND_DIMS", "PAD"}),
+])
+def test_real_model_ops(name, expected):
+    """Each op of this family in a real model, fed LiteRT's own intermediate tensors, gives
+    LiteRT's output bit for bit (independent of the other op families' kernels)."""
+    lite = litert()
+    path = str(shared_model(name))
+    it = lite.Interpreter(model_path=path, experimental_preserve_all_tensors=True,
+                          experimental_op_resolver_type=lite.OpResolverType.BUILTIN_REF)
+    it.allocate_tensors()
+    for d, x in zip(it.get_input_details(), random_inputs(it.get_input_details(), 1)):
+        it.set_tensor(d["index"], x)
+    it.invoke()
+    seen = set()
+    for op in load_model(path).subgraphs[0].operators:
+        if op.opname not in FAMILY_OPS:
+            continue
+        for t in op.inputs:
+            if t is not None:
+                t.data = t.constant if t.is_constant else it.get_tensor(t.index)
+                t.shape = tuple(t.data.shape)
+        result = find_kernel(op).fn(op)
+        for t, got in zip(op.outputs, result if isinstance(result, list) else [result]):
+            want = it.get_tensor(t.index)
+            assert got.dtype == want.dtype and got.shape == want.shape, (op.index, op.opname)
+            assert np.array_equal(got, want), "operator %d %s differs" % (op.index, op.opname)
+        seen.add(op.opname)
+    assert expected <= seen
