@@ -1,0 +1,51 @@
+"""RESIZE_BILINEAR and RESIZE_NEAREST_NEIGHBOR against LiteRT BUILTIN_REF."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qrun.modelbuilder import ModelBuilder
+from tests.oracle import check_against_litert
+
+DTYPES = {np.float32: (None, None), np.uint8: (0.05, 128), np.int8: (0.05, -3),
+          np.int16: (0.001, 0)}
+MODES = [(False, False), (True, False), (False, True)]   # (align_corners, half_pixel_centers)
+# (input shape, output size): up, down, mixed, identity, to and from 1
+SIZES = [((1, 4, 5, 3), (8, 10)), ((2, 9, 7, 2), (4, 3)), ((1, 5, 5, 1), (7, 3)),
+         ((1, 3, 4, 5), (3, 4)), ((1, 1, 1, 2), (3, 5)), ((1, 6, 3, 4), (1, 1)),
+         ((1, 33, 33, 2), (257, 129))]
+
+
+def resize_model(opname, shape, size, dtype, align, half):
+    scale, zp = DTYPES[dtype]
+    b = ModelBuilder()
+    x = b.add_input(shape, dtype, scale=scale, zero_point=zp)
+    s = b.add_constant(np.array(size, np.int32))
+    y = b.add_tensor((shape[0],) + tuple(size) + (shape[3],), dtype, scale=scale,
+                     zero_point=zp)
+    b.add_op(opname, [x, s], [y], align_corners=align, half_pixel_centers=half)
+    b.mark_output(y)
+    return b.build()
+
+
+@pytest.mark.parametrize("opname", ["RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"])
+@pytest.mark.parametrize("dtype", list(DTYPES))
+@pytest.mark.parametrize("align,half", MODES)
+@pytest.mark.parametrize("shape,size", SIZES)
+def test_resize(opname, dtype, align, half, shape, size):
+    check_against_litert(resize_model(opname, shape, size, dtype, align, half))
+
+
+@pytest.mark.parametrize("align,half", MODES)
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8])
+def test_resize_bilinear_extremes(align, half, dtype):
+    """Constant and alternating extreme images: rounding at the ends of the range."""
+    lo, hi = np.iinfo(dtype).min, np.iinfo(dtype).max
+    shape = (1, 5, 6, 2)
+    flat = np.full(shape, hi, dtype)
+    checker = np.where((np.indices(shape[1:3]).sum(axis=0) % 2 == 0)[None, :, :, None], lo,
+                       hi).astype(dtype)
+    checker = np.broadcast_to(checker, shape).copy()
+    model = resize_model("RESIZE_BILINEAR", shape, (13, 11), dtype, align, half)
+    for x in (flat, checker):
+        check_against_litert(model, inputs=[x])
