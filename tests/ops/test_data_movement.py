@@ -269,6 +269,13 @@ def test_strided_slice_runtime_indices(case):
     op.run("STRIDED_SLICE", [((1,), np.int8)], **masks)
 
 
+@pytest.mark.parametrize("begin", [(0, 0, 0), (1, 1, 3), (2, 0, 1), (-1, -4, -2)])
+def test_strided_slice_offset_runtime_begin(begin):
+    """With offset, end holds sizes: the output shape is static while begin comes at run time."""
+    op = Op().data((3, 4, 5), np.uint8).index(begin, runtime=True).index((1, 3, 2))
+    op.index((1, 1, 1)).run("STRIDED_SLICE", [((1, 3, 2), np.uint8)], offset=True)
+
+
 # -- GATHER / GATHER_ND ------------------------------------------------------------------------
 
 # (params shape, indices, axis, batch_dims)

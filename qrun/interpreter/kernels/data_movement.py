@@ -8,7 +8,7 @@ output's, which requantizes in float as reference_ops::ConcatenationWithScaling 
 """
 from __future__ import annotations
 
-from typing import List
+from typing import List, NamedTuple
 
 import numpy as np
 
@@ -25,6 +25,7 @@ BLOCK_TYPES = (np.float32, np.int8, np.uint8, np.int32, np.int64)
 
 
 def _positions(value) -> np.ndarray:
+    """An index input's values as a flat int64 vector."""
     return np.asarray(value).astype(np.int64).reshape(-1)
 
 
@@ -241,78 +242,90 @@ def slice_(op):
 
 # -- STRIDED_SLICE -----------------------------------------------------------------------------
 
+class _Axis(NamedTuple):
+    """One axis of STRIDED_SLICE's effective input (after ellipsis and new-axis expansion)."""
+    size: int
+    start: int
+    stop: int
+    stride: int
+    begin_bit: bool = False
+    end_bit: bool = False
+    shrink: bool = False
+
+
 def _bit(mask: int, i: int) -> bool:
     return bool(mask >> i & 1)
 
 
-def _strided_slice_plan(op, begin_v, end_v, strides_v, with_indices: bool):
-    """strided_slice.cc BuildStridedSliceParams: expands the ellipsis and new axes into an
-    effective input shape with per-axis (start, stop, stride, begin/end/shrink bits)."""
+def _strided_slice_axes(op, begin_v, end_v, strides_v) -> List[_Axis]:
+    """strided_slice.cc BuildStridedSliceParams: the ellipsis and the new axes expanded into
+    an effective input shape, each axis with its spec (begin_v None: starts unknown)."""
     mask = {k: int(getattr(op.options, k + "_mask", 0))
             for k in ("begin", "end", "ellipsis", "new_axis", "shrink_axis")}
-    ellipsis_mask, new_axis_mask = mask["ellipsis"], mask["new_axis"]
     shape = op.inputs[0].shape
     rank = len(shape)
     strides = _positions(strides_v)
     count = len(strides)
-    begin = _positions(begin_v) if with_indices else np.zeros(count, np.int64)
-    end = _positions(end_v) if with_indices else np.zeros(count, np.int64)
+    begin = np.zeros(count, np.int64) if begin_v is None else _positions(begin_v)
+    end = _positions(end_v)
     num_add = sum(1 for i in range(count)
-                  if not _bit(ellipsis_mask, i) and _bit(new_axis_mask, i))
+                  if not _bit(mask["ellipsis"], i) and _bit(mask["new_axis"], i))
     dims = rank + num_add
     eff_ellipsis, eff_new = set(), set()
     ellipsis_start, expanded = dims, 0
     i = 0
     while i < dims:
-        if _bit(ellipsis_mask, i):
+        if _bit(mask["ellipsis"], i):
             ellipsis_start = i
             stop = max(i + 1, min(i + 1 + num_add + rank - count, dims))
             expanded = stop - ellipsis_start - 1
             eff_ellipsis.update(range(i, stop))
             i = stop
             continue
-        if _bit(new_axis_mask, i - expanded):
+        if _bit(mask["new_axis"], i - expanded):
             eff_new.add(i)
         i += 1
-    axes = []    # (size, start, stop, stride, begin_bit, end_bit, shrink_bit)
+    axes = []
     added_ellipsis = added_axes = 0
     for i in range(dims):
+        if i in eff_new and i not in eff_ellipsis:
+            axes.append(_Axis(1, 0, 1, 1))
+            added_axes += 1
+            continue
+        size = shape[i - added_axes]
         if i in eff_ellipsis:
             added_ellipsis = max(0, i - ellipsis_start)
-            axes.append((shape[i - added_axes], 0, 0, 1, True, True, False))
-        elif i in eff_new:
-            axes.append((1, 0, 1, 1, False, False, False))
-            added_axes += 1
+            axes.append(_Axis(size, 0, 0, 1, True, True))
         elif i >= count + expanded:
-            axes.append((shape[i - added_axes], 0, 0, 1, True, True, False))
+            axes.append(_Axis(size, 0, 0, 1, True, True))
         else:
             k = i - added_ellipsis
-            axes.append((shape[i - added_axes], int(begin[k]), int(end[k]), int(strides[k]),
-                         _bit(mask["begin"], k), _bit(mask["end"], k),
-                         _bit(mask["shrink_axis"], k)))
+            axes.append(_Axis(size, int(begin[k]), int(end[k]), int(strides[k]),
+                              _bit(mask["begin"], k), _bit(mask["end"], k),
+                              _bit(mask["shrink_axis"], k)))
     return axes
 
 
-def _axis_range(size, start, stop, stride, begin_bit, end_bit, shrink, offset):
-    """StartForAxis / EndForAxis of reference/strided_slice.h."""
-    if start < 0:
-        start += size
+def _axis_range(a: _Axis, offset: bool):
+    """StartForAxis / EndForAxis of reference/strided_slice.h: start, and stop exclusive."""
+    size, stride = a.size, a.stride
+    start = a.start + size if a.start < 0 else a.start
     start = min(max(start, 0), size) if stride > 0 else min(max(start, -1), size - 1)
-    if begin_bit:
+    if a.begin_bit:
         start = 0 if stride > 0 else size - 1
-    if shrink:
+    if a.shrink:
         return start, (start if start >= size else start + 1)
-    if offset:
-        stop += start
+    stop = a.stop + start if offset else a.stop
     if stop < 0:
         stop += size
     stop = min(max(stop, 0), size) if stride > 0 else min(max(stop, -1), size - 1)
-    if end_bit:
+    if a.end_bit:
         stop = size if stride > 0 else -1
     return start, stop
 
 
 def _ceil_count(extent: int, stride: int) -> int:
+    """ResizeOutputTensor's element count for a signed extent and stride."""
     if (extent < 0) != (stride < 0):
         return 0
     if stride < 0:
@@ -320,22 +333,23 @@ def _ceil_count(extent: int, stride: int) -> int:
     return 0 if extent == 0 else (extent - 1) // stride + 1
 
 
-def _strided_slice_shape(op, begin_v, end_v, strides_v) -> tuple:
+def _strided_slice_shape(op, axes: List[_Axis], end_v) -> tuple:
+    """With the offset attribute the shape is the end value (a size) at each effective axis,
+    as strided_slice.cc reads it, without clamping."""
     offset = bool(getattr(op.options, "offset", False))
-    axes = _strided_slice_plan(op, begin_v, end_v, strides_v, not offset)
-    end = _positions(end_v) if offset else None
+    end = _positions(end_v)
     out = []
-    for idx, (size, start, stop, stride, bb, eb, shrink) in enumerate(axes):
-        if stride == 0:
+    for idx, a in enumerate(axes):
+        if a.stride == 0:
             raise ValueError("STRIDED_SLICE stride value has to be non-zero")
-        if shrink:
+        if a.shrink:
             continue
         if offset:
             extent = int(end[idx])
         else:
-            s, e = _axis_range(size, start, stop, stride, bb, eb, False, False)
+            s, e = _axis_range(a, False)
             extent = e - s
-        out.append(_ceil_count(extent, stride))
+        out.append(_ceil_count(extent, a.stride))
     return tuple(out)
 
 
@@ -347,22 +361,28 @@ def strided_slice_shape(op):
     got = known(op, 2, 3) if offset else known(op, 1, 2, 3)
     if got is None:
         return None
-    return [_strided_slice_shape(op, None if offset else got[0], got[-2], got[-1])]
+    end_v, strides_v = got[-2:]
+    axes = _strided_slice_axes(op, None if offset else got[0], end_v, strides_v)
+    return [_strided_slice_shape(op, axes, end_v)]
+
+
+def _axis_slice(a: _Axis, offset: bool) -> slice:
+    start, stop = _axis_range(a, offset)
+    if a.shrink:
+        return slice(start, stop)
+    if a.stride < 0 and start < 0:
+        return slice(0, 0)      # nothing to take; numpy would read -1 as the last element
+    return slice(start, None if stop < 0 else stop, a.stride)
 
 
 @register("STRIDED_SLICE", WIDE_TYPES, shape=strided_slice_shape)
 def strided_slice(op):
     begin_v, end_v, strides_v = values(op, 1, 2, 3)
     offset = bool(getattr(op.options, "offset", False))
-    axes = _strided_slice_plan(op, begin_v, end_v, strides_v, True)
-    index = []
-    for size, start, stop, stride, bb, eb, shrink in axes:
-        s, e = _axis_range(size, start, stop, stride, bb, eb, shrink, offset)
-        index.append(np.arange(s, e, stride if not shrink else 1))
-    effective = tuple(a[0] for a in axes)
-    x = op.inputs[0].data.reshape(effective)
-    out_shape = _strided_slice_shape(op, begin_v, end_v, strides_v)
-    return x[np.ix_(*index)].reshape(out_shape)
+    axes = _strided_slice_axes(op, begin_v, end_v, strides_v)
+    x = op.inputs[0].data.reshape(tuple(a.size for a in axes))
+    taken = x[tuple(_axis_slice(a, offset) for a in axes)]
+    return taken.reshape(_strided_slice_shape(op, axes, end_v))
 
 
 # -- GATHER / GATHER_ND ------------------------------------------------------------------------
