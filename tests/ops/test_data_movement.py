@@ -213,16 +213,19 @@ def test_transpose_runtime_perm():
 
 # -- SLICE -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("shape, begin, size", [((4, 5), (1, 2), (2, 3)), ((4, 5), (0, 1), (-1, -1)),
-                                                ((2, 5, 7, 3), (1, 0, 2, 1), (1, 5, -1, 2)),
-                                                ((3, 2, 3, 2, 4), (0, 1, 1, 0, 1), (3, 1, 2, 2, -1)),
-                                                ((6,), (5,), (1,))])
+SLICES = [((4, 5), (1, 2), (2, 3)), ((4, 5), (0, 1), (-1, -1)),
+          ((2, 5, 7, 3), (1, 0, 2, 1), (1, 5, -1, 2)),
+          ((3, 2, 3, 2, 4), (0, 1, 1, 0, 1), (3, 1, 2, 2, -1)), ((6,), (5,), (1,))]
+
+
+@pytest.mark.parametrize("shape, begin, size", SLICES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("index_dtype, runtime", [(np.int32, False), (np.int64, False),
                                                   (np.int32, True)])
 def test_slice(shape, begin, size, dtype, index_dtype, runtime):
     out = [d - b if s == -1 else s for d, b, s in zip(shape, begin, size)]
-    op = Op().data(shape, dtype).index(begin, index_dtype, runtime).index(size, index_dtype, runtime)
+    op = Op().data(shape, dtype).index(begin, index_dtype, runtime)
+    op.index(size, index_dtype, runtime)
     op.run("SLICE", [(out, dtype)])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from qrun import Interpreter
 from qrun.modelbuilder import ModelBuilder
 from tests.oracle import check_against_litert
 
@@ -111,7 +112,6 @@ def test_mirror_pad_runtime_paddings():
 
 
 def test_pad_rejects_negative_paddings():
-    from qrun import Interpreter
     bad, _ = pad_model("PAD", (3, 4), [[0, -1], [1, 0]], np.int8, None)
     with pytest.raises(RuntimeError, match="paddings must be >= 0"):
         Interpreter(model_content=bad).allocate_tensors()

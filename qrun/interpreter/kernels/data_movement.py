@@ -134,7 +134,8 @@ def _split_sizes(op, axis_value, sizes_value, data_index: int):
     n = len(op.outputs)
     if sizes_value is None:
         if shape[axis] % n:
-            raise ValueError("SPLIT of %d along axis %d into %d is not even" % (shape[axis], axis, n))
+            raise ValueError("SPLIT of %d along axis %d into %d is not even"
+                             % (shape[axis], axis, n))
         return axis, [shape[axis] // n] * n
     sizes = [int(s) for s in _positions(sizes_value)]
     if len(sizes) != n:
