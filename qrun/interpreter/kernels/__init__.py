@@ -15,3 +15,4 @@ from . import softmax  # noqa: F401
 from . import transpose_conv  # noqa: F401
 from . import normalization  # noqa: F401
 from . import resize  # noqa: F401
+from . import unary  # noqa: F401
