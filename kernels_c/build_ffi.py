@@ -63,7 +63,3 @@ ffi_scalar = make_ffi("scalar")
 ffi_sse41 = make_ffi("sse41")
 ffi_avx2 = make_ffi("avx2")
 ffi_avx512vnni = make_ffi("avx512vnni")
-
-if __name__ == "__main__":
-    for isa in wanted_isas():
-        make_ffi(isa).compile(tmpdir=str(HERE.parent), verbose=False)

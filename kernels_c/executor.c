@@ -6,6 +6,12 @@ static const qrun_op_entry* op_entry(int32_t kind) {
     case QRUN_OP_GEMM: return &qrun_gemm_entry;
     case QRUN_OP_IGEMM: return &qrun_igemm_entry;
     case QRUN_OP_DWCONV: return &qrun_dwconv_entry;
+    case QRUN_OP_LUT: return &qrun_lut_entry;
+    case QRUN_OP_COPY: return &qrun_copy_entry;
+    case QRUN_OP_FILL: return &qrun_fill_entry;
+    case QRUN_OP_BINARY: return &qrun_binary_entry;
+    case QRUN_OP_POOL: return &qrun_pool_entry;
+    case QRUN_OP_MEAN: return &qrun_mean_entry;
     default: return NULL;
     }
 }

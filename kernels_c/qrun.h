@@ -44,17 +44,27 @@ typedef struct {
 extern const qrun_op_entry qrun_gemm_entry;
 extern const qrun_op_entry qrun_igemm_entry;
 extern const qrun_op_entry qrun_dwconv_entry;
+extern const qrun_op_entry qrun_lut_entry;
+extern const qrun_op_entry qrun_copy_entry;
+extern const qrun_op_entry qrun_fill_entry;
+extern const qrun_op_entry qrun_binary_entry;
+extern const qrun_op_entry qrun_pool_entry;
+extern const qrun_op_entry qrun_mean_entry;
 
-/* acc -> output byte. The same float operations in every build (mul, max, min, add of
- * 1.5 * 2^23 which rounds to nearest even), so every ISA gives the same answer. */
-static inline uint8_t qrun_requantize(int32_t acc, float scale, const qrun_requant* rq) {
-    float v = (float)acc * scale;
+/* A scaled float -> output byte. The same float operations in every build (max, min, add
+ * of 1.5 * 2^23 which rounds to nearest even), so every ISA gives the same answer. */
+static inline uint8_t qrun_quantize(float v, const qrun_requant* rq) {
     v = v < rq->min_less_zp ? rq->min_less_zp : v;
     v = v > rq->max_less_zp ? rq->max_less_zp : v;
     v += 12582912.0f;
     int32_t bits;
     memcpy(&bits, &v, sizeof bits);
     return (uint8_t)(bits - 0x4B400000 + rq->zero_point);
+}
+
+/* int32 accumulator -> output byte: fp32 multiply by the channel's scale, then quantize. */
+static inline uint8_t qrun_requantize(int32_t acc, float scale, const qrun_requant* rq) {
+    return qrun_quantize((float)acc * scale, rq);
 }
 
 /* Input bytes as int8: x itself for int8 tensors, x - 128 for uint8 (flip = 0x80). */

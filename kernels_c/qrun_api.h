@@ -10,7 +10,13 @@ enum qrun_op_kind {
     QRUN_OP_GEMM = 1,      /* FULLY_CONNECTED, 1x1 stride-1 CONV_2D */
     QRUN_OP_IGEMM = 2,     /* CONV_2D through an indirection buffer */
     QRUN_OP_DWCONV = 3,    /* DEPTHWISE_CONV_2D through an indirection buffer */
-    QRUN_OP_COUNT = 4
+    QRUN_OP_LUT = 4,       /* unary ops on bytes: LOGISTIC, TANH, HARD_SWISH, ... */
+    QRUN_OP_COPY = 5,      /* byte ranges: RESHAPE, SQUEEZE, CONCATENATION, PAD, SLICE */
+    QRUN_OP_FILL = 6,      /* a byte value over a range: PAD's border */
+    QRUN_OP_BINARY = 7,    /* ADD, SUB, MUL with broadcasting */
+    QRUN_OP_POOL = 8,      /* AVERAGE_POOL_2D, MAX_POOL_2D through an indirection buffer */
+    QRUN_OP_MEAN = 9,      /* MEAN over the inner axes of [outer, inner, channels] */
+    QRUN_OP_COUNT = 10
 };
 
 enum qrun_cpu_feature {
@@ -77,6 +83,83 @@ typedef struct {
     int32_t a_flip;
     qrun_requant rq;
 } qrun_dwconv_params;
+
+/* out[i] = table[in[i]] for n bytes. */
+typedef struct {
+    int64_t n;
+    int64_t in_off;
+    int64_t out_off;
+    const uint8_t* table;     /* 256 entries, indexed by the input byte */
+} qrun_lut_params;
+
+/* For each of `count` ranges r: copy ranges[3r + 2] bytes from arena offset ranges[3r] to
+ * ranges[3r + 1]. Ranges do not overlap one another's destinations. */
+typedef struct {
+    int64_t count;
+    const int64_t* ranges;
+} qrun_copy_params;
+
+typedef struct {
+    int64_t off;
+    int64_t nbytes;
+    int32_t value;
+} qrun_fill_params;
+
+enum qrun_binary_kind {
+    QRUN_BINARY_ADD = 0,      /* a_scale * (a - a_zero) + b_scale * (b - b_zero) (SUB: b_scale < 0) */
+    QRUN_BINARY_MUL = 1       /* a_scale * (a - a_zero) * (b - b_zero) */
+};
+
+/* Elementwise on a broadcast [rows..., inner] output: the output is dense; a and b advance
+ * by their own element strides (0 along broadcast axes). shape[0..3] are the outer axes
+ * (rows = their product), stride[4] the inner axis. Values are read as int8 (flip). */
+typedef struct {
+    int32_t kind;
+    int32_t flip;
+    int32_t a_zero;
+    int32_t b_zero;
+    float a_scale;
+    float b_scale;
+    int64_t shape[4];
+    int64_t inner;
+    int64_t a_stride[5];
+    int64_t b_stride[5];
+    int64_t a_off;
+    int64_t b_off;
+    const uint8_t* a_const;   /* a constant operand (then a_off is unused), else NULL */
+    const uint8_t* b_const;
+    int64_t out_off;
+    qrun_requant rq;          /* scale unused: the float result is clamped and rounded */
+} qrun_binary_params;
+
+/* Pooling, exact: out[p, c] = max or rounded average over the valid taps (indirection
+ * entry >= 0) of in[in_off + indirection[p * taps + t] + c], clamped to [act_min, act_max].
+ * is_signed: bytes are int8 (else uint8). Every pixel has at least one valid tap. */
+typedef struct {
+    int64_t pixels;
+    int64_t channels;
+    int64_t taps;
+    int64_t in_off;
+    const int64_t* indirection;
+    int64_t out_off;
+    int32_t is_max;
+    int32_t is_signed;
+    int32_t act_min;
+    int32_t act_max;
+} qrun_pool_params;
+
+/* out[o, c] = requant(sum_i (in[o, i, c] - in_zero)) over [outer, inner, channels]; rq.scale
+ * holds one value (s_in / (inner * s_out)). Values read as int8 (flip). */
+typedef struct {
+    int64_t outer;
+    int64_t inner;
+    int64_t channels;
+    int64_t in_off;
+    int64_t out_off;
+    int32_t flip;
+    int32_t in_zero;
+    qrun_requant rq;
+} qrun_mean_params;
 
 typedef struct {
     int32_t kind;             /* enum qrun_op_kind */

@@ -13,8 +13,8 @@ class DelegateStep(Step):
     backend = "c"
 
     def __init__(self, ops, ctx, entries, num_threads: int):
-        """entries: one (kind name, params cdata) per op, from the plan builders; ctx owns
-        every buffer they point to."""
+        """entries: the (kind name, params cdata) nodes of the ops, from the plan builders;
+        ctx owns every buffer they point to."""
         self.ops = list(ops)
         self.isa = ctx.backend.isa
         lib = ctx.backend.lib
@@ -74,6 +74,9 @@ class Delegate:
             return
         ctx = PlanContext(self.backend, graph)
         ops = [step.op for step in run]
-        entries = [OPS[op.opname].build(op, ctx) for op in ops]
+        entries = []
+        for op in ops:
+            built = OPS[op.opname].build(op, ctx)
+            entries.extend(built if isinstance(built, list) else [built])
         result.append(DelegateStep(ops, ctx, entries, self.num_threads))
         run.clear()

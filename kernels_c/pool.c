@@ -1,0 +1,81 @@
+/* Max and average pooling through an indirection buffer, and MEAN over inner axes. */
+#include "qrun.h"
+
+#define POOL_CB 64
+
+static int64_t pool_tiles(const void* params) {
+    return ((const qrun_pool_params*)params)->pixels;
+}
+
+static inline int32_t pool_load(uint8_t x, int32_t is_signed) {
+    return is_signed ? (int32_t)(int8_t)x : (int32_t)x;
+}
+
+/* Tiles are output pixels. The average rounds half away from zero, as TFLite does. */
+static void pool_run(const void* params, uint8_t* arena, int64_t begin, int64_t end) {
+    const qrun_pool_params* p = (const qrun_pool_params*)params;
+    for (int64_t px = begin; px < end; px++) {
+        const int64_t* ind = p->indirection + px * p->taps;
+        uint8_t* out = arena + p->out_off + px * p->channels;
+        for (int64_t c0 = 0; c0 < p->channels; c0 += POOL_CB) {
+            const int64_t cn = QRUN_MIN(POOL_CB, p->channels - c0);
+            int32_t acc[POOL_CB];
+            int32_t count = 0;
+            for (int64_t j = 0; j < cn; j++)
+                acc[j] = p->is_max ? INT32_MIN : 0;
+            for (int64_t t = 0; t < p->taps; t++) {
+                if (ind[t] < 0)
+                    continue;
+                const uint8_t* a = arena + p->in_off + ind[t] + c0;
+                count++;
+                if (p->is_max) {
+                    for (int64_t j = 0; j < cn; j++) {
+                        const int32_t v = pool_load(a[j], p->is_signed);
+                        acc[j] = v > acc[j] ? v : acc[j];
+                    }
+                } else {
+                    for (int64_t j = 0; j < cn; j++)
+                        acc[j] += pool_load(a[j], p->is_signed);
+                }
+            }
+            for (int64_t j = 0; j < cn; j++) {
+                int32_t v = acc[j];
+                if (!p->is_max)
+                    v = v > 0 ? (v + count / 2) / count : (v - count / 2) / count;
+                v = v < p->act_min ? p->act_min : v;
+                v = v > p->act_max ? p->act_max : v;
+                out[c0 + j] = (uint8_t)v;
+            }
+        }
+    }
+}
+
+static int64_t mean_tiles(const void* params) {
+    return ((const qrun_mean_params*)params)->outer;
+}
+
+static void mean_run(const void* params, uint8_t* arena, int64_t begin, int64_t end) {
+    const qrun_mean_params* p = (const qrun_mean_params*)params;
+    const uint8_t flip = (uint8_t)p->flip;
+    const int32_t bias = (int32_t)(-p->inner * p->in_zero);
+    for (int64_t o = begin; o < end; o++) {
+        const uint8_t* in = arena + p->in_off + o * p->inner * p->channels;
+        uint8_t* out = arena + p->out_off + o * p->channels;
+        for (int64_t c0 = 0; c0 < p->channels; c0 += POOL_CB) {
+            const int64_t cn = QRUN_MIN(POOL_CB, p->channels - c0);
+            int32_t acc[POOL_CB];
+            for (int64_t j = 0; j < cn; j++)
+                acc[j] = bias;
+            for (int64_t i = 0; i < p->inner; i++) {
+                const uint8_t* a = in + i * p->channels + c0;
+                for (int64_t j = 0; j < cn; j++)
+                    acc[j] += qrun_load_a(a[j], flip);
+            }
+            for (int64_t j = 0; j < cn; j++)
+                out[c0 + j] = qrun_requantize(acc[j], p->rq.scale[0], &p->rq);
+        }
+    }
+}
+
+const qrun_op_entry qrun_pool_entry = {pool_tiles, pool_run};
+const qrun_op_entry qrun_mean_entry = {mean_tiles, mean_run};

@@ -1,0 +1,155 @@
+"""Elementwise ops: unary ops as exact 256-entry tables, ADD/SUB/MUL with broadcasting."""
+from __future__ import annotations
+
+import dataclasses
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from ..interpreter.quant import activation_range_quantized
+from ..interpreter.registry import find_kernel
+from ..interpreter.schema import Activation
+from . import rules
+from .plan import PlanError, activation_domain
+from .table import delegate_op
+
+# Unary ops whose int8/uint8 output depends on the input value only: a table of the numpy
+# reference kernel over all 256 inputs is exact.
+LUT_OPS = ("LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "ELU", "RELU", "RELU6",
+           "RELU_N1_TO_1", "RELU_0_TO_1", "QUANTIZE")
+
+
+def lut_rule(op) -> Optional[str]:
+    if len(op.inputs) != 1 or len(op.outputs) != 1 or op.inputs[0] is None:
+        return "expects one input and one output"
+    x, y = op.inputs[0], op.outputs[0]
+    if x.dtype not in rules.QUANTIZED or y.dtype not in rules.QUANTIZED:
+        return "not int8/uint8"
+    if x.is_constant:
+        return "constant input"
+    if tuple(x.shape) != tuple(y.shape):
+        return "output shape differs from the input's"
+    if find_kernel(op) is None:
+        return "no reference kernel to tabulate"
+    return None
+
+
+def lut_table(op) -> np.ndarray:
+    """The numpy reference kernel applied to every byte value: table[byte] = output byte."""
+    x, y = op.inputs[0], op.outputs[0]
+    values = np.arange(256, dtype=np.uint8).view(x.dtype)
+    probe = dataclasses.replace(
+        op, inputs=[dataclasses.replace(x, shape=(256,), data=values, constant=None)],
+        outputs=[dataclasses.replace(y, shape=(256,), data=np.zeros(256, y.dtype))])
+    out = find_kernel(probe).fn(probe)
+    out = np.asarray(out[0] if isinstance(out, (list, tuple)) else out)
+    if out.dtype != y.dtype or out.size != 256:
+        raise PlanError("%s: the reference kernel gave %s[%d] for a 256-entry table"
+                        % (op.opname, out.dtype, out.size))
+    return out.reshape(256).view(np.uint8)
+
+
+def build_lut(op, ctx):
+    x, y = op.inputs[0], op.outputs[0]
+    p = ctx.new("qrun_lut_params *")
+    p.n = x.nbytes
+    p.in_off, p.out_off = ctx.offset(x), ctx.offset(y, x.nbytes)
+    p.table = ctx.buffer(lut_table(op), "uint8_t")
+    return "LUT", p
+
+
+for _name in LUT_OPS:
+    delegate_op(_name, lut_rule, "int8, uint8: exact 256-entry table of the reference kernel")(
+        build_lut)
+
+
+def binary_rule(op) -> Optional[str]:
+    if len(op.inputs) != 2 or len(op.outputs) != 1 or None in op.inputs:
+        return "expects two inputs and one output"
+    a, b, y = op.inputs[0], op.inputs[1], op.outputs[0]
+    if y.dtype not in rules.QUANTIZED:
+        return "not int8/uint8"
+    for t in (a, b, y):
+        if t.dtype != y.dtype:
+            return "mixed types"
+        q = t.quantization
+        if len(q.scales) != 1 or not np.isfinite(q.scale) or q.scale <= 0:
+            return "tensor %d is not quantized per tensor" % t.index
+    if a.is_constant and b.is_constant:
+        return "both inputs constant"
+    if len(y.shape) > 6 or _broadcast(a.shape, b.shape, y.shape) is None:
+        return "broadcast of %s and %s to %s" % (list(a.shape), list(b.shape), list(y.shape))
+    return rules.clamp_activation(op)
+
+
+def _strides(shape: Tuple[int, ...], out: Tuple[int, ...]) -> List[int]:
+    """Element strides of `shape` broadcast to `out` (0 along broadcast axes)."""
+    shape = (1,) * (len(out) - len(shape)) + tuple(shape)
+    strides, step = [], 1
+    for d, o in zip(reversed(shape), reversed(out)):
+        strides.append(step if d == o else 0)
+        step *= d
+    return strides[::-1]
+
+
+def _broadcast(a_shape, b_shape, out_shape):
+    """(outer shape[4], inner, a strides[5], b strides[5]) with contiguous axes merged, or
+    None when the shapes do not broadcast to out_shape or need more than 5 axes."""
+    out = tuple(int(d) for d in out_shape) or (1,)
+    try:
+        if tuple(np.broadcast_shapes(tuple(a_shape), tuple(b_shape))) != tuple(out_shape):
+            return None
+    except ValueError:
+        return None
+    dims = [[d, sa, sb] for d, sa, sb in zip(out, _strides(a_shape, out), _strides(b_shape, out))
+            if d != 1]
+    merged: List[List[int]] = []
+    for d, sa, sb in dims:
+        if merged and merged[-1][1] == sa * d and merged[-1][2] == sb * d:
+            merged[-1] = [merged[-1][0] * d, sa, sb]
+        else:
+            merged.append([d, sa, sb])
+    if len(merged) > 5:
+        return None
+    merged = [[1, 0, 0]] * (5 - len(merged)) + merged
+    shape = [m[0] for m in merged]
+    return shape[:4], shape[4], [m[1] for m in merged], [m[2] for m in merged]
+
+
+def build_binary(op, ctx):
+    a, b, y = op.inputs[0], op.inputs[1], op.outputs[0]
+    outer, inner, sa, sb = _broadcast(a.shape, b.shape, y.shape)
+    flip, shift = activation_domain(y.dtype)
+    p = ctx.new("qrun_binary_params *")
+    p.kind = 1 if op.opname == "MUL" else 0
+    p.flip = flip
+    p.a_zero, p.b_zero = a.zero_point - shift, b.zero_point - shift
+    s_a, s_b, s_y = np.float32(a.scale), np.float32(b.scale), np.float32(y.scale)
+    if op.opname == "MUL":
+        p.a_scale, p.b_scale = float(s_a * s_b / s_y), 0.0
+    else:
+        p.a_scale = float(s_a / s_y)
+        p.b_scale = float(-s_b / s_y if op.opname == "SUB" else s_b / s_y)
+    p.shape, p.inner = outer, inner
+    p.a_stride, p.b_stride = sa, sb
+    for t, strides in ((a, sa), (b, sb)):
+        reach = sum((d - 1) * s for d, s in zip(outer + [inner], strides))
+        if t.nbytes and reach >= t.nbytes:
+            raise PlanError("broadcast strides reach past tensor %d" % t.index)
+    for t, off, const in ((a, "a_off", "a_const"), (b, "b_off", "b_const")):
+        if t.is_constant:
+            setattr(p, const, ctx.buffer(np.ascontiguousarray(t.constant).view(np.uint8),
+                                         "uint8_t"))
+        else:
+            setattr(p, off, ctx.offset(t))
+    p.out_off = ctx.offset(y)
+    act = getattr(op.options, "fused_activation_function", Activation.NONE)
+    lo, hi = activation_range_quantized(act, y.scale, y.zero_point, y.dtype)
+    p.rq.min_less_zp, p.rq.max_less_zp = float(lo - y.zero_point), float(hi - y.zero_point)
+    p.rq.zero_point = y.zero_point
+    return "BINARY", p
+
+
+for _name in ("ADD", "SUB", "MUL"):
+    delegate_op(_name, binary_rule, "int8, uint8 per-tensor; numpy broadcasting up to 5 merged "
+                "axes; constant operands; fused NONE/RELU/RELU6/RELU_N1_TO_1")(build_binary)

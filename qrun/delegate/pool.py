@@ -1,0 +1,126 @@
+"""AVERAGE_POOL_2D and MAX_POOL_2D (exact, through an indirection buffer) and MEAN."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from ..interpreter.kernels.common import out_size, pad_before
+from ..interpreter.quant import activation_range_quantized
+from ..interpreter.schema import Activation
+from . import rules
+from .packing import window_indirection
+from .plan import PlanError, activation_domain
+from .table import delegate_op
+
+
+def _geometry(op):
+    x, o = op.inputs[0], op.options
+    b, ih, iw, c = x.shape
+    oh = out_size(o.padding, ih, o.filter_height, o.stride_h)
+    ow = out_size(o.padding, iw, o.filter_width, o.stride_w)
+    pt = pad_before(o.stride_h, 1, ih, o.filter_height, oh)
+    pl = pad_before(o.stride_w, 1, iw, o.filter_width, ow)
+    return b, ih, iw, c, oh, ow, pt, pl
+
+
+def pool_rule(op) -> Optional[str]:
+    if len(op.inputs) != 1 or op.inputs[0] is None:
+        return "expects one input"
+    x, y = op.inputs[0], op.outputs[0]
+    if x.dtype not in rules.QUANTIZED:
+        return "not int8/uint8"
+    reason = rules.first_reason(rules.per_tensor_activation(x, x.dtype),
+                                rules.per_tensor_activation(y, x.dtype), rules.clamp_activation(op))
+    if reason:
+        return reason
+    if x.scale != y.scale or x.zero_point != y.zero_point:
+        return "input and output quantization differ"
+    if len(x.shape) != 4:
+        return "not 4-D"
+    try:
+        b, _, _, c, oh, ow, _, _ = _geometry(op)
+    except (ValueError, AttributeError) as exc:
+        return str(exc)
+    if tuple(y.shape) != (b, oh, ow, c) or op.options.filter_height < 1 or \
+            op.options.filter_width < 1:
+        return "output shape or filter"
+    return None
+
+
+def build_pool(op, ctx):
+    x, y = op.inputs[0], op.outputs[0]
+    b, ih, iw, c, oh, ow, pt, pl = _geometry(op)
+    o = op.options
+    ind = window_indirection(b, ih, iw, c, oh, ow, o.filter_height, o.filter_width,
+                             o.stride_h, o.stride_w, 1, 1, pt, pl)
+    if ind.size and (ind.max(axis=1) < 0).any():
+        raise PlanError("a pooling window lies entirely in the padding")
+    if ind.max(initial=-1) + c > x.nbytes:
+        raise PlanError("indirection reaches past the input")
+    act = getattr(o, "fused_activation_function", Activation.NONE)
+    lo, hi = activation_range_quantized(act, y.scale, y.zero_point, y.dtype)
+    p = ctx.new("qrun_pool_params *")
+    p.pixels, p.channels, p.taps = b * oh * ow, c, o.filter_height * o.filter_width
+    p.in_off, p.out_off = ctx.offset(x), ctx.offset(y, b * oh * ow * c)
+    p.indirection = ctx.buffer(ind, "int64_t")
+    p.is_max = op.opname == "MAX_POOL_2D"
+    p.is_signed = x.dtype == np.int8
+    p.act_min, p.act_max = lo, hi
+    return "POOL", p
+
+
+for _name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+    delegate_op(_name, pool_rule, "int8, uint8 (equal in/out quantization): exact; any window, "
+                "stride, padding; fused NONE/RELU/RELU6/RELU_N1_TO_1")(build_pool)
+
+
+def _mean_axes(op):
+    """(outer, inner, channels) when MEAN reduces one contiguous run of axes, else None."""
+    x = op.inputs[0]
+    rank = len(x.shape)
+    axes = sorted({int(a) + rank if int(a) < 0 else int(a)
+                   for a in np.asarray(op.inputs[1].constant).reshape(-1)})
+    if not axes or axes[0] < 0 or axes[-1] >= rank or axes != list(range(axes[0], axes[-1] + 1)):
+        return None
+    shape = [int(d) for d in x.shape]
+    prod = lambda dims: int(np.prod(dims, dtype=np.int64))  # noqa: E731
+    return prod(shape[:axes[0]]), prod(shape[axes[0]:axes[-1] + 1]), prod(shape[axes[-1] + 1:])
+
+
+def mean_rule(op) -> Optional[str]:
+    if len(op.inputs) != 2 or op.inputs[0] is None or op.inputs[1] is None:
+        return "expects data and axes"
+    x, y = op.inputs[0], op.outputs[0]
+    if x.dtype not in rules.QUANTIZED:
+        return "not int8/uint8"
+    reason = rules.first_reason(rules.per_tensor_activation(x, x.dtype),
+                                rules.per_tensor_activation(y, x.dtype))
+    if reason:
+        return reason
+    if not op.inputs[1].is_constant:
+        return "axes are not constant"
+    split = _mean_axes(op)
+    if split is None:
+        return "axes are not one contiguous run"
+    outer, inner, channels = split
+    if inner < 1 or inner * 256 >= 1 << 31:
+        return "reduction size %d" % inner
+    if int(np.prod(y.shape, dtype=np.int64)) != outer * channels:
+        return "output shape"
+    return None
+
+
+@delegate_op("MEAN", mean_rule, "int8, uint8 over one contiguous run of axes (e.g. H,W), "
+             "fp32 requantization")
+def build_mean(op, ctx):
+    x, y = op.inputs[0], op.outputs[0]
+    outer, inner, channels = _mean_axes(op)
+    flip, shift = activation_domain(x.dtype)
+    p = ctx.new("qrun_mean_params *")
+    p.outer, p.inner, p.channels = outer, inner, channels
+    p.in_off, p.out_off = ctx.offset(x), ctx.offset(y)
+    p.flip, p.in_zero = flip, x.zero_point - shift
+    scale = np.float32(np.float64(x.scale) / (np.float64(y.scale) * inner))
+    ctx.requant(p.rq, np.array([scale], np.float32), y, Activation.NONE)
+    return "MEAN", p
