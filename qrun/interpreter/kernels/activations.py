@@ -13,6 +13,7 @@ from ..quant import (dtype_range, multiply_by_quantized_multiplier, quantize_mul
                      quantize_value, rounding_divide_by_pot)
 from ..registry import register
 from .common import broadcast_shape
+from .elementwise import checked_log2
 from .quantize import round_half_away
 
 EIGHT_BIT = (np.int8, np.uint8)
@@ -43,19 +44,20 @@ def _require_symmetric_int16(op):
 
 # -- lookup tables -----------------------------------------------------------------------------
 
-def _float_fn(fn):
-    """Evaluates a float32 libm function in double and rounds once, which matches the
-    correctly rounded float result glibc gives."""
-    return lambda x: fn(x.astype(np.float64)).astype(np.float32)
+def libm_f32(fn, x: np.ndarray) -> np.ndarray:
+    """A float32 libm function evaluated in double and rounded once: the correctly
+    rounded float result, which is what glibc gives."""
+    with np.errstate(all="ignore"):
+        return fn(np.asarray(x).astype(np.float64)).astype(np.float32)
 
 
 def _sigmoid_f32(x: np.ndarray) -> np.ndarray:
-    e = _float_fn(np.exp)(-x)
+    e = libm_f32(np.exp, -x)
     return np.float32(1.0) / (np.float32(1.0) + e)
 
 
 def _elu_f32(x: np.ndarray) -> np.ndarray:
-    return np.where(x < 0, _float_fn(np.expm1)(x), x).astype(np.float32)
+    return np.where(x < 0, libm_f32(np.expm1, x), x).astype(np.float32)
 
 
 def lut_populate(op, transform) -> np.ndarray:
@@ -144,17 +146,11 @@ SIGMOID_TABLE = np.array([
     65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65535], dtype=np.int64)
 
 
-def _checked_log2(scale: float):
-    x_log2 = np.float32(np.log(_f32(scale))) * np.float32(1.0 / np.log(np.float32(2.0)))
-    rounded = np.float32(np.round(x_log2))
-    return int(rounded), abs(float(np.float32(x_log2 - rounded))) < 1e-3
-
-
 def _int16_input_rescale(op, pot_shifts):
     """(multiplier, left shift) of the int16 TANH/LOGISTIC Prepare: a power-of-two input
     scale keeps a pure shift; any other scale gets a multiplier onto 1/(3*4096)."""
     inp, out = op.inputs[0], op.outputs[0]
-    log2, is_pot = _checked_log2(inp.scale)
+    log2, is_pot = checked_log2(inp.scale)
     left_shift = 12 + log2
     if is_pot and left_shift in pot_shifts:
         return 0, left_shift
@@ -185,7 +181,7 @@ def _int16_sigmoid_interp(op, pot_shifts, frac_bits: int) -> tuple:
 
 def _check_int16_unit_output(op, log2_out: int):
     out = op.outputs[0]
-    log2, is_pot = _checked_log2(out.scale)
+    log2, is_pot = checked_log2(out.scale)
     if not is_pot or log2 != log2_out:
         raise ValueError("%s int16 output scale must be 2^%d" % (op.opname, log2_out))
 
@@ -206,7 +202,7 @@ def logistic(op):
     if inp.dtype == np.float32:
         x = inp.data
         mid = _sigmoid_f32(np.clip(x, -9.0, 16.619047164916992188).astype(np.float32))
-        small = _float_fn(np.exp)(np.minimum(x, 0).astype(np.float32))
+        small = libm_f32(np.exp, np.minimum(x, 0).astype(np.float32))
         return np.where(x > np.float32(16.619047164916992188), np.float32(1.0),
                         np.where(x < np.float32(-9.0), small, mid)).astype(np.float32)
     if inp.dtype == np.int16:
@@ -228,14 +224,14 @@ def tanh_shape(op):
 def tanh(op):
     inp = op.inputs[0]
     if inp.dtype == np.float32:
-        return _float_fn(np.tanh)(inp.data)
+        return libm_f32(np.tanh, inp.data)
     if inp.dtype == np.int16:
         x, saturated, interp = _int16_sigmoid_interp(op, (0, 1), 8)
         result = np.where(saturated, 0xFFFF << 8, interp)
         result = np.where(x >= 0, result - (1 << 23) + (1 << 7),
                           -result + (1 << 23) + (1 << 7) - 1)
         return (result >> 8).astype(np.int16)
-    return lookup(op, lut_populate(op, _float_fn(np.tanh)))
+    return lookup(op, lut_populate(op, lambda v: libm_f32(np.tanh, v)))
 
 
 # -- HARD_SWISH --------------------------------------------------------------------------------

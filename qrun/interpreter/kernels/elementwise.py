@@ -67,7 +67,7 @@ def _clamp_plain(op, value: np.ndarray) -> np.ndarray:
 
 # -- ADD / SUB ---------------------------------------------------------------------------------
 
-def _checked_log2(scale: float):
+def checked_log2(scale: float):
     """CheckedLog2 in float32: (rounded log2, whether the scale is a power of two)."""
     x_log2 = np.float32(np.log(np.float32(scale))) * np.float32(1.0 / np.log(np.float32(2.0)))
     rounded = np.float32(np.round(x_log2))
@@ -80,7 +80,7 @@ def _int16_pot_shifts(op):
     a, b, out = op.inputs[0], op.inputs[1], op.outputs[0]
     if out.dtype != np.int16 or not getattr(op.options, "pot_scale_int16", False):
         return None
-    logs = [_checked_log2(t.scale) for t in (a, b, out)]
+    logs = [checked_log2(t.scale) for t in (a, b, out)]
     if not all(is_pot for _, is_pot in logs):
         return None
     if a.zero_point or b.zero_point or out.zero_point:
@@ -92,6 +92,18 @@ def _int16_pot_shifts(op):
     return s1, s2
 
 
+def _common_scale_terms(a, b, left_shift: int) -> tuple:
+    """Both inputs on the scale 2 * max(s1, s2) / 2^left_shift, as ADD/SUB and
+    SQUARED_DIFFERENCE rescale them; also returns 2 * max(s1, s2)."""
+    twice_max = 2.0 * max(float(np.float32(a.scale)), float(np.float32(b.scale)))
+    terms = []
+    for t in (a, b):
+        mult, shift = quantize_multiplier(float(np.float32(t.scale)) / twice_max)
+        shifted = (t.data.astype(np.int64) - t.zero_point) << left_shift
+        terms.append(multiply_by_quantized_multiplier(shifted, mult, shift))
+    return terms, twice_max
+
+
 def _add_sub_quantized(op, sign: int) -> np.ndarray:
     a, b, out = op.inputs[0], op.inputs[1], op.outputs[0]
     pot = _int16_pot_shifts(op)
@@ -100,13 +112,8 @@ def _add_sub_quantized(op, sign: int) -> np.ndarray:
         y = rounding_divide_by_pot(b.data.astype(np.int64), -pot[1])
         return _clamp_quantized(op, x + sign * y)
     left_shift = 15 if out.dtype == np.int16 else 20
-    twice_max = 2.0 * max(float(np.float32(a.scale)), float(np.float32(b.scale)))
+    terms, twice_max = _common_scale_terms(a, b, left_shift)
     m_out = twice_max / (float(1 << left_shift) * float(np.float32(out.scale)))
-    terms = []
-    for t in (a, b):
-        mult, shift = quantize_multiplier(float(np.float32(t.scale)) / twice_max)
-        shifted = (t.data.astype(np.int64) - t.zero_point) << left_shift
-        terms.append(multiply_by_quantized_multiplier(shifted, mult, shift))
     mult, shift = quantize_multiplier(m_out)
     raw = multiply_by_quantized_multiplier(wrap_int32(terms[0] + sign * terms[1]), mult, shift)
     return _clamp_quantized(op, raw + out.zero_point)
@@ -156,7 +163,7 @@ def mul(op):
 
 # -- DIV ---------------------------------------------------------------------------------------
 
-def _saturating_shift_left(x: np.ndarray, exponent: int) -> np.ndarray:
+def saturating_shift_left(x: np.ndarray, exponent: int) -> np.ndarray:
     """gemmlowp SaturatingRoundingMultiplyByPOT with a positive exponent."""
     threshold = (1 << (31 - exponent)) - 1
     return np.where(x > threshold, INT32_MAX,
@@ -170,8 +177,8 @@ def _one_over_one_plus_x(a: np.ndarray) -> np.ndarray:
     x = 1515870810 + srdhm(half_denominator, -1010580540)
     for _ in range(3):
         one_minus = (1 << 29) - srdhm(half_denominator, x)
-        x = x + _saturating_shift_left(srdhm(x, one_minus), 2)
-    return _saturating_shift_left(x, 1)
+        x = x + saturating_shift_left(srdhm(x, one_minus), 2)
+    return saturating_shift_left(x, 1)
 
 
 def _bit_length(v: np.ndarray) -> np.ndarray:
@@ -260,15 +267,10 @@ def squared_difference(op):
     a, b, out = op.inputs[0], op.inputs[1], op.outputs[0]
     if out.dtype == np.int8:
         left_shift = 7
-        twice_max = 2.0 * max(float(np.float32(a.scale)), float(np.float32(b.scale)))
-        terms = []
-        for t in (a, b):
-            mult, shift = quantize_multiplier(float(np.float32(t.scale)) / twice_max)
-            shifted = (t.data.astype(np.int64) - t.zero_point) << left_shift
-            terms.append(multiply_by_quantized_multiplier(shifted, mult, shift))
+        terms, twice_max = _common_scale_terms(a, b, left_shift)
         diff = terms[0] - terms[1]
-        mult, shift = quantize_multiplier(
-            twice_max * twice_max / float(np.float32((1 << 2 * left_shift) * np.float32(out.scale))))
+        denominator = float(np.float32((1 << 2 * left_shift) * np.float32(out.scale)))
+        mult, shift = quantize_multiplier(twice_max * twice_max / denominator)
         raw = multiply_by_quantized_multiplier(wrap_int32(diff * diff), mult, shift)
         lo, hi = dtype_range(np.int8)
         return np.clip(raw + out.zero_point, lo, hi).astype(np.int8)

@@ -1,8 +1,7 @@
 """Math unary ops: ABS, NEG, SQUARE, SQRT, RSQRT, EXP, LOG, SIN, COS, FLOOR, CEIL, ROUND, CAST.
 
 Mirrors TFLite's elementwise.cc, exp.cc, neg.cc, floor.cc, ceil.cc, round.cc and cast.cc.
-Float functions are evaluated in double and rounded once to float32, which gives glibc's
-float results. The int8 variants follow the reference integer paths: ABS rescales with
+Float functions are evaluated in double and rounded once to float32 (libm_f32). The int8 variants follow the reference integer paths: ABS rescales with
 one multiplier, RSQRT goes through GetInvSqrtQuantizedMultiplierExp, EXP and LOG through
 a 256-entry LUTPopulate table.
 """
@@ -14,8 +13,8 @@ from ..quant import (INT32_MAX, dtype_range, multiply_by_quantized_multiplier,
                      quantize_multiplier, rounding_divide_by_pot)
 from ..quant import saturating_rounding_doubling_high_mul as srdhm
 from ..registry import register
-from .activations import lookup, lut_populate
-from .elementwise import is_quantized
+from .activations import libm_f32, lookup, lut_populate
+from .elementwise import is_quantized, saturating_shift_left
 
 
 def same_type_shape(op):
@@ -28,15 +27,10 @@ def same_type_shape(op):
     return [inp.shape]
 
 
-def _libm(fn, x: np.ndarray) -> np.ndarray:
-    with np.errstate(all="ignore"):
-        return fn(x.astype(np.float64)).astype(np.float32)
-
-
 def _float_op(name: str, fn) -> None:
     @register(name, (np.float32,), shape=same_type_shape)
     def kernel(op):
-        return _libm(fn, op.inputs[0].data)
+        return libm_f32(fn, op.inputs[0].data)
     kernel.__name__ = name.lower()
 
 
@@ -78,12 +72,6 @@ def abs_(op):
 
 # -- RSQRT -------------------------------------------------------------------------------------
 
-def _saturating_shift_left(x: np.ndarray, exponent: int) -> np.ndarray:
-    threshold = (1 << (31 - exponent)) - 1
-    return np.where(x > threshold, INT32_MAX, np.where(x < -threshold, -INT32_MAX - 1,
-                                                       x << exponent))
-
-
 def inv_sqrt_multiplier(values: np.ndarray) -> tuple:
     """GetInvSqrtQuantizedMultiplierExp(v, kReverseShift) for 1 < v < 2^29: Newton-Raphson
     in Q3.28 fixed point. Returns (multiplier, left shift)."""
@@ -97,8 +85,8 @@ def inv_sqrt_multiplier(values: np.ndarray) -> tuple:
     half_three = (1 << 28) + (1 << 27)
     x = np.full_like(v, 1 << 28)
     for _ in range(5):
-        x3 = _saturating_shift_left(srdhm(srdhm(x, x), x), 6)
-        x = _saturating_shift_left(srdhm(half_three, x) - srdhm(half_in, x3), 3)
+        x3 = saturating_shift_left(srdhm(srdhm(x, x), x), 6)
+        x = saturating_shift_left(srdhm(half_three, x) - srdhm(half_in, x3), 3)
     x = srdhm(x, 1518500250)   # times sqrt(2)/2
     mult = np.where(shift < 0, x << np.maximum(-shift, 0), x)
     return mult, -np.maximum(shift, 0)
@@ -128,7 +116,7 @@ def rsqrt(op):
     x = op.inputs[0].data
     if x.dtype == np.float32:
         with np.errstate(all="ignore"):
-            return np.float32(1.0) / _libm(np.sqrt, x)
+            return np.float32(1.0) / libm_f32(np.sqrt, x)
     return _rsqrt_int8(op)
 
 
@@ -138,21 +126,21 @@ def rsqrt(op):
 def exp(op):
     x = op.inputs[0].data
     if x.dtype == np.float32:
-        return _libm(np.exp, x)
-    return lookup(op, lut_populate(op, lambda v: _libm(np.exp, v)))
+        return libm_f32(np.exp, x)
+    return lookup(op, lut_populate(op, lambda v: libm_f32(np.exp, v)))
 
 
 @register("LOG", (np.float32, np.int8), shape=same_type_shape)
 def log(op):
     x = op.inputs[0].data
     if x.dtype == np.float32:
-        return _libm(np.log, x)
+        return libm_f32(np.log, x)
     out = op.outputs[0]
     lo, _ = dtype_range(np.int8)
     # Non-positive inputs map to the lowest representable output.
     output_min = np.float32(lo - out.zero_point) * np.float32(out.scale)
     return lookup(op, lut_populate(
-        op, lambda v: np.where(v <= 0, output_min, _libm(np.log, np.maximum(v, 1e-30)))))
+        op, lambda v: np.where(v <= 0, output_min, libm_f32(np.log, np.maximum(v, 1e-30)))))
 
 
 # -- CAST --------------------------------------------------------------------------------------
