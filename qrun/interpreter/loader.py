@@ -216,6 +216,9 @@ def _read_tensor(t, index: int, buffers, nbytes: int) -> Tensor:
         raise ModelError("Tensor %d (%s) is sparse; qrun does not run sparse tensors"
                          % (index, name))
     constant = buffers[buffer_index] if buffers else None
+    if constant is None and buffer_index > 0 and 0 in shape and dtype is not None:
+        # An empty constant (e.g. a [0]-shaped shape or dims input) stores no bytes.
+        constant = np.zeros(0, np.uint8)
     if constant is not None:
         if dtype is None or dtype == np.dtype(object):
             raise ModelError("Tensor %d (%s): constant of type %s is not supported"
