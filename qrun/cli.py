@@ -58,6 +58,14 @@ def op_counts(it: Interpreter) -> List[tuple]:
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
+def backend_counts(it: Interpreter) -> List[tuple]:
+    """("c/avx2", n) or ("numpy", n): where the ops run, known after allocate_tensors."""
+    counts = collections.Counter(
+        op["backend"] + ("/" + op["isa"] if op.get("isa") else "")
+        for op in it._get_ops_details())
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
 def print_model(it: Interpreter, path: str, out: TextIO) -> None:
     model = it.model
     nops = sum(len(sg.operators) for sg in model.subgraphs)
@@ -138,6 +146,8 @@ def run(args: argparse.Namespace, out: TextIO) -> None:
     it.allocate_tensors()
     print("load + allocate: %.2f ms, arena %d bytes" % ((time.perf_counter() - start) * 1e3,
                                                        it.arena_bytes), file=out)
+    print("backends: %s" % ", ".join("%s %d op%s" % (name, n, "" if n == 1 else "s")
+                                     for name, n in backend_counts(it)), file=out)
     run_once(it, args.seed, out)
 
 

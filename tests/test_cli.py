@@ -65,6 +65,7 @@ def test_summary_of_a_model(tmp_path, capsys):
     assert "outputs:\n  [3] out  [3, 2, 4]  float32  not quantized\n" in out
     assert re.search(r"ops:\n  RESHAPE +2\n  SQUEEZE +1\n", out)
     assert re.search(r"arena \d+ bytes", out)
+    assert re.search(r"\nbackends: (numpy|c/\w+) \d ops?(, (numpy|c/\w+) \d ops?)?\n", out)
     assert re.search(r"output \[3\] out: shape \[3, 2, 4\], float32\n  min -?[\d.]+, max [\d.]+, "
                      r"mean -?[\d.e-]+\n", out)
 
