@@ -65,3 +65,25 @@ def test_batch_matmul_zero_points(zero_points):
     model = matmul_model(np.int8, (2, 6, 10), (2, 10, 7), False, False, 3,
                          zero_points=zero_points)
     check_against_litert(model, seed=4)
+
+
+def hybrid_matmul_model(lhs_shape, rhs_shape, adj_x, adj_y, asymmetric, seed):
+    rng = np.random.default_rng(seed)
+    b = ModelBuilder()
+    m = lhs_shape[-1] if adj_x else lhs_shape[-2]
+    n = rhs_shape[-2] if adj_y else rhs_shape[-1]
+    batch = np.broadcast_shapes(tuple(lhs_shape[:-2]), tuple(rhs_shape[:-2]))
+    x = b.add_input(list(lhs_shape), np.float32)
+    y = b.add_constant(rng.integers(-127, 128, rhs_shape).astype(np.int8),
+                       scale=float(rng.uniform(0.002, 0.02)), zero_point=0)
+    out = b.add_tensor(list(batch) + [m, n], np.float32)
+    b.add_op("BATCH_MATMUL", [x, y], [out], adj_x=adj_x, adj_y=adj_y,
+             asymmetric_quantize_inputs=asymmetric)
+    b.mark_output(out)
+    return b.build()
+
+
+@pytest.mark.parametrize("c", range(len(CASES)))
+@pytest.mark.parametrize("asymmetric", [False, True])
+def test_batch_matmul_hybrid(c, asymmetric):
+    check_against_litert(hybrid_matmul_model(*CASES[c], asymmetric, seed=c), seed=c)

@@ -7,7 +7,7 @@ from tests.oracle import (assert_same, check_against_litert, litert, random_inpu
                           run_qrun)
 from tests.ops.conv_util import ACTIVATIONS, ConvModel, out_dim
 
-SCHEMES = ("int8", "int8pc", "uint8", "int16", "float32")
+SCHEMES = ("int8", "int8pc", "uint8", "int16", "float32", "hybrid", "hybridpc")
 
 # (input NHWC, output channels, kernel HW, strides HW, dilations HW, padding, groups)
 GEOMETRIES = [

@@ -7,7 +7,7 @@ import pytest
 from tests.oracle import check_against_litert
 from tests.ops.conv_util import ACTIVATIONS, ConvModel, out_dim
 
-SCHEMES = ("int8", "int8pc", "uint8", "int16", "float32")
+SCHEMES = ("int8", "int8pc", "uint8", "int16", "float32", "hybridpc")
 
 # (input NHWC, depth multiplier, kernel HW, strides HW, dilations HW, padding)
 GEOMETRIES = [

@@ -15,7 +15,7 @@ SHAPES = [((1, 8), 4), ((2, 5), 3), ((3, 2, 7), 9), ((2, 3, 4, 6), 1), ((1, 33),
 
 
 def fc_model(scheme, shape, units, activation, seed, keep_num_dims=False, bias=True,
-             in_zp=None, out_zp=None):
+             in_zp=None, out_zp=None, asymmetric=False):
     depth = shape[-1]
     m = ConvModel(scheme, seed, in_zero_point=in_zp)
     x = m.input(shape)
@@ -27,7 +27,8 @@ def fc_model(scheme, shape, units, activation, seed, keep_num_dims=False, bias=T
     out_shape = tuple(shape[:-1]) + (units,) if keep_num_dims else (n, units)
     y = m.output(out_shape, depth, out_zero_point=out_zp)
     return m.build("FULLY_CONNECTED", [x, w, b if bias else -1], y,
-                   fused_activation_function=activation, keep_num_dims=keep_num_dims)
+                   fused_activation_function=activation, keep_num_dims=keep_num_dims,
+                   asymmetric_quantize_inputs=asymmetric)
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
@@ -52,3 +53,20 @@ def test_fully_connected_activation_bias(scheme, activation, bias):
 def test_fully_connected_zero_points(scheme, in_zp, out_zp):
     model = fc_model(scheme, (2, 12), 5, "RELU", seed=2, in_zp=in_zp, out_zp=out_zp)
     check_against_litert(model, seed=3)
+
+
+@pytest.mark.parametrize("scheme", ("hybrid", "hybridpc"))
+@pytest.mark.parametrize("asymmetric", [False, True])
+@pytest.mark.parametrize("s", range(len(SHAPES)))
+def test_fully_connected_hybrid(scheme, asymmetric, s):
+    shape, units = SHAPES[s]
+    model = fc_model(scheme, shape, units, "NONE", s, keep_num_dims=s % 2 == 0,
+                     asymmetric=asymmetric)
+    check_against_litert(model, seed=s)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS + ("TANH",))
+@pytest.mark.parametrize("bias", [True, False])
+def test_fully_connected_hybrid_activation(activation, bias):
+    model = fc_model("hybridpc", (3, 10), 6, activation, seed=4, bias=bias, asymmetric=True)
+    check_against_litert(model, seed=9)

@@ -3,7 +3,7 @@
 Integer paths follow TFLite's reference kernels (reference/conv.h, depthwiseconv_uint8.h,
 integer_ops/conv.h, integer_ops/depthwise_conv.h): exact integer accumulation (done here as
 float64 matmuls, exact for these magnitudes), then the per-channel fixed-point requantization.
-Float32 activations with int8 weights take TFLite's hybrid path (see `hybrid.py`).
+Float32 activations with int8 weights take TFLite's hybrid path (`hybrid.py`).
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ..quant import activation_range_quantized, apply_activation_float, quantize
 from ..registry import register
 from ..schema import Activation
 from .common import out_size, pad_before, requantize
+from .hybrid import hybrid_conv, hybrid_depthwise
 
 QUANTIZED = (np.int8, np.uint8, np.int16)
 
@@ -189,7 +190,6 @@ def conv_2d(op):
     activation = getattr(op.options, "fused_activation_function", Activation.NONE)
     if x_t.dtype == np.float32:
         if w_t.dtype != np.float32:
-            from .hybrid import hybrid_conv
             return hybrid_conv(op, conv_accumulate, _bias(op, 2))
         acc = conv_accumulate(op, x_t.data.astype(np.float64), w_t.data.astype(np.float64))
         return finish_float(acc, _bias(op, 2), activation)
@@ -233,7 +233,6 @@ def depthwise_conv_2d(op):
     activation = getattr(op.options, "fused_activation_function", Activation.NONE)
     if x_t.dtype == np.float32:
         if w_t.dtype != np.float32:
-            from .hybrid import hybrid_depthwise
             return hybrid_depthwise(op, depthwise_accumulate, _bias(op, 2))
         acc = depthwise_accumulate(op, x_t.data.astype(np.float64),
                                    w_t.data.astype(np.float64))

@@ -12,6 +12,7 @@ from ..registry import register
 from ..schema import Activation
 from .common import broadcast_shape
 from .conv import exact_int, finish_float, finish_quantized, offset_operand, quant_params
+from .hybrid import hybrid_batch_matmul, hybrid_fully_connected
 
 QUANTIZED = (np.int8, np.uint8, np.int16)
 
@@ -48,8 +49,7 @@ def fully_connected(op):
     depth = w_t.shape[1]
     if x_t.dtype == np.float32:
         if w_t.dtype != np.float32:
-            from .hybrid import hybrid_fully_connected
-            return hybrid_fully_connected(op)
+            return hybrid_fully_connected(op, _bias(op))
         acc = x_t.data.reshape(-1, depth).astype(np.float64) @ w_t.data.astype(np.float64).T
         activation = getattr(op.options, "fused_activation_function", Activation.NONE)
         return finish_float(acc, _bias(op), activation).reshape(out_t.shape)
@@ -99,8 +99,7 @@ def batch_matmul(op):
     lhs_t, rhs_t, out_t = op.inputs[0], op.inputs[1], op.outputs[0]
     if lhs_t.dtype == np.float32:
         if rhs_t.dtype != np.float32:
-            from .hybrid import hybrid_batch_matmul
-            return hybrid_batch_matmul(op)
+            return hybrid_batch_matmul(op, *_matrices(op, lhs_t.data, rhs_t.data))
         lhs, rhs = _matrices(op, lhs_t.data.astype(np.float64), rhs_t.data.astype(np.float64))
         return (lhs @ rhs).astype(np.float32)
     p = quant_params(op, lhs_t, rhs_t, out_t, 1, weight_offset=True)
