@@ -9,7 +9,7 @@ import numpy as np
 
 from qrun import Interpreter
 from qrun.delegate.backend import built_isas, cpu_isas
-from tests.oracle import assert_same, litert, random_inputs, run_litert
+from tests.oracle import assert_same, litert, random_inputs, run_litert, run_qrun
 
 # Every ISA build present that this CPU runs; each must give the scalar build's answers.
 ISAS = [isa for isa in built_isas() if isa in cpu_isas()]
@@ -53,11 +53,14 @@ def model_inputs(model: bytes, seed: int) -> List[np.ndarray]:
     return random_inputs(litert().Interpreter(model_content=model).get_input_details(), seed)
 
 
-def check_delegate(model: bytes, seed: int = 0, lsb: int = 1) -> List[np.ndarray]:
-    """Delegate vs LiteRT BUILTIN_REF within `lsb`; every built ISA equal to scalar."""
+def check_delegate(model: bytes, seed: int = 0, lsb: int = 1,
+                   reference: str = "litert") -> List[np.ndarray]:
+    """Delegate vs LiteRT BUILTIN_REF (or qrun's numpy kernels, for ops BUILTIN_REF lacks)
+    within `lsb`; every built ISA equal to scalar."""
     inputs = model_inputs(model, seed)
     ours = run_delegate(model, inputs, "scalar" if ISAS else None)
-    assert_same(ours, run_litert(model, inputs), lsb=lsb, what="delegate vs BUILTIN_REF")
+    theirs = run_litert(model, inputs) if reference == "litert" else run_qrun(model, inputs)
+    assert_same(ours, theirs, lsb=lsb, what="delegate vs " + reference)
     for isa in ISAS[1:]:
         assert_same(run_delegate(model, inputs, isa), ours, what="%s vs scalar" % isa)
     return ours

@@ -1,0 +1,71 @@
+"""RESHAPE/SQUEEZE/EXPAND_DIMS, CONCATENATION and PAD in the delegate: exact."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qrun.modelbuilder import ModelBuilder
+from tests.delegate.util import check_delegate
+
+DTYPES = (np.int8, np.uint8)
+Q = dict(scale=0.05, zero_point=7)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,new_shape", [((2, 3, 4, 5), (6, 20)), ((1, 1, 1, 9), (9,)),
+                                             ((7,), (1, 7, 1))])
+def test_reshape(dtype, shape, new_shape):
+    b = ModelBuilder()
+    x = b.add_input(shape, dtype, **Q)
+    s = b.add_constant(np.array(new_shape, np.int32))
+    y = b.add_tensor(new_shape, dtype, **Q)
+    b.add_op("RESHAPE", [x, s], [y], new_shape=list(new_shape))
+    b.mark_output(y)
+    check_delegate(b.build(), lsb=0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_squeeze_and_expand_dims(dtype):
+    b = ModelBuilder()
+    x = b.add_input((1, 5, 1, 3), dtype, **Q)
+    t = b.add_tensor((5, 3), dtype, **Q)
+    b.add_op("SQUEEZE", [x], [t], squeeze_dims=[0, 2])
+    axis = b.add_constant(np.array([1], np.int32))
+    y = b.add_tensor((5, 1, 3), dtype, **Q)
+    b.add_op("EXPAND_DIMS", [t, axis], [y])
+    b.mark_output(y)
+    check_delegate(b.build(), lsb=0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes,axis", [
+    (((1, 4, 4, 3), (1, 4, 4, 5)), 3), (((1, 4, 4, 3), (1, 4, 4, 5), (1, 4, 4, 1)), -1),
+    (((2, 3, 5), (2, 1, 5)), 1), (((1, 2, 2), (3, 2, 2)), 0), (((2, 7), (2, 9)), 1)])
+def test_concatenation(dtype, shapes, axis):
+    b = ModelBuilder()
+    xs = [b.add_input(s, dtype, **Q) for s in shapes]
+    out = list(shapes[0])
+    out[axis] = sum(s[axis] for s in shapes)
+    y = b.add_tensor(out, dtype, **Q)
+    b.add_op("CONCATENATION", xs, [y], axis=axis)
+    b.mark_output(y)
+    check_delegate(b.build(), seed=axis + 5, lsb=0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,pads", [
+    ((1, 5, 6, 3), ((0, 0), (1, 1), (1, 1), (0, 0))), ((2, 4, 3, 5), ((0, 1), (2, 0), (0, 3), (1, 2))),
+    ((7,), ((3, 2),)), ((3, 4), ((0, 0), (0, 0)))])
+@pytest.mark.parametrize("op", ["PAD", "PADV2"])
+def test_pad(op, dtype, shape, pads):
+    b = ModelBuilder()
+    q = dict(scale=0.05, zero_point=-128 if dtype == np.int8 else 255)
+    x = b.add_input(shape, dtype, **q)
+    inputs = [x, b.add_constant(np.array(pads, np.int32))]
+    if op == "PADV2":
+        inputs.append(b.add_constant(np.array([3], dtype), **q))
+    out = [d + lo + hi for d, (lo, hi) in zip(shape, pads)]
+    y = b.add_tensor(out, dtype, **q)
+    b.add_op(op, inputs, [y])
+    b.mark_output(y)
+    check_delegate(b.build(), lsb=0)

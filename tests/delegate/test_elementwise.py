@@ -1,0 +1,112 @@
+"""LUT unary ops (exact) and ADD/SUB/MUL with broadcasting (within 1 LSB) in the delegate."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qrun.modelbuilder import ModelBuilder
+from tests.delegate.util import check_delegate
+
+DTYPES = (np.int8, np.uint8)
+
+
+def _q(rng, dtype, zp=None):
+    info = np.iinfo(dtype)
+    return dict(scale=float(rng.uniform(0.005, 0.1)),
+                zero_point=int(rng.integers(info.min, info.max + 1)) if zp is None else zp)
+
+
+# op -> (options, output quantization fixed by TFLite for the dtype, or None for random)
+UNARY = {
+    "LOGISTIC": ({}, {np.int8: (1 / 256, -128), np.uint8: (1 / 256, 0)}),
+    "TANH": ({}, {np.int8: (1 / 128, 0), np.uint8: (1 / 128, 128)}),
+    "HARD_SWISH": ({}, None),
+    "LEAKY_RELU": ({"alpha": 0.2}, None),
+    "ELU": ({}, None),
+    "RELU": ({}, None),
+    "RELU6": ({}, None),
+    "RELU_N1_TO_1": ({}, None),
+    "QUANTIZE": ({}, None),
+}
+
+
+def unary_model(op, dtype, out_dtype, seed, shape=(2, 5, 3, 7)):
+    rng = np.random.default_rng(seed)
+    options, fixed = UNARY[op]
+    b = ModelBuilder()
+    x = b.add_input(shape, dtype, **_q(rng, dtype))
+    if fixed is not None:
+        s, z = fixed[dtype]
+        y = b.add_tensor(shape, out_dtype, scale=s, zero_point=z)
+    else:
+        y = b.add_tensor(shape, out_dtype, **_q(rng, out_dtype))
+    b.add_op(op, [x], [y], **options)
+    b.mark_output(y)
+    return b.build()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", [o for o in UNARY if o not in ("ELU", "QUANTIZE")])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_unary_lut(op, dtype, seed):
+    check_delegate(unary_model(op, dtype, dtype, seed), seed=seed, lsb=0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_elu_lut(seed):
+    # BUILTIN_REF has no int8 ELU; qrun's numpy kernel is tested against LiteRT's builtin one.
+    check_delegate(unary_model("ELU", np.int8, np.int8, seed), seed=seed, lsb=0,
+                   reference="numpy")
+
+
+@pytest.mark.parametrize("dtype,out_dtype", [(np.int8, np.int8), (np.int8, np.uint8),
+                                             (np.uint8, np.int8), (np.uint8, np.uint8)])
+def test_requantize_lut(dtype, out_dtype):
+    check_delegate(unary_model("QUANTIZE", dtype, out_dtype, 3), seed=3, lsb=0)
+
+
+# (a shape, b shape): same shapes, scalar, channel vector, mutual broadcast, 5-D, rank mix
+SHAPES = [((2, 4, 5, 7), (2, 4, 5, 7)), ((1, 6, 6, 3), (1,)), ((2, 3, 4, 9), (9,)),
+          ((2, 1, 5, 1), (1, 3, 1, 4)), ((3, 1, 2, 1, 5), (1, 4, 1, 3, 1)), ((7,), (3, 7)),
+          ((1, 1, 1, 17), (1, 5, 5, 17)), ((4, 1), (1, 1))]
+
+
+def binary_model(op, dtype, shapes, activation, seed, const_b=False, zps=(None, None, None)):
+    rng = np.random.default_rng(seed)
+    b = ModelBuilder()
+    qa, qb, qy = (_q(rng, dtype, z) for z in zps)
+    a = b.add_input(shapes[0], dtype, **qa)
+    if const_b:
+        info = np.iinfo(dtype)
+        data = rng.integers(info.min, info.max + 1, shapes[1]).astype(dtype)
+        bt = b.add_constant(data, **qb)
+    else:
+        bt = b.add_input(shapes[1], dtype, **qb)
+    out_shape = np.broadcast_shapes(shapes[0], shapes[1])
+    if op == "MUL":
+        qy["scale"] = qa["scale"] * qb["scale"] * 64
+    y = b.add_tensor(out_shape, dtype, **qy)
+    b.add_op(op, [a, bt], [y], fused_activation_function=activation)
+    b.mark_output(y)
+    return b.build()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL"])
+@pytest.mark.parametrize("s", range(len(SHAPES)))
+def test_binary_broadcast(op, dtype, s):
+    act = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")[s % 4]
+    check_delegate(binary_model(op, dtype, SHAPES[s], act, seed=s), seed=s)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL"])
+def test_binary_constant_operand(op, dtype):
+    check_delegate(binary_model(op, dtype, SHAPES[2], "NONE", seed=9, const_b=True), seed=9)
+
+
+@pytest.mark.parametrize("op", ["ADD", "MUL"])
+@pytest.mark.parametrize("dtype,zps", [(np.int8, (-128, 127, -128)), (np.int8, (127, -128, 127)),
+                                       (np.uint8, (0, 255, 0)), (np.uint8, (255, 0, 255))])
+def test_binary_extreme_zero_points(op, dtype, zps):
+    check_delegate(binary_model(op, dtype, SHAPES[3], "NONE", seed=4, zps=zps), seed=4)

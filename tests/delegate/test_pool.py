@@ -1,0 +1,61 @@
+"""AVERAGE_POOL_2D and MAX_POOL_2D (exact) and MEAN (within 1 LSB) in the delegate."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qrun.modelbuilder import ModelBuilder
+from tests.delegate.util import check_delegate
+from tests.ops.conv_util import ACTIVATIONS, out_dim
+
+DTYPES = (np.int8, np.uint8)
+
+# (input NHWC, filter HW, strides HW, padding)
+GEOMETRIES = [((1, 8, 8, 3), (2, 2), (2, 2), "VALID"), ((2, 7, 9, 17), (3, 3), (2, 2), "SAME"),
+              ((1, 5, 5, 70), (5, 5), (1, 1), "VALID"), ((1, 6, 7, 5), (3, 2), (1, 2), "SAME"),
+              ((1, 3, 3, 4), (4, 4), (1, 1), "SAME"), ((3, 9, 9, 2), (3, 3), (3, 3), "VALID")]
+
+
+def pool_model(op, dtype, geometry, activation, zp):
+    shape, (fh, fw), (sh, sw), padding = geometry
+    b = ModelBuilder()
+    q = dict(scale=0.03, zero_point=zp)
+    x = b.add_input(shape, dtype, **q)
+    out = (shape[0], out_dim(shape[1], fh, sh, 1, padding), out_dim(shape[2], fw, sw, 1, padding),
+           shape[3])
+    y = b.add_tensor(out, dtype, **q)
+    b.add_op(op, [x], [y], padding=padding, stride_h=sh, stride_w=sw, filter_height=fh,
+             filter_width=fw, fused_activation_function=activation)
+    b.mark_output(y)
+    return b.build()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", ["AVERAGE_POOL_2D", "MAX_POOL_2D"])
+@pytest.mark.parametrize("g", range(len(GEOMETRIES)))
+def test_pool(op, dtype, g):
+    info = np.iinfo(dtype)
+    zp = (info.min, info.max, 0, 5)[g % 4]
+    check_delegate(pool_model(op, dtype, GEOMETRIES[g], ACTIVATIONS[g % 4], zp), seed=g, lsb=0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,axes,keep", [
+    ((1, 7, 7, 20), (1, 2), True), ((2, 5, 3, 9), (2, 1), False), ((1, 4, 4, 3), (-3, -2), False),
+    ((3, 6, 5), (1,), True), ((2, 10, 3), (0, 1), False)])
+@pytest.mark.parametrize("zps", [(None, None), ("min", "max"), ("max", "min")])
+def test_mean(dtype, shape, axes, keep, zps):
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(len(shape) + abs(sum(axes)))
+    zp = [int(rng.integers(info.min, info.max + 1)) if z is None else getattr(info, z)
+          for z in zps]
+    b = ModelBuilder()
+    x = b.add_input(shape, dtype, scale=0.04, zero_point=zp[0])
+    ax = b.add_constant(np.array(axes, np.int32))
+    rank = len(shape)
+    reduced = {a % rank for a in axes}
+    out = [1 if i in reduced else d for i, d in enumerate(shape) if keep or i not in reduced]
+    y = b.add_tensor(out, dtype, scale=0.01, zero_point=zp[1])
+    b.add_op("MEAN", [x, ax], [y], keep_dims=keep)
+    b.mark_output(y)
+    check_delegate(b.build(), seed=3)
