@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from qrun.interpreter.kernels.common import out_size
+from qrun.interpreter.loader import load_model
+from qrun.interpreter.registry import find_kernel
 from qrun.modelbuilder import ModelBuilder
-from tests.oracle import check_against_litert
+from tests.oracle import assert_same, check_against_litert, litert, random_inputs, shared_model
 
 # dtype -> (scale, zero points to try)
 QUANT = {
@@ -78,3 +80,44 @@ def test_average_pool_rounding_ties():
 def test_l2_pool(padding, window, activation):
     check_against_litert(pool_model("L2_POOL_2D", (2, 7, 6, 3), np.float32, window, padding,
                                     activation))
+
+
+def check_ops_in_model(name, opnames, seed=1):
+    """Runs every op named in `opnames` of a shared model on qrun's kernel, fed LiteRT's own
+    intermediate tensors (BUILTIN_REF), and asserts LiteRT's output; returns the ops seen.
+    Used by this family's test files to cover real quantization parameters and data."""
+    lite = litert()
+    path = str(shared_model(name))
+    it = lite.Interpreter(model_path=path, experimental_preserve_all_tensors=True,
+                          experimental_op_resolver_type=lite.OpResolverType.BUILTIN_REF)
+    it.allocate_tensors()
+    for d, x in zip(it.get_input_details(), random_inputs(it.get_input_details(), seed)):
+        it.set_tensor(d["index"], x)
+    it.invoke()
+    seen = set()
+    for op in load_model(path).subgraphs[0].operators:
+        if op.opname not in opnames:
+            continue
+        for t in op.inputs:
+            if t is not None:
+                t.data = t.constant if t.is_constant else it.get_tensor(t.index)
+                t.shape = tuple(t.data.shape)
+        result = find_kernel(op).fn(op)
+        results = result if isinstance(result, list) else [result]
+        assert_same(results, [it.get_tensor(t.index) for t in op.outputs],
+                    what="%s operator %d %s" % (name, op.index, op.opname))
+        seen.add(op.opname)
+    return seen
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("mobilenet_v3_small_224_1.0_uint8.tflite", {"AVERAGE_POOL_2D"}),
+    ("squeezenet_v1_1_quant.tflite", {"AVERAGE_POOL_2D", "MAX_POOL_2D"}),
+    ("shufflenet_quant.tflite", {"AVERAGE_POOL_2D", "MAX_POOL_2D"}),
+    ("osnet_x1_0_quant.tflite", {"AVERAGE_POOL_2D", "MAX_POOL_2D"}),
+    ("yolov8n_full_integer_quant.tflite", {"MAX_POOL_2D"}),
+    ("face_landmark.tflite", {"MAX_POOL_2D"}),
+    ("kws_ref_model.tflite", {"AVERAGE_POOL_2D"}),
+])
+def test_real_model_ops(name, expected):
+    assert check_ops_in_model(name, expected) == expected

@@ -6,6 +6,7 @@ import pytest
 
 from qrun.modelbuilder import ModelBuilder
 from tests.oracle import assert_same, check_against_litert, random_inputs, run_litert, run_qrun
+from tests.ops.test_pooling import check_ops_in_model
 
 # (input shape, axes, keep_dims)
 AXES = [
@@ -132,3 +133,15 @@ def test_arg_min_max(opname, dtype, out_type, axis_type, shape, axis):
     rng = np.random.default_rng(1)
     ties = rng.integers(0, 3, size=shape).astype(dtype)
     check_against_litert(model, inputs=[ties])
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("efficientnet_lite0_int8.tflite", {"MEAN"}),
+    ("tf2_mobilenet_v2_1.0_224_ptq.tflite", {"MEAN"}),
+    ("mobilenet_v3_small_int8_floatio.tflite", {"MEAN"}),
+    ("osnet_x1_0_quant.tflite", {"MEAN"}),
+    ("edgetpu_deeplab_slim_257_os16_full_integer_quant.tflite", {"ARG_MAX"}),
+    ("deeplabv3_mnv2_dm05_pascal_quant.tflite", {"ARG_MAX"}),
+])
+def test_real_model_ops(name, expected):
+    assert check_ops_in_model(name, expected) == expected

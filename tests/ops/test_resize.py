@@ -6,6 +6,7 @@ import pytest
 
 from qrun.modelbuilder import ModelBuilder
 from tests.oracle import check_against_litert
+from tests.ops.test_pooling import check_ops_in_model
 
 DTYPES = {np.float32: (None, None), np.uint8: (0.05, 128), np.int8: (0.05, -3),
           np.int16: (0.001, 0)}
@@ -49,3 +50,14 @@ def test_resize_bilinear_extremes(align, half, dtype):
     model = resize_model("RESIZE_BILINEAR", shape, (13, 11), dtype, align, half)
     for x in (flat, checker):
         check_against_litert(model, inputs=[x])
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("deeplabv3_mnv2_dm05_pascal_quant.tflite", {"RESIZE_BILINEAR"}),
+    ("edgetpu_deeplab_slim_257_os16_full_integer_quant.tflite", {"RESIZE_BILINEAR"}),
+    ("traffic_model_lstm_ssd.tflite", {"RESIZE_NEAREST_NEIGHBOR"}),
+    ("yolov8n_full_integer_quant.tflite", {"RESIZE_NEAREST_NEIGHBOR"}),
+    ("retinaface_int8.tflite", {"RESIZE_NEAREST_NEIGHBOR"}),
+])
+def test_real_model_ops(name, expected):
+    assert check_ops_in_model(name, expected) == expected

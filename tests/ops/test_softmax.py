@@ -6,6 +6,7 @@ import pytest
 
 from qrun.modelbuilder import ModelBuilder
 from tests.oracle import check_against_litert
+from tests.ops.test_pooling import check_ops_in_model
 
 # TFLite's reference kernel aborts when a row's exps sum past 2^(output bits) / 256 (its
 # output shift check); rows of 250 stay below that for any input.
@@ -87,3 +88,12 @@ def test_log_softmax_8bit(dtype, zero_points, shape, scale):
 def test_log_softmax_float(shape):
     check_against_litert(softmax_model(shape, np.float32, np.float32, None,
                                        opname="LOG_SOFTMAX"))
+
+
+@pytest.mark.parametrize("name", [
+    "mobilenet_v1_0.25_128_quant.tflite", "efficientnet_lite0_int8.tflite",
+    "person_detect_qdimfix.tflite", "kws_ref_model.tflite", "keyword_scrambled_int16x8.tflite",
+    "yolov8n_full_integer_quant.tflite", "retinaface_int8.tflite", "micro_speech_lstm.tflite",
+])
+def test_real_model_softmax(name):
+    assert check_ops_in_model(name, {"SOFTMAX"}) == {"SOFTMAX"}
