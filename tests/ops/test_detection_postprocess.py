@@ -180,6 +180,31 @@ def test_coco_ssd_postprocess_op():
         check_detections(model, seed, 1, 90, False)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_coco_ssd_op_on_litert_intermediates(seed):
+    """The SSD model's op on its real box encodings and scores: qrun's kernel fed the
+    tensors LiteRT computed, against LiteRT's detections."""
+    from qrun.interpreter.loader import load_model
+    from qrun.interpreter.registry import find_kernel
+    lite = litert()
+    path = str(shared_model("coco_ssd_mobilenet_v1_1.0_quant_2018_06_29.tflite"))
+    it = lite.Interpreter(model_path=path, experimental_preserve_all_tensors=True,
+                          experimental_op_resolver_type=lite.OpResolverType.BUILTIN_REF)
+    it.allocate_tensors()
+    for d, x in zip(it.get_input_details(), random_inputs(it.get_input_details(), seed)):
+        it.set_tensor(d["index"], x)
+    it.invoke()
+    op = next(op for op in load_model(path).subgraphs[0].operators if op.opname == OP)
+    for t in op.inputs:
+        t.data = t.constant if t.is_constant else it.get_tensor(t.index)
+    ours = find_kernel(op).fn(op)
+    theirs = [it.get_tensor(t.index) for t in op.outputs]
+    count = int(theirs[3][0])
+    assert count > 0
+    assert_same([o[:, :count] for o in ours[:3]] + ours[3:],
+                [t[:, :count] for t in theirs[:3]] + theirs[3:], what="SSD detections")
+
+
 @pytest.mark.xfail(strict=True, reason="qrun's uint8 CONV_2D differs from BUILTIN_REF by 1 LSB "
                    "on some elements of this model (first at operator 20), which changes "
                    "the boxes NMS keeps; strict, so this fails once CONV_2D is exact")
