@@ -180,3 +180,11 @@ def test_mobilenet_v3_uint8_model():
     kernels) end to end, bit-exact against BUILTIN_REF."""
     model = shared_model("mobilenet_v3_small_224_1.0_uint8.tflite")
     check_against_litert(model.read_bytes(), seed=0)
+
+
+@pytest.mark.parametrize("name", [
+    "espcn_x2_quant.tflite",    # int8 TANH
+    "face_landmark.tflite",     # float PRELU with per-channel alpha
+])
+def test_real_models(name):
+    check_against_litert(shared_model(name).read_bytes(), seed=0)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from qrun.modelbuilder import ModelBuilder
-from tests.oracle import check_against_litert, run_qrun
+from tests.oracle import check_against_litert, run_qrun, shared_model
 
 SHAPES = [(1, 5, 7, 3), (2, 3, 9), (11,)]
 
@@ -114,3 +114,13 @@ def test_dequantize_float16_constant(shape):
     model = unary_model("DEQUANTIZE", shape, np.float16, np.float32, const=w)
     out = check_against_litert(model, inputs=[])
     np.testing.assert_array_equal(out[0], w.astype(np.float32))
+
+
+@pytest.mark.parametrize("name", [
+    "mobilenet_v3_small_int8_floatio.tflite",   # float I/O through QUANTIZE/DEQUANTIZE
+    "keras_lstm_mnist_ptq.tflite",              # uint8 <-> int8 requantization at both ends
+    "face_detection_short_range.tflite",        # 74 float16 weights through DEQUANTIZE
+    "keyword_scrambled_int16x8.tflite",         # int16 QUANTIZE
+])
+def test_real_models(name):
+    check_against_litert(shared_model(name).read_bytes(), seed=0)
