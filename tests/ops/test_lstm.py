@@ -12,7 +12,8 @@ from tests.oracle import check_against_litert, shared_model
 def lstm_model(dtype, batch=2, time=3, n_input=5, n_cell=4, n_output=None, time_major=False,
                cifg=False, peephole=False, projection=False, proj_bias=False, layer_norm=False,
                cell_clip=0.0, proj_clip=0.0, activation="TANH", in_zp=3, state_zp=-2,
-               hidden_zp=None, cell_log2=-11, seed=0):
+               hidden_zp=None, cell_log2=-11, legacy_20_inputs=False, hidden_quantized=True,
+               seed=0):
     """A one-op LSTM model; int8 models carry the 5 intermediates of the 8x8_16 kernel."""
     rng = np.random.default_rng(seed)
     n_output = n_output or n_cell
@@ -56,8 +57,9 @@ def lstm_model(dtype, batch=2, time=3, n_input=5, n_cell=4, n_output=None, time_
     else:
         ins.append(b.add_tensor([batch, n_output], np.float32, is_variable=True))
         ins.append(b.add_tensor([batch, n_cell], np.float32, is_variable=True))
-    ins += [vector(n_cell, 1.0 / 16384, 8000, 24000, np.int16, 0.5, 1.5)
-            if layer_norm and not (cifg and k == 0) else -1 for k in range(4)]
+    if not legacy_20_inputs:
+        ins += [vector(n_cell, 1.0 / 16384, 8000, 24000, np.int16, 0.5, 1.5)
+                if layer_norm and not (cifg and k == 0) else -1 for k in range(4)]
     intermediates = []
     if quant:
         y = b.add_tensor(out_shape, np.int8, scale=state_scale, zero_point=state_zp)
@@ -66,7 +68,8 @@ def lstm_model(dtype, batch=2, time=3, n_input=5, n_cell=4, n_output=None, time_
                                               zero_point=0))
         h_scale, h_zp = ((0.006, state_zp if hidden_zp is None else hidden_zp) if projection
                          else (state_scale, state_zp))
-        intermediates.append(b.add_tensor([0], np.int8, scale=h_scale, zero_point=h_zp))
+        intermediates.append(b.add_tensor([0], np.int8, scale=h_scale, zero_point=h_zp)
+                             if hidden_quantized else b.add_tensor([0], np.int8))
     else:
         y = b.add_tensor(out_shape, np.float32)
     b.add_op("UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [y], intermediates=intermediates,
@@ -122,6 +125,18 @@ def test_lstm_int8_projection_hidden_zero_point(hidden_zp, time_major):
     model = lstm_model(np.int8, projection=True, proj_bias=True, n_output=3,
                        hidden_zp=hidden_zp, time_major=time_major)
     check_invokes_against_litert(model, invokes=2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int8])
+def test_lstm_legacy_20_inputs(dtype):
+    check_invokes_against_litert(lstm_model(dtype, legacy_20_inputs=True, peephole=True),
+                                 invokes=2)
+
+
+def test_lstm_int8_needs_hidden_quantization():
+    from qrun import Interpreter
+    with pytest.raises(RuntimeError, match="intermediate 4 has no quantization"):
+        Interpreter(model_content=lstm_model(np.int8, hidden_quantized=False)).allocate_tensors()
 
 
 def test_lstm_int8_needs_power_of_two_cell_scale():

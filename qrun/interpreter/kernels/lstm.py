@@ -75,6 +75,10 @@ def lstm_output_shape(op):
         if len(op.intermediates) != 5:
             raise ValueError("int8 LSTM needs 5 intermediate tensors, got %d"
                              % len(op.intermediates))
+        layer_norm = _opt(op, LAYER_NORM[GATE_F]) is not None
+        for k in (range(5) if layer_norm else (4,)):
+            if not len(op.intermediates[k].quantization.scales):
+                raise ValueError("int8 LSTM intermediate %d has no quantization" % k)
         _cell_scale_log2(op.inputs[CELL_STATE].scale)
         if op.inputs[10] is not None and n_output > n_cell:
             raise ValueError("int8 LSTM with peephole needs n_output <= n_cell (TFLite's "
