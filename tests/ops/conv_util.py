@@ -105,3 +105,35 @@ class ConvModel:
         self.b.add_op(op, inputs, [output], **options)
         self.b.mark_output(output)
         return self.b.build()
+
+
+def check_ops_in_model(path, opnames, seed: int = 0) -> int:
+    """Runs each `opnames` operator of a real model on qrun's kernel, fed with the inputs
+    LiteRT BUILTIN_REF computed for it, and compares with LiteRT's output of that operator
+    (integers bit-exact, floats within 1e-5). Returns the number of operators checked."""
+    from qrun.interpreter.loader import load_model
+    from qrun.interpreter.registry import find_kernel
+    from tests.oracle import assert_same, litert, random_inputs
+
+    lite = litert()
+    it = lite.Interpreter(model_path=str(path), experimental_preserve_all_tensors=True,
+                          experimental_op_resolver_type=lite.OpResolverType.BUILTIN_REF)
+    it.allocate_tensors()
+    for d, x in zip(it.get_input_details(), random_inputs(it.get_input_details(), seed)):
+        it.set_tensor(d["index"], x)
+    it.invoke()
+    checked = 0
+    for op in load_model(path=str(path)).subgraphs[0].operators:
+        if op.opname not in opnames:
+            continue
+        for t in op.inputs:
+            if t is not None:
+                t.data = t.constant if t.is_constant else it.get_tensor(t.index)
+                t.shape = t.data.shape
+        for t in op.outputs:
+            t.shape = tuple(it.get_tensor(t.index).shape)
+        ours = find_kernel(op).fn(op)
+        assert_same([ours], [it.get_tensor(op.outputs[0].index)],
+                    what="%s operator %d %s" % (path.name, op.index, op.opname))
+        checked += 1
+    return checked

@@ -1,11 +1,12 @@
-"""CONV_2D against LiteRT BUILTIN_REF over schemes, geometries, activations, zero points."""
+"""CONV_2D against LiteRT BUILTIN_REF over schemes (int8, per-channel, uint8, 16x8, float,
+hybrid), geometries, activations, zero points; and the conv family inside real models."""
 from __future__ import annotations
 
 import pytest
 
 from tests.oracle import (assert_same, check_against_litert, litert, random_inputs, run_litert,
-                          run_qrun)
-from tests.ops.conv_util import ACTIVATIONS, ConvModel, out_dim
+                          run_qrun, shared_model)
+from tests.ops.conv_util import ACTIVATIONS, ConvModel, check_ops_in_model, out_dim
 
 SCHEMES = ("int8", "int8pc", "uint8", "int16", "float32", "hybrid", "hybridpc")
 
@@ -78,3 +79,14 @@ def test_conv_zero_points(scheme, in_zp, out_zp, activation):
 def test_conv_grouped(scheme, groups):
     geometry = ((1, 6, 6, 6), 6, (3, 3), (1, 1), (1, 1), "SAME", groups)
     check_against_litert(conv_model(scheme, geometry, "NONE", seed=groups), seed=groups)
+
+
+@pytest.mark.parametrize("name", [
+    "mobilenet_v1_0.25_128_quant.tflite",      # uint8
+    "kws_ref_model.tflite",                    # int8 per-channel, FC
+    "keyword_scrambled_int16x8.tflite",        # 16x8
+    "vww_96_int8.tflite",
+])
+def test_conv_family_in_real_models(name):
+    ops = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+    assert check_ops_in_model(shared_model(name), ops) > 0
