@@ -127,3 +127,17 @@ def test_cast(src, dst):
         x = rng.integers(max(info.min, -3000), min(info.max, 3000) + 1, shape).astype(src)
         x.reshape(-1)[0] = 0
     check_against_litert(unary_model("CAST", shape, src, dst), inputs=[x])
+
+
+INT16_LUT_Q = [(0.001, 0.0005), (0.0003, 0.002), (0.0002, 0.0001), (1.0 / 4096, 1.0 / 1024)]
+
+
+@pytest.mark.parametrize("opname", ["EXP", "LOG", "RSQRT"])
+@pytest.mark.parametrize("q", INT16_LUT_Q)
+def test_lut_ops_int16(opname, q):
+    rng = np.random.default_rng(5)
+    lo = 0 if opname == "RSQRT" else -32768
+    x = np.concatenate([np.arange(lo, 32768, 97), rng.integers(lo, 32768, 400)])
+    x[:3] = [lo, 32767, 0]
+    model = unary_model(opname, x.shape, np.int16, qin=(q[0], 0), qout=(q[1], 0))
+    check_against_litert(model, inputs=[x.astype(np.int16)])

@@ -78,6 +78,47 @@ def lookup(op, table: np.ndarray) -> np.ndarray:
     return table[op.inputs[0].data.astype(np.int64) - lo]
 
 
+def _wrap_int16(x: np.ndarray) -> np.ndarray:
+    return ((x + (1 << 15)) & 0xFFFF) - (1 << 15)
+
+
+def lut_populate_int16(op, transform) -> np.ndarray:
+    """LUTPopulate<int16_t> (float arithmetic): 512 samples over the input range plus an
+    end point, each biased by half the midpoint interpolation error."""
+    inp, out = op.inputs[0], op.outputs[0]
+    f32 = np.float32
+    input_min = f32(inp.scale) * f32(-32768 - inp.zero_point)
+    input_max = f32(inp.scale) * f32(32767 - inp.zero_point)
+    output_min = f32(out.scale) * f32(-32768 - out.zero_point)
+    output_max = f32(out.scale) * f32(32767 - out.zero_point)
+    step = (input_max - input_min) / f32(512)
+    half_step = step / f32(2)
+    scaling_inv = f32(65536) / (output_max - output_min)
+    i = np.arange(512, dtype=np.float32)
+
+    def rounded(x):
+        return round_half_away(x).astype(np.float32)
+
+    val = transform(input_min + i * step)
+    val_mid = transform(input_min + i * step + half_step)
+    val_next = transform(input_min + (i + f32(1)) * step)
+    sample = rounded(val * scaling_inv)
+    mid_interp = rounded((val_next * scaling_inv + sample) / f32(2))
+    mid_err = mid_interp - rounded(val_mid * scaling_inv)
+    table = sample - rounded(mid_err / f32(2))
+    last = rounded(transform(np.array([input_max], np.float32)) * scaling_inv)
+    return np.clip(np.concatenate([table, last]), -32768, 32767).astype(np.int64)
+
+
+def lookup_int16(op, table: np.ndarray) -> np.ndarray:
+    """LUTLookup for int16: linear interpolation between the 513 table entries."""
+    v = op.inputs[0].data.astype(np.int64)
+    index = 256 + (v >> 7)
+    base = table[index]
+    slope = _wrap_int16(table[index + 1] - base)
+    return _wrap_int16(base + ((slope * (v & 0x7F) + 64) >> 7)).astype(np.int16)
+
+
 # -- RELU family -------------------------------------------------------------------------------
 
 def _relu_x(op, act_min: float, act_max: float) -> np.ndarray:

@@ -1,9 +1,10 @@
 """Math unary ops: ABS, NEG, SQUARE, SQRT, RSQRT, EXP, LOG, SIN, COS, FLOOR, CEIL, ROUND, CAST.
 
 Mirrors TFLite's elementwise.cc, exp.cc, neg.cc, floor.cc, ceil.cc, round.cc and cast.cc.
-Float functions are evaluated in double and rounded once to float32 (libm_f32). The int8 variants follow the reference integer paths: ABS rescales with
-one multiplier, RSQRT goes through GetInvSqrtQuantizedMultiplierExp, EXP and LOG through
-a 256-entry LUTPopulate table.
+Float functions are evaluated in double and rounded once to float32 (libm_f32). The
+quantized variants follow the reference integer paths: ABS rescales with one multiplier,
+int8 RSQRT goes through GetInvSqrtQuantizedMultiplierExp, EXP, LOG and int16 RSQRT
+through a LUTPopulate table (256 entries for int8, 513 interpolated ones for int16).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ..quant import (INT32_MAX, dtype_range, multiply_by_quantized_multiplier,
                      quantize_multiplier, rounding_divide_by_pot)
 from ..quant import saturating_rounding_doubling_high_mul as srdhm
 from ..registry import register
-from .activations import libm_f32, lookup, lut_populate
+from .activations import libm_f32, lookup, lookup_int16, lut_populate, lut_populate_int16
 from .elementwise import is_quantized, saturating_shift_left
 
 
@@ -111,36 +112,50 @@ def _rsqrt_int8(op) -> np.ndarray:
     return table[value].astype(np.int8)
 
 
-@register("RSQRT", (np.float32, np.int8), shape=same_type_shape)
+def _table_lookup(op, transform) -> np.ndarray:
+    """The quantized LUT path: 256 entries for int8, 513 interpolated ones for int16."""
+    if op.inputs[0].dtype == np.int16:
+        return lookup_int16(op, lut_populate_int16(op, transform))
+    return lookup(op, lut_populate(op, transform))
+
+
+@register("RSQRT", (np.float32, np.int8, np.int16), shape=same_type_shape)
 def rsqrt(op):
     x = op.inputs[0].data
     if x.dtype == np.float32:
         with np.errstate(all="ignore"):
             return np.float32(1.0) / libm_f32(np.sqrt, x)
-    return _rsqrt_int8(op)
+    if x.dtype == np.int8:
+        return _rsqrt_int8(op)
+    if np.any(x < op.inputs[0].zero_point):
+        raise ValueError("RSQRT is only defined for positive values (operator %d)" % op.index)
+    # Non-positive table points take the largest output.
+    top = np.float32(32767) * np.float32(op.outputs[0].scale)
+    return _table_lookup(op, lambda v: np.where(
+        v <= 0, top, np.float32(1.0) / libm_f32(np.sqrt, np.maximum(v, 1e-30))))
 
 
 # -- EXP / LOG ---------------------------------------------------------------------------------
 
-@register("EXP", (np.float32, np.int8), shape=same_type_shape)
+@register("EXP", (np.float32, np.int8, np.int16), shape=same_type_shape)
 def exp(op):
     x = op.inputs[0].data
     if x.dtype == np.float32:
         return libm_f32(np.exp, x)
-    return lookup(op, lut_populate(op, lambda v: libm_f32(np.exp, v)))
+    return _table_lookup(op, lambda v: libm_f32(np.exp, v))
 
 
-@register("LOG", (np.float32, np.int8), shape=same_type_shape)
+@register("LOG", (np.float32, np.int8, np.int16), shape=same_type_shape)
 def log(op):
     x = op.inputs[0].data
     if x.dtype == np.float32:
         return libm_f32(np.log, x)
     out = op.outputs[0]
-    lo, _ = dtype_range(np.int8)
+    lo, _ = dtype_range(out.dtype)
     # Non-positive inputs map to the lowest representable output.
     output_min = np.float32(lo - out.zero_point) * np.float32(out.scale)
-    return lookup(op, lut_populate(
-        op, lambda v: np.where(v <= 0, output_min, libm_f32(np.log, np.maximum(v, 1e-30)))))
+    return _table_lookup(op, lambda v: np.where(
+        v <= 0, output_min, libm_f32(np.log, np.maximum(v, 1e-30))))
 
 
 # -- CAST --------------------------------------------------------------------------------------
