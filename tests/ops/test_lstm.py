@@ -13,7 +13,7 @@ def lstm_model(dtype, batch=2, time=3, n_input=5, n_cell=4, n_output=None, time_
                cifg=False, peephole=False, projection=False, proj_bias=False, layer_norm=False,
                cell_clip=0.0, proj_clip=0.0, activation="TANH", in_zp=3, state_zp=-2,
                hidden_zp=None, cell_log2=-11, legacy_20_inputs=False, hidden_quantized=True,
-               seed=0):
+               single_step=False, seed=0):
     """A one-op LSTM model; int8 models carry the 5 intermediates of the 8x8_16 kernel."""
     rng = np.random.default_rng(seed)
     n_output = n_output or n_cell
@@ -35,7 +35,9 @@ def lstm_model(dtype, batch=2, time=3, n_input=5, n_cell=4, n_output=None, time_
         return b.add_constant(rng.uniform(flo, fhi, n).astype(np.float32))
 
     in_shape = [time, batch, n_input] if time_major else [batch, time, n_input]
-    out_shape = in_shape[:2] + [n_output]
+    if single_step:   # the LSTM op: one step, [batch, n_input]
+        in_shape = [batch, n_input]
+    out_shape = in_shape[:-1] + [n_output]
     if quant:
         x = b.add_input(in_shape, np.int8, scale=0.05, zero_point=in_zp)
     else:
@@ -72,9 +74,12 @@ def lstm_model(dtype, batch=2, time=3, n_input=5, n_cell=4, n_output=None, time_
                              if hidden_quantized else b.add_tensor([0], np.int8))
     else:
         y = b.add_tensor(out_shape, np.float32)
-    b.add_op("UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [y], intermediates=intermediates,
-             fused_activation_function=activation, cell_clip=cell_clip, proj_clip=proj_clip,
-             time_major=time_major)
+    options = dict(fused_activation_function=activation, cell_clip=cell_clip,
+                   proj_clip=proj_clip)
+    if not single_step:
+        options["time_major"] = time_major
+    b.add_op("LSTM" if single_step else "UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [y],
+             intermediates=intermediates, **options)
     b.mark_output(y)
     return b.build()
 
@@ -125,6 +130,18 @@ def test_lstm_int8_projection_hidden_zero_point(hidden_zp, time_major):
     model = lstm_model(np.int8, projection=True, proj_bias=True, n_output=3,
                        hidden_zp=hidden_zp, time_major=time_major)
     check_invokes_against_litert(model, invokes=2)
+
+
+SINGLE_STEP = [dict(), dict(batch=3, cifg=True, peephole=True),
+               dict(projection=True, proj_bias=True, n_output=3, peephole=True, batch=3),
+               dict(layer_norm=True, n_cell=6, cell_clip=0.5)]
+
+
+@pytest.mark.parametrize("variant", SINGLE_STEP, ids=lambda v: ",".join(sorted(v)) or "plain")
+@pytest.mark.parametrize("dtype", [np.float32, np.int8])
+def test_lstm_op_single_step(variant, dtype):
+    """The LSTM op (full kernel): one step per invoke, state carried between invokes."""
+    check_invokes_against_litert(lstm_model(dtype, single_step=True, **variant), invokes=4)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.int8])

@@ -1,4 +1,5 @@
-"""UNIDIRECTIONAL_SEQUENCE_LSTM: float32, and int8 with an int16 cell state (TFLite's 8x8_16).
+"""UNIDIRECTIONAL_SEQUENCE_LSTM and LSTM (one step, full kernel): float32, and int8 with an
+int16 cell state (TFLite's 8x8_16).
 
 Inputs follow TFLite's lstm::full layout (24; the last four, layer norm, optional). The output
 state (18) and cell state (19) are variable tensors: the kernel reads them at the start of a
@@ -41,15 +42,39 @@ def _opt(op, i):
     return op.inputs[i] if 0 <= i < len(op.inputs) else None
 
 
+def _is_sequence(op) -> bool:
+    return op.opname == "UNIDIRECTIONAL_SEQUENCE_LSTM"
+
+
+def _batch_major(op) -> bool:
+    """Batch-major sequences: TFLite runs each batch's sequence on its own."""
+    return _is_sequence(op) and not op.options.time_major
+
+
+def _to_steps(op, x: np.ndarray) -> np.ndarray:
+    """The input as [time, batch, features]; the LSTM op is a single step."""
+    if not _is_sequence(op):
+        return x[None]
+    return x.transpose(1, 0, 2) if _batch_major(op) else x
+
+
+def _from_steps(op, y: np.ndarray) -> np.ndarray:
+    if not _is_sequence(op):
+        return y[0]
+    return y.transpose(1, 0, 2) if _batch_major(op) else y
+
+
 def lstm_output_shape(op):
     if len(op.inputs) not in (20, 24):
-        raise ValueError("UNIDIRECTIONAL_SEQUENCE_LSTM expects 20 or 24 inputs, got %d"
-                         % len(op.inputs))
+        raise ValueError("%s expects 20 or 24 inputs, got %d" % (op.opname, len(op.inputs)))
+    if not _is_sequence(op) and getattr(op.options, "kernel_type", 0) != 0:
+        raise ValueError("only the full LSTM kernel is supported, not the basic one")
     x = op.inputs[INPUT]
-    if len(x.shape) != 3:
-        raise ValueError("LSTM input must be rank 3, got %s" % list(x.shape))
-    n_input = x.shape[2]
-    n_batch = x.shape[1] if op.options.time_major else x.shape[0]
+    rank = 3 if _is_sequence(op) else 2
+    if len(x.shape) != rank:
+        raise ValueError("%s input must be rank %d, got %s" % (op.opname, rank, list(x.shape)))
+    n_input = x.shape[-1]
+    n_batch = x.shape[0] if rank == 2 or _batch_major(op) else x.shape[1]
     n_cell, n_output = op.inputs[8].shape
     cifg = op.inputs[1] is None
     expect = {i: (n_cell, n_input) for i in INPUT_WEIGHTS}
@@ -86,11 +111,7 @@ def lstm_output_shape(op):
     elif op.inputs[2].dtype != np.float32:
         raise ValueError("hybrid LSTM (float input, %s weights) is not supported"
                          % op.inputs[2].dtype)
-    return [tuple(x.shape[:2]) + (n_output,)]
-
-
-def _time_major(op, x: np.ndarray) -> np.ndarray:
-    return x if op.options.time_major else x.transpose(1, 0, 2)
+    return [tuple(x.shape[:-1]) + (n_output,)]
 
 
 def _sigmoid(x):
@@ -123,7 +144,7 @@ def _lstm_float(op):
     def cell_act(v):
         return apply_activation_float(v, act)
 
-    xs = _time_major(op, op.inputs[INPUT].data)
+    xs = _to_steps(op, op.inputs[INPUT].data)
     n_batch = xs.shape[1]
     h = op.inputs[OUTPUT_STATE].data.reshape(n_batch, -1).copy()
     c = op.inputs[CELL_STATE].data.reshape(n_batch, -1).copy()
@@ -149,7 +170,7 @@ def _lstm_float(op):
             h = h.astype(np.float32)
         outs.append(h)
     _store_states(op, h, c)
-    return _time_major(op, np.stack(outs)).astype(np.float32)
+    return _from_steps(op, np.stack(outs)).astype(np.float32)
 
 
 def _store_states(op, h: np.ndarray, c: np.ndarray) -> None:
@@ -252,8 +273,8 @@ def _integer_params(op) -> _IntegerParams:
     proj = None if proj_t is None else proj_t.data.astype(np.int64)
     return _IntegerParams(
         gates=gates, cell_scale=cell_scale, cell_clip=cell_clip, proj_clip=proj_clip,
-        hidden_scale=quantize_multiplier(float(
-            np.float32(np.float32(2.0 ** -15) / np.float32(hidden.scale)) * np.float32(2.0 ** -15))),
+        hidden_scale=quantize_multiplier(_f32_scale(
+            np.float32(2.0 ** -15) / np.float32(hidden.scale), 2.0 ** -15, 1.0)),
         hidden_zp=hidden.zero_point, proj=proj,
         proj_bias=(None if proj is None else
                    _zp_folded_bias(proj, -hidden.zero_point,
@@ -365,12 +386,12 @@ def _integer_gate(p: _IntegerGate, x, h, c, sigmoid: bool, per_batch: bool):
 
 def _lstm_int8(op):
     p = _integer_params(op)
-    xs = _time_major(op, op.inputs[INPUT].data).astype(np.int64)
+    xs = _to_steps(op, op.inputs[INPUT].data).astype(np.int64)
     n_batch = xs.shape[1]
     h = op.inputs[OUTPUT_STATE].data.reshape(n_batch, -1).astype(np.int64)
     c = op.inputs[CELL_STATE].data.reshape(n_batch, -1).astype(np.int64)
     gates = p.gates
-    per_batch = not op.options.time_major
+    per_batch = _batch_major(op)
     outs: List[np.ndarray] = []
     for x in xs:
         f = _integer_gate(gates[GATE_F], x, h, c, True, per_batch)
@@ -400,11 +421,12 @@ def _lstm_int8(op):
             h = hidden
         outs.append(h)
     _store_states(op, h, c)
-    return _time_major(op, np.stack(outs)).astype(np.int8)
+    return _from_steps(op, np.stack(outs)).astype(np.int8)
 
 
+@register("LSTM", (np.float32, np.int8), shape=lstm_output_shape)
 @register("UNIDIRECTIONAL_SEQUENCE_LSTM", (np.float32, np.int8), shape=lstm_output_shape)
-def unidirectional_sequence_lstm(op):
+def lstm(op):
     if op.inputs[INPUT].dtype == np.int8:
         return _lstm_int8(op)
     return _lstm_float(op)

@@ -27,7 +27,8 @@ def svdf_output_shape(op):
         raise ValueError("SVDF weights %s / %s do not match input %s"
                          % (list(feature.shape), list(time.shape), list(x.shape)))
     if bias is not None and tuple(bias.shape) != (num_filters // rank,):
-        raise ValueError("SVDF bias shape %s, expected [%d]" % (list(bias.shape), num_filters // rank))
+        raise ValueError("SVDF bias shape %s, expected [%d]"
+                         % (list(bias.shape), num_filters // rank))
     if tuple(state.shape) != (batch, num_filters * memory):
         raise ValueError("SVDF state shape %s, expected [%d, %d]"
                          % (list(state.shape), batch, num_filters * memory))
