@@ -41,8 +41,8 @@ def load_model(path: Optional[Union[str, os.PathLike]] = None,
     except ModelError:
         raise
     except _ACCESS_ERRORS as exc:
-        raise ModelError("The model is not a valid TFLite flatbuffer: %s (%s)"
-                         % (exc, type(exc).__name__)) from None
+        raise ModelError("The model is not a valid TFLite flatbuffer: it is truncated or "
+                         "corrupt (%s: %s)" % (type(exc).__name__, exc)) from None
     except RecursionError:
         raise ModelError("The model is not a valid TFLite flatbuffer: nesting too deep") from None
 
