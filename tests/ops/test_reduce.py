@@ -113,8 +113,33 @@ def test_reduce_max_min_quantized(opname, dtype, shape, axes, keep_dims):
     check_against_litert(reduce_model(opname, shape, axes, keep_dims, dtype, q, q))
 
 
+# (input shape, axes, keep_dims) with short reductions: products of many terms saturate.
+PROD_AXES = [((2, 3, 4), [1], False), ((2, 3, 4), [0, 2], True), ((5, 2), [-1], False),
+             ((1, 3, 2, 3), [1, 3], True), ((4,), [0], False)]
+
+
+@pytest.mark.parametrize("shape,axes,keep_dims", PROD_AXES)
+@pytest.mark.parametrize("dtype,qin,qout", [
+    (np.int8, (0.02, 0), (0.05, 0)), (np.int8, (0.1, -7), (0.3, 12)),
+    (np.int8, (0.01, 100), (0.05, 0)), (np.int16, (0.001, 0), (0.0005, 0)),
+    (np.int16, (0.0002, 0), (0.00002, 0))])
+def test_reduce_prod_quantized(shape, axes, keep_dims, dtype, qin, qout):
+    for seed in range(3):
+        check_against_litert(reduce_model("REDUCE_PROD", shape, axes, keep_dims, dtype, qin,
+                                          qout), seed=seed)
+
+
+@pytest.mark.parametrize("opname", ["REDUCE_ANY", "REDUCE_ALL"])
+@pytest.mark.parametrize("shape,axes,keep_dims", AXES)
+def test_reduce_any_all(opname, shape, axes, keep_dims):
+    model = reduce_model(opname, shape, axes, keep_dims, np.bool_)
+    rng = np.random.default_rng(0)
+    for p in (0.1, 0.5, 0.9):
+        check_against_litert(model, inputs=[rng.random(shape) < p])
+
+
 @pytest.mark.parametrize("opname", ["ARG_MAX", "ARG_MIN"])
-@pytest.mark.parametrize("dtype", [np.float32, np.uint8, np.int8, np.int32])
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8, np.int8, np.int32, np.bool_])
 @pytest.mark.parametrize("out_type", [np.int32, np.int64])
 @pytest.mark.parametrize("axis_type", [np.int32, np.int64])
 @pytest.mark.parametrize("shape,axis", [((2, 5, 7, 3), 3), ((2, 5, 7, 3), -3), ((4, 9), 0),

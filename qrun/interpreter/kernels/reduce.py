@@ -1,4 +1,4 @@
-"""Reductions over axes: MEAN, SUM, REDUCE_MAX, REDUCE_MIN, REDUCE_PROD, and ARG_MAX, ARG_MIN.
+"""Reductions over axes: MEAN, SUM, REDUCE_MAX/MIN/PROD/ANY/ALL, and ARG_MAX, ARG_MIN.
 
 Quantized MEAN and SUM follow TFLite's reference QuantizedMeanOrSum: an int32 sum, the zero
 point removed as zp * count, then one fixed-point multiply by input_scale / output_scale
@@ -130,9 +130,53 @@ def reduce_min(op):
     return _reduce(op, np.min, initial=highest)
 
 
-@register("REDUCE_PROD", (np.float32, np.int32, np.int64), shape=reduce_shape)
+def _multiply_int64_by_quantized_multiplier(x: np.ndarray, multiplier: int, shift: int):
+    """The int64 overload of MultiplyByQuantizedMultiplier: a 16-bit multiplier, one rounding."""
+    reduced = int(wrap_int32(multiplier + (1 << 15))) >> 16
+    total_shift = 15 - shift
+    return wrap_int32((x * reduced + (1 << (total_shift - 1))) >> total_shift)
+
+
+def _quantized_prod(op) -> np.ndarray:
+    """QuantizedReduceProd: each partial product is rescaled by
+    input_scale / output_scale^(1/count), so the count rescalings make up the whole."""
+    x, out = op.inputs[0], op.outputs[0]
+    data = x.data
+    axes = sorted(_resolve_axes(_axis_values(op), data.ndim, op.opname)) if data.ndim else []
+    kept = [a for a in range(data.ndim) if a not in axes]
+    # One row per output element, its inputs in TFLite's (row-major) visiting order.
+    rows = np.transpose(data, kept + axes).reshape(
+        int(np.prod([data.shape[a] for a in kept], dtype=np.int64)), -1).astype(np.int64)
+    rows = rows - x.zero_point
+    count = max(1, data.size // max(1, rows.shape[0]))
+    scaling = float(np.float64(x.scale) / np.float64(out.scale) ** (1.0 / count))
+    multiplier, shift = quantize_multiplier(scaling)
+    acc = rows[:, 0]
+    for k in range(1, rows.shape[1]):
+        acc = _multiply_int64_by_quantized_multiplier(acc * rows[:, k], multiplier, shift)
+    result = _multiply_int64_by_quantized_multiplier(acc, multiplier, shift) + out.zero_point
+    lo, hi = dtype_range(out.dtype)
+    shape = _reduced_shape(data.shape, axes, bool(op.options.keep_dims)) if data.ndim else ()
+    return np.clip(result, lo, hi).astype(out.dtype).reshape(shape)
+
+
+@register("REDUCE_PROD", (np.float32, np.int32, np.int64, np.int8, np.int16),
+          shape=reduce_shape)
 def reduce_prod(op):
-    return _reduce(op, np.prod, dtype=op.inputs[0].dtype)
+    x = op.inputs[0]
+    if x.dtype in (np.int8, np.int16) and len(x.quantization.scales):
+        return _quantized_prod(op)
+    return _reduce(op, np.prod, dtype=x.dtype)
+
+
+@register("REDUCE_ANY", (np.bool_,), shape=reduce_shape)
+def reduce_any(op):
+    return _reduce(op, np.any)
+
+
+@register("REDUCE_ALL", (np.bool_,), shape=reduce_shape)
+def reduce_all(op):
+    return _reduce(op, np.all)
 
 
 def arg_shape(op):
@@ -159,7 +203,7 @@ def _arg(op, fn) -> np.ndarray:
     return fn(x, axis=axis).astype(op.outputs[0].dtype)
 
 
-ARG_TYPES = (np.float32, np.uint8, np.int8, np.int32)
+ARG_TYPES = (np.float32, np.uint8, np.int8, np.int32, np.bool_)
 
 
 @register("ARG_MAX", ARG_TYPES, shape=arg_shape)
