@@ -179,7 +179,8 @@ class DemoNet:
         t = self.b.add_tensor((1,) + x.values.shape[1:], np.int8,
                               scale=1.0 / 256, zero_point=-128, name=name)
         self.b.add_op("SOFTMAX", [x.tensor], [t], beta=1.0)
-        return Act(t, x.values, 1.0 / 256, -128)
+        e = np.exp(x.values - x.values.max(axis=-1, keepdims=True))
+        return Act(t, e / e.sum(axis=-1, keepdims=True), 1.0 / 256, -128)
 
 
 def calibration_images(rng: np.random.Generator) -> np.ndarray:
