@@ -170,3 +170,25 @@ def test_arg_min_max(opname, dtype, out_type, axis_type, shape, axis):
 ])
 def test_real_model_ops(name, expected):
     assert check_ops_in_model(name, expected) == expected
+
+
+@pytest.mark.parametrize("axes,keep_dims", [([1, 2], True), ([-1, 0], False), ([3], True)])
+def test_mean_and_arg_max_runtime_axis(axes, keep_dims):
+    """Axes fed at run time: output shapes are computed when the kernel runs."""
+    shape = (2, 4, 6, 5)
+    rng = np.random.default_rng(0)
+    x = rng.integers(-128, 128, shape).astype(np.int8)
+    b = ModelBuilder()
+    xi = b.add_input(shape, np.int8, scale=0.05, zero_point=-3)
+    ai = b.add_input((len(axes),), np.int32)
+    y = b.add_tensor((1,), np.int8, scale=0.02, zero_point=1)
+    b.add_op("MEAN", [xi, ai], [y], keep_dims=keep_dims)
+    b.mark_output(y)
+    check_against_litert(b.build(), inputs=[x, np.array(axes, np.int32)])
+    b = ModelBuilder()
+    xi = b.add_input(shape, np.int8)
+    ai = b.add_input((1,), np.int32)
+    y = b.add_tensor((1,), np.int64)
+    b.add_op("ARG_MAX", [xi, ai], [y], output_type=4)
+    b.mark_output(y)
+    check_against_litert(b.build(), inputs=[x, np.array(axes[:1], np.int32)])

@@ -61,3 +61,18 @@ def test_resize_bilinear_extremes(align, half, dtype):
 ])
 def test_real_model_ops(name, expected):
     assert check_ops_in_model(name, expected) == expected
+
+
+@pytest.mark.parametrize("opname", ["RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"])
+@pytest.mark.parametrize("size", [(7, 9), (2, 3)])
+def test_resize_runtime_size(opname, size):
+    """The size fed at run time: the output shape is computed when the kernel runs."""
+    shape = (1, 4, 5, 3)
+    b = ModelBuilder()
+    x = b.add_input(shape, np.uint8, scale=0.05, zero_point=128)
+    s = b.add_input((2,), np.int32)
+    y = b.add_tensor((1, 1, 1, 3), np.uint8, scale=0.05, zero_point=128)
+    b.add_op(opname, [x, s], [y], align_corners=False, half_pixel_centers=True)
+    b.mark_output(y)
+    x_value = np.random.default_rng(0).integers(0, 256, shape).astype(np.uint8)
+    check_against_litert(b.build(), inputs=[x_value, np.array(size, np.int32)])
