@@ -1,4 +1,4 @@
-"""Writes the project's demo models into models/ (run from anywhere: `python models/make_models.py`).
+"""Writes the project's demo models into models/: `python models/make_models.py`.
 
 qrun_demo_mobilenet_int8.tflite: a small MobileNet-v2-style int8 classifier on a 96x96x3
 image: a stride-2 CONV_2D stem, four inverted-residual blocks (1x1 expand, 3x3
@@ -93,7 +93,8 @@ def conv_float(x: np.ndarray, w: np.ndarray, stride: int, depthwise: bool) -> np
     out = np.zeros((n, oh, ow, w.shape[3] if depthwise else w.shape[0]))
     for dy in range(k):
         for dx in range(k):
-            patch = xp[:, dy:dy + stride * (oh - 1) + 1:stride, dx:dx + stride * (ow - 1) + 1:stride]
+            patch = xp[:, dy:dy + stride * (oh - 1) + 1:stride,
+                       dx:dx + stride * (ow - 1) + 1:stride]
             out += patch * w[0, dy, dx] if depthwise else patch @ w[:, dy, dx, :].T
     return out
 
