@@ -2,7 +2,8 @@
 transpose conv): random weights, biases and quantization parameters per scheme.
 
 Schemes: "int8" (per-tensor int8 weights), "int8pc" (per-channel), "uint8" (legacy asymmetric),
-"int16" (16x8: int16 activations, per-channel int8 weights, int64 bias), "float32",
+"int16" (16x8: int16 activations, per-channel int8 weights, int64 bias), "int16b32" (16x8 with
+an int32 bias, declared by the quantized_bias_type option), "float32",
 "hybrid" / "hybridpc" (float32 activations, int8 weights per tensor / per channel).
 """
 from __future__ import annotations
@@ -21,8 +22,8 @@ def out_dim(size: int, k: int, stride: int, dilation: int, padding: str) -> int:
 
 
 def act_dtype(scheme: str):
-    return {"int8": np.int8, "int8pc": np.int8, "uint8": np.uint8, "int16": np.int16}.get(
-        scheme, np.float32)
+    return {"int8": np.int8, "int8pc": np.int8, "uint8": np.uint8, "int16": np.int16,
+            "int16b32": np.int16}.get(scheme, np.float32)
 
 
 class ConvModel:
@@ -62,7 +63,7 @@ class ConvModel:
             zp = int(rng.choice([0, 255, int(rng.integers(1, 255))]))
             return self.b.add_constant(data, scale=self.w_scales, zero_point=zp)
         data = rng.integers(-127, 128, shape).astype(np.int8)
-        per_channel = s.endswith("pc") or s == "int16"
+        per_channel = s.endswith("pc") or self.dtype == np.int16
         n = channels if per_channel else 1
         self.w_scales = rng.uniform(0.002, 0.02, n).astype(np.float32)
         return self.b.add_constant(data, scale=self.w_scales, zero_point=np.zeros(n, np.int64),
@@ -76,7 +77,7 @@ class ConvModel:
             return self.b.add_constant(data * (not zero))
         scales = (np.float32(self.in_q["scale"]) * np.broadcast_to(self.w_scales, (channels,))
                   if len(self.w_scales) > 1 else np.float32(self.in_q["scale"]) * self.w_scales)
-        if self.dtype == np.int16:
+        if self.scheme == "int16":
             data = rng.integers(-(1 << 20), 1 << 20, channels).astype(np.int64)
         else:
             data = rng.integers(-(1 << 14), 1 << 14, channels).astype(np.int32)
@@ -102,6 +103,8 @@ class ConvModel:
         return self.b.add_tensor(shape, self.dtype, scale=spread / 60.0, zero_point=zp)
 
     def build(self, op: str, inputs, output, **options) -> bytes:
+        if self.scheme == "int16b32":
+            options["quantized_bias_type"] = 2   # TensorType INT32
         self.b.add_op(op, inputs, [output], **options)
         self.b.mark_output(output)
         return self.b.build()

@@ -8,7 +8,7 @@ from tests.oracle import (assert_same, check_against_litert, litert, random_inpu
                           run_qrun, shared_model)
 from tests.ops.conv_util import ACTIVATIONS, ConvModel, check_ops_in_model, out_dim
 
-SCHEMES = ("int8", "int8pc", "uint8", "int16", "float32", "hybrid", "hybridpc")
+SCHEMES = ("int8", "int8pc", "uint8", "int16", "int16b32", "float32", "hybrid", "hybridpc")
 
 # (input NHWC, output channels, kernel HW, strides HW, dilations HW, padding, groups)
 GEOMETRIES = [

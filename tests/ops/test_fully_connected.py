@@ -7,7 +7,7 @@ import pytest
 from tests.oracle import check_against_litert
 from tests.ops.conv_util import ACTIVATIONS, ConvModel
 
-SCHEMES = ("int8", "int8pc", "uint8", "int16", "float32")
+SCHEMES = ("int8", "int8pc", "uint8", "int16", "int16b32", "float32")
 
 # (input shape, units)
 SHAPES = [((1, 8), 4), ((2, 5), 3), ((3, 2, 7), 9), ((2, 3, 4, 6), 1), ((1, 33), 17),

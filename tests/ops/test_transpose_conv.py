@@ -11,7 +11,7 @@ import pytest
 from tests.oracle import assert_same, check_against_litert, random_inputs, run_litert, run_qrun
 from tests.ops.conv_util import ACTIVATIONS, ConvModel
 
-SCHEMES = ("int8", "int8pc", "uint8", "int16", "float32")
+SCHEMES = ("int8", "int8pc", "uint8", "int16", "int16b32", "float32")
 
 # (input NHWC, output channels, kernel HW, strides HW, padding, output HW)
 GEOMETRIES = [

@@ -18,6 +18,7 @@ from .common import out_size, pad_before, requantize
 from .hybrid import hybrid_conv, hybrid_depthwise
 
 QUANTIZED = (np.int8, np.uint8, np.int16)
+TENSOR_TYPE_INT32 = 2   # schema TensorType.INT32, as the quantized_bias_type option gives it
 
 
 # -- shared by the convolution family ------------------------------------------------------------
@@ -45,6 +46,8 @@ def quant_params(op, input_t, filter_t, output_t, channels: int, weight_offset: 
                                         output_t.dtype)
     params = SimpleNamespace(
         multiplier=mult, shift=shift, lo=lo, hi=hi,
+        # An op without a bias may still declare one of int32 (the accumulator of 16x8).
+        int32_bias=getattr(op.options, "quantized_bias_type", 0) == TENSOR_TYPE_INT32,
         input_offset=-input_t.zero_point,
         filter_offset=-filter_t.zero_point if weight_offset else 0,
         output_zero_point=output_t.zero_point)
@@ -80,7 +83,9 @@ def finish_quantized(acc: np.ndarray, bias, p, dtype, single_rounding: bool = Fa
         acc = acc + bias.astype(np.int64)
     if single_rounding:
         out = multiply_by_quantized_multiplier_single(acc, p.multiplier, p.shift)
-    elif np.dtype(dtype) == np.int16:
+    elif np.dtype(dtype) == np.int16 and (not p.int32_bias if bias is None
+                                          else bias.dtype == np.int64):
+        # 16x8 kernels accumulate in their bias type: int64, or int32.
         out = multiply_by_quantized_multiplier_int64(acc, p.multiplier, p.shift)
     else:
         return requantize(acc, p.multiplier, p.shift, p.output_zero_point, p.lo, p.hi, dtype)

@@ -26,6 +26,9 @@ def fully_connected_shape(op):
     x, w = op.inputs[0], op.inputs[1]
     if len(w.shape) != 2:
         raise ValueError("FULLY_CONNECTED weights must be 2-D, got %s" % list(w.shape))
+    if getattr(op.options, "weights_format", 0):
+        raise ValueError("FULLY_CONNECTED shuffled weights (weights_format %d) are not supported"
+                         % op.options.weights_format)
     units, depth = w.shape
     n = int(np.prod(x.shape, dtype=np.int64))
     if depth == 0 or n % depth:
