@@ -34,8 +34,9 @@ def pool_shape(op) -> List[Tuple[int, ...]]:
 
 
 def _windows(op, fill):
-    """Yields, per filter tap, the input values under that tap for every output position
-    (`fill` where the tap falls in the padding), plus the per-position count of real taps."""
+    """An iterator over filter taps (rows, then columns) of the input values under that tap
+    for every output position (`fill` where the tap falls in the padding), and the number of
+    real taps per output position."""
     x = op.inputs[0].data
     _, h, w, _ = x.shape
     _, oh, ow, _ = op.outputs[0].shape

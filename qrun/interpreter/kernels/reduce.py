@@ -108,6 +108,9 @@ def mean(op):
 
 @register("SUM", NUMERIC, shape=reduce_shape)
 def reduce_sum(op):
+    """Quantized SUM runs the reference QuantizedMeanOrSum on the true values for every
+    8/16-bit type. (LiteRT's BUILTIN_REF casts int8 and int16 data to uint8_t in that call, a
+    bug; its uint8 SUM and its optimized int8/int16 SUM agree with this.)"""
     x = op.inputs[0].data
     if x.dtype in QUANTIZED:
         return _quantized_mean_or_sum(op, compute_sum=True)

@@ -130,7 +130,7 @@ def get_reciprocal(x: np.ndarray, x_integer_digits: int):
 # -- SOFTMAX -----------------------------------------------------------------------------------
 
 def _rows(x: np.ndarray) -> np.ndarray:
-    return x.reshape(-1, x.shape[-1]).astype(np.int64) if x.ndim else x.reshape(1, 1)
+    return x.reshape(-1, x.shape[-1]).astype(np.int64)
 
 
 def _input_radius(integer_bits: int, left_shift: int) -> int:
