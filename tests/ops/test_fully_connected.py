@@ -1,9 +1,11 @@
 """FULLY_CONNECTED against LiteRT BUILTIN_REF: schemes, input ranks and batches, keep_num_dims,
-activations, bias present or not, zero points."""
+activations, bias present or not, zero points, weights computed at run time, hybrid."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from qrun.modelbuilder import ModelBuilder
 from tests.oracle import check_against_litert
 from tests.ops.conv_util import ACTIVATIONS, ConvModel
 
@@ -70,3 +72,19 @@ def test_fully_connected_hybrid(scheme, asymmetric, s):
 def test_fully_connected_hybrid_activation(activation, bias):
     model = fc_model("hybridpc", (3, 10), 6, activation, seed=4, bias=bias, asymmetric=True)
     check_against_litert(model, seed=9)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.float32])
+def test_fully_connected_weights_as_input(dtype):
+    # Weights computed by the graph (here: a model input) rather than constant.
+    b = ModelBuilder()
+    q = {} if dtype == np.float32 else dict(scale=0.02, zero_point=3)
+    x = b.add_input([3, 12], dtype, **q)
+    w = b.add_input([5, 12], dtype, **({} if dtype == np.float32 else
+                                       dict(scale=0.01, zero_point=0 if dtype == np.int8 else 7)))
+    y = b.add_tensor([3, 5], dtype, **({} if dtype == np.float32 else
+                                       dict(scale=0.02 * 0.01 * 5500 * np.sqrt(12) / 60,
+                                            zero_point=-4 if dtype == np.int8 else 120)))
+    b.add_op("FULLY_CONNECTED", [x, w, -1], [y], fused_activation_function="NONE")
+    b.mark_output(y)
+    check_against_litert(b.build(), seed=1)

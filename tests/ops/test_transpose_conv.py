@@ -88,3 +88,19 @@ def test_convolution_2d_transpose_bias(shape, o, kernel, strides, padding):
     model = transpose_bias_model(shape, o, kernel, strides, padding, seed=1)
     inputs = random_inputs([dict(shape=shape, dtype=np.float32)], 2)
     assert_same(run_qrun(model, inputs), run_litert(model, inputs, resolver="AUTO"))
+
+
+@pytest.mark.parametrize("scheme", ("int8pc", "float32"))
+def test_transpose_conv_output_shape_input(scheme):
+    # The output shape is a model input: the output is sized at run time.
+    shape, o, kernel, strides, padding, out_hw = GEOMETRIES[0]
+    m = ConvModel(scheme, 3)
+    size = m.b.add_input([4], np.int32)
+    x = m.input(shape)
+    w = m.weights((o,) + kernel + (shape[3],), axis=0)
+    out_shape = (shape[0],) + out_hw + (o,)
+    y = m.output(out_shape, 9)
+    model = m.build("TRANSPOSE_CONV", [size, w, x, m.bias(o)], y, padding=padding,
+                    stride_h=strides[0], stride_w=strides[1])
+    data = random_inputs([dict(shape=shape, dtype=m.dtype)], 4)[0]
+    check_against_litert(model, inputs=[np.array(out_shape, np.int32), data])
