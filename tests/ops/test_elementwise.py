@@ -95,6 +95,29 @@ def test_arith_int16(opname, pot, qi, act):
     check_against_litert(model, seed=qi)
 
 
+@pytest.mark.parametrize("out_dtype,zp", [(np.int8, -128), (np.int8, 5), (np.uint8, 0),
+                                          (np.uint8, 128)])
+@pytest.mark.parametrize("act", ["NONE", "RELU"])
+def test_mul_int16_to_8bit(out_dtype, zp, act):
+    model = binary_model("MUL", (2, 5, 7), (2, 5, 7), np.int16, (2.0 ** -15, 0),
+                         (2.0 ** -15, 0), (1.0 / 128, zp), out_dtype=out_dtype,
+                         fused_activation_function=act)
+    check_against_litert(model, seed=6)
+
+
+@pytest.mark.parametrize("opname", ["ADD", "SUB", "MUL"])
+@pytest.mark.parametrize("zps", [(5, 0, 0), (0, -300, 0), (0, 0, -20)])
+def test_int16_zero_points_rejected(opname, zps):
+    """Quantized int16 arithmetic is symmetric: LiteRT and qrun both refuse zero points."""
+    model = binary_model(opname, (2, 3, 4), (4,), np.int16, (0.001, zps[0]), (0.002, zps[1]),
+                         (0.003, zps[2]))
+    x = [np.zeros((2, 3, 4), np.int16), np.zeros(4, np.int16)]
+    with pytest.raises(RuntimeError, match="zero_point|offset"):
+        run_litert(model, x)
+    with pytest.raises(RuntimeError, match="zero point"):
+        run_qrun(model, x)
+
+
 @pytest.mark.parametrize("opname", ["ADD", "SUB", "MUL"])
 @pytest.mark.parametrize("shapes", SHAPES[:4])
 def test_arith_int16_broadcast_general(opname, shapes):

@@ -13,7 +13,7 @@ from ..quant import (dtype_range, multiply_by_quantized_multiplier, quantize_mul
                      quantize_value, rounding_divide_by_pot)
 from ..registry import register
 from .common import broadcast_shape
-from .elementwise import checked_log2
+from .elementwise import checked_log2, sdhm16, srdhm16
 from .quantize import round_half_away
 
 EIGHT_BIT = (np.int8, np.uint8)
@@ -285,26 +285,6 @@ def _int16_multiplier(m: float) -> tuple:
     return (q + (1 << 15)) >> 16, exponent
 
 
-def _div_trunc(v: np.ndarray, bits: int) -> np.ndarray:
-    """C integer division by 2^bits: truncation toward zero."""
-    return np.where(v >= 0, v >> bits, -((-v) >> bits))
-
-
-def _srdhm16(a, b) -> np.ndarray:
-    """gemmlowp SaturatingRoundingDoublingHighMul on int16."""
-    ab = np.asarray(a, np.int64) * np.asarray(b, np.int64)
-    nudge = np.where(ab >= 0, 1 << 14, 1 - (1 << 14))
-    res = _div_trunc(ab + nudge, 15)
-    return np.where((a == -32768) & (b == -32768), 32767, res)
-
-
-def _sdhm16(a, b) -> np.ndarray:
-    """SaturatingDoublingHighMul: like the above but truncating toward zero."""
-    ab = np.asarray(a, np.int64) * np.asarray(b, np.int64)
-    res = _div_trunc(ab, 15)
-    return np.where((a == -32768) & (b == -32768), 32767, res)
-
-
 def _saturating_left_shift16(v, amount: int) -> np.ndarray:
     return np.clip(np.asarray(v, np.int64) * (1 << amount), -32768, 32767)
 
@@ -330,17 +310,17 @@ def hard_swish(op):
     relu_mult, relu_exp = _int16_multiplier(
         float(np.float32(hires_scale / np.float32(3.0 / 32768.0))))
     hires = (inp.data.astype(np.int64) - inp.zero_point) * (1 << 7)
-    preshift_out = _srdhm16(hires, out_mult)
+    preshift_out = srdhm16(hires, out_mult)
     reluish = hires
     if relu_exp > 0:
         reluish = _saturating_left_shift16(reluish, relu_exp - 1)
-    reluish = _srdhm16(reluish, relu_mult)
+    reluish = srdhm16(reluish, relu_mult)
     if relu_exp > 0:
         reluish = _saturating_left_shift16(reluish, 1)
     if relu_exp < 0:
         reluish = rounding_divide_by_pot(reluish, -relu_exp)
     reluish = (reluish + (1 << 15)) >> 1
-    value = rounding_divide_by_pot(_sdhm16(reluish, preshift_out), -out_exp) + out.zero_point
+    value = rounding_divide_by_pot(sdhm16(reluish, preshift_out), -out_exp) + out.zero_point
     lo, hi = dtype_range(out.dtype)
     return np.clip(value, lo, hi).astype(out.dtype)
 

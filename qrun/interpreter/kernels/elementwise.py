@@ -39,6 +39,14 @@ def _quantized_path(t) -> bool:
     return t.dtype in (np.int8, np.uint8) or (t.dtype == np.int16 and is_quantized(t))
 
 
+def arithmetic_shape(op):
+    """ADD/SUB/MUL: quantized int16 is symmetric (zero points 0)."""
+    if op.outputs[0].dtype == np.int16 and is_quantized(op.outputs[0]) and any(
+            t.zero_point for t in (op.inputs[0], op.inputs[1], op.outputs[0])):
+        raise ValueError("%s int16 needs zero points 0" % op.opname)
+    return binary_shape(op)
+
+
 def _activation(op) -> int:
     return getattr(op.options, "fused_activation_function", Activation.NONE) or Activation.NONE
 
@@ -83,8 +91,6 @@ def _int16_pot_shifts(op):
     logs = [checked_log2(t.scale) for t in (a, b, out)]
     if not all(is_pot for _, is_pot in logs):
         return None
-    if a.zero_point or b.zero_point or out.zero_point:
-        raise ValueError("%s int16 with power-of-two scales needs zero points 0" % op.opname)
     s1, s2 = logs[0][0] - logs[2][0], logs[1][0] - logs[2][0]
     if not (s1 == 0 or s2 == 0) or s1 > 0 or s2 > 0:
         raise ValueError("%s int16 power-of-two path: input scales must not exceed the output "
@@ -128,17 +134,48 @@ def _add_sub(op, sign: int) -> np.ndarray:
     return _clamp_plain(op, value)
 
 
-@register("ADD", (np.float32, np.int8, np.uint8, np.int16, np.int32, np.int64), shape=binary_shape)
+@register("ADD", (np.float32, np.int8, np.uint8, np.int16, np.int32, np.int64),
+          shape=arithmetic_shape)
 def add(op):
     return _add_sub(op, 1)
 
 
-@register("SUB", (np.float32, np.int8, np.uint8, np.int16, np.int32, np.int64), shape=binary_shape)
+@register("SUB", (np.float32, np.int8, np.uint8, np.int16, np.int32, np.int64),
+          shape=arithmetic_shape)
 def sub(op):
     return _add_sub(op, -1)
 
 
 # -- MUL ---------------------------------------------------------------------------------------
+
+def _div_pow2_trunc(v: np.ndarray, bits: int) -> np.ndarray:
+    """C integer division by 2^bits: truncation toward zero."""
+    return np.where(v >= 0, v >> bits, -((-v) >> bits))
+
+
+def srdhm16(a, b) -> np.ndarray:
+    """gemmlowp SaturatingRoundingDoublingHighMul on int16 (Q0.15 product)."""
+    ab = np.asarray(a, np.int64) * np.asarray(b, np.int64)
+    nudge = np.where(ab >= 0, 1 << 14, 1 - (1 << 14))
+    return np.where((a == -32768) & (b == -32768), 32767, _div_pow2_trunc(ab + nudge, 15))
+
+
+def sdhm16(a, b) -> np.ndarray:
+    """SaturatingDoublingHighMul on int16: the product truncated toward zero."""
+    ab = np.asarray(a, np.int64) * np.asarray(b, np.int64)
+    return np.where((a == -32768) & (b == -32768), 32767, _div_pow2_trunc(ab, 15))
+
+
+def _mul_int16_to_8bit(op) -> np.ndarray:
+    """int16 x int16 -> int8/uint8 (integer_ops/mul.h): a Q0.15 product scaled by 2^-8;
+    the input zero points and scales play no part."""
+    a, b, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    product = rounding_divide_by_pot(srdhm16(a.data.astype(np.int64), b.data.astype(np.int64)),
+                                     8)
+    lo, hi = activation_range_quantized(_activation(op), out.scale, out.zero_point, out.dtype)
+    return (np.clip(product, lo - out.zero_point, hi - out.zero_point)
+            + out.zero_point).astype(out.dtype)
+
 
 def _product_multiplier(op) -> tuple:
     """mul.cc: real_multiplier = s1 * s2 / s_out, evaluated in float32 then widened."""
@@ -147,12 +184,13 @@ def _product_multiplier(op) -> tuple:
     return quantize_multiplier(float(np.float32(real)))
 
 
-@register("MUL", (np.float32, np.int8, np.uint8, np.int16, np.int32, np.int64), shape=binary_shape)
+@register("MUL", (np.float32, np.int8, np.uint8, np.int16, np.int32, np.int64),
+          shape=arithmetic_shape)
 def mul(op):
     a, b, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    if a.dtype == np.int16 and out.dtype in (np.int8, np.uint8):
+        return _mul_int16_to_8bit(op)
     if _quantized_path(out):
-        if out.dtype == np.int16 and (a.zero_point or b.zero_point or out.zero_point):
-            raise ValueError("MUL int16 needs zero points 0")
         mult, shift = _product_multiplier(op)
         prod = (a.data.astype(np.int64) - a.zero_point) * (b.data.astype(np.int64) - b.zero_point)
         raw = multiply_by_quantized_multiplier(wrap_int32(prod), mult, shift) + out.zero_point
