@@ -1,0 +1,55 @@
+"""RNN and UNIDIRECTIONAL_SEQUENCE_RNN (float32): h = activation(W x + R h + bias).
+
+Inputs: input, weights [units, input_size], recurrent weights [units, units], bias [units]
+and the hidden state (a variable tensor [batch, units], updated in place so that it carries
+over between invokes). RNN is one step on [batch, input_size]; the sequence op runs over
+[batch, time, input_size] (or [time, batch, input_size] when time_major).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..quant import apply_activation_float
+from ..registry import register
+
+
+def _is_sequence(op) -> bool:
+    return op.opname == "UNIDIRECTIONAL_SEQUENCE_RNN"
+
+
+def rnn_output_shape(op):
+    x, w, r, bias, state = op.inputs[:5]
+    rank = 3 if _is_sequence(op) else 2
+    if len(x.shape) != rank:
+        raise ValueError("%s input must be rank %d, got %s" % (op.opname, rank, list(x.shape)))
+    units = w.shape[0]
+    if tuple(w.shape) != (units, x.shape[-1]) or tuple(r.shape) != (units, units):
+        raise ValueError("%s weights %s / recurrent weights %s do not match input %s"
+                         % (op.opname, list(w.shape), list(r.shape), list(x.shape)))
+    if tuple(bias.shape) != (units,):
+        raise ValueError("%s bias shape %s, expected [%d]" % (op.opname, list(bias.shape), units))
+    batch = x.shape[1] if rank == 3 and op.options.time_major else x.shape[0]
+    if int(np.prod(state.shape)) != batch * units:
+        raise ValueError("%s hidden state must hold %d values" % (op.opname, batch * units))
+    if w.dtype != np.float32:
+        raise ValueError("hybrid %s (%s weights) is not supported" % (op.opname, w.dtype))
+    return [tuple(x.shape[:-1]) + (units,)]
+
+
+@register("RNN", (np.float32,), shape=rnn_output_shape)
+@register("UNIDIRECTIONAL_SEQUENCE_RNN", (np.float32,), shape=rnn_output_shape)
+def rnn(op):
+    x, w, r, bias, state = (t.data for t in op.inputs[:5])
+    batch_major = _is_sequence(op) and not op.options.time_major
+    steps = x[None] if not _is_sequence(op) else (x.transpose(1, 0, 2) if batch_major else x)
+    h = state.reshape(steps.shape[1], -1)
+    outs = []
+    for step in steps:
+        h = apply_activation_float((step @ w.T + h @ r.T + bias).astype(np.float32),
+                                   op.options.fused_activation_function)
+        outs.append(h)
+    state[...] = h.reshape(state.shape)
+    out = np.stack(outs)
+    if not _is_sequence(op):
+        return out[0]
+    return out.transpose(1, 0, 2) if batch_major else out
