@@ -188,3 +188,12 @@ def test_mobilenet_v3_uint8_model():
 ])
 def test_real_models(name):
     check_against_litert(shared_model(name).read_bytes(), seed=0)
+
+
+@pytest.mark.parametrize("opname", ["RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "LOGISTIC",
+                                    "TANH", "HARD_SWISH", "LEAKY_RELU"])
+def test_float_nonfinite(opname):
+    x = [np.array([np.nan, np.inf, -np.inf, 3e38, -3e38, 0.0, -0.0, 1.0], np.float32)]
+    options = dict(alpha=0.2) if opname == "LEAKY_RELU" else {}
+    model = unary_model(opname, (8,), np.float32, **options)
+    np.testing.assert_array_equal(run_qrun(model, x)[0], run_litert(model, x)[0])

@@ -308,3 +308,25 @@ def test_select_v2(dtype, cond_shape, shapes):
     out_shape = np.broadcast_shapes(cond_shape, *shapes)
     check_against_litert(select_model("SELECT_V2", cond_shape, shapes, dtype, q, out_shape),
                          seed=11)
+
+
+NONFINITE = np.array([np.nan, np.inf, -np.inf, 3e38, -3e38, 0.0, -0.0, 1.0], np.float32)
+NONFINITE_2 = np.array([1.0, np.inf, np.inf, 3e38, -3e38, np.nan, 0.0, -np.inf], np.float32)
+
+
+@pytest.mark.parametrize("opname", ["ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM",
+                                    "SQUARED_DIFFERENCE", "FLOOR_MOD"])
+def test_float_nonfinite(opname):
+    """inf results clamp to +-FLT_MAX, NaN passes through, as in the reference kernels."""
+    model = binary_model(opname, (8,), (8,), np.float32)
+    x = [NONFINITE, NONFINITE_2]
+    np.testing.assert_array_equal(run_qrun(model, x)[0], run_litert(model, x)[0])
+
+
+def test_floor_div_float_by_zero_rejected():
+    model = binary_model("FLOOR_DIV", (2,), (2,), np.float32)
+    x = [np.ones(2, np.float32), np.array([1.0, 0.0], np.float32)]
+    with pytest.raises(RuntimeError, match="(?i)division by 0"):
+        run_litert(model, x)
+    with pytest.raises(ValueError, match="by zero"):
+        run_qrun(model, x)

@@ -303,8 +303,9 @@ def hard_swish(op):
     inp, out = op.inputs[0], op.outputs[0]
     if inp.dtype == np.float32:
         x = inp.data
-        return (x * np.minimum(np.float32(6), np.maximum(np.float32(0), x + np.float32(3)))
-                / np.float32(6)).astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return (x * np.minimum(np.float32(6), np.maximum(np.float32(0), x + np.float32(3)))
+                    / np.float32(6)).astype(np.float32)
     hires_scale = np.float32(1.0 / 128.0) * _f32(inp.scale)
     out_mult, out_exp = _int16_multiplier(float(np.float32(hires_scale / _f32(out.scale))))
     relu_mult, relu_exp = _int16_multiplier(

@@ -129,7 +129,7 @@ def _add_sub(op, sign: int) -> np.ndarray:
     a, b, out = op.inputs[0].data, op.inputs[1].data, op.outputs[0]
     if _quantized_path(out):
         return _add_sub_quantized(op, sign)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         value = a + b if sign > 0 else a - b
     return _clamp_plain(op, value)
 
@@ -195,7 +195,7 @@ def mul(op):
         prod = (a.data.astype(np.int64) - a.zero_point) * (b.data.astype(np.int64) - b.zero_point)
         raw = multiply_by_quantized_multiplier(wrap_int32(prod), mult, shift) + out.zero_point
         return _clamp_quantized(op, raw)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         return _clamp_plain(op, a.data * b.data)
 
 
@@ -312,7 +312,7 @@ def squared_difference(op):
         raw = multiply_by_quantized_multiplier(wrap_int32(diff * diff), mult, shift)
         lo, hi = dtype_range(np.int8)
         return np.clip(raw + out.zero_point, lo, hi).astype(np.int8)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         diff = a.data - b.data
         return (diff * diff).astype(out.dtype)
 
@@ -320,7 +320,7 @@ def squared_difference(op):
 @register("FLOOR_DIV", (np.float32, np.int32, np.int16, np.int8), shape=four_d_binary_shape)
 def floor_div(op):
     a, b = op.inputs[0].data, op.inputs[1].data
-    if a.dtype.kind == "i" and np.any(b == 0):
+    if np.any(b == 0):
         raise ValueError("FLOOR_DIV by zero in operator %d" % op.index)
     # std::floor of the quotient taken in double.
     with np.errstate(divide="ignore", invalid="ignore"):
