@@ -118,19 +118,6 @@ def nms_single_class(boxes: np.ndarray, scores: np.ndarray, max_detections: int,
     return selected
 
 
-def _merge(kept: List[tuple], new: List[tuple]) -> List[tuple]:
-    """Merges two lists sorted by decreasing score; on equal scores the earlier class first."""
-    out, i, j = [], 0, 0
-    while i < len(kept) and j < len(new):
-        if new[j][0] > kept[i][0]:
-            out.append(new[j])
-            j += 1
-        else:
-            out.append(kept[i])
-            i += 1
-    return out + kept[i:] + new[j:]
-
-
 def _regular_nms(boxes, scores, offset: int, o: SimpleNamespace, outputs) -> int:
     per_class = min(o.detections_per_class, o.max_detections)
     if per_class <= 0:
@@ -139,7 +126,9 @@ def _regular_nms(boxes, scores, offset: int, o: SimpleNamespace, outputs) -> int
     for c in range(o.num_classes):
         class_scores = scores[:, c + offset]
         selected = nms_single_class(boxes, class_scores, per_class, o)
-        kept = _merge(kept, [(class_scores[a], a, c) for a in selected])[:o.max_detections]
+        # A stable sort keeps the earlier class first among equal scores, as LiteRT's merge.
+        kept = sorted(kept + [(class_scores[a], a, c) for a in selected],
+                      key=lambda entry: -entry[0])[:o.max_detections]
     out_boxes, out_classes, out_scores = outputs
     for k, (score, anchor, c) in enumerate(kept):
         out_boxes[k] = boxes[anchor]
