@@ -40,28 +40,26 @@ def quantize_multipliers(ms) -> Tuple[np.ndarray, np.ndarray]:
     return (np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.int64))
 
 
-def _div_pow2_trunc(v: np.ndarray, bits: int) -> np.ndarray:
-    """C integer division by 2^bits (truncation toward zero) on int64."""
-    return np.where(v >= 0, v >> bits, -((-v) >> bits))
-
-
 def saturating_rounding_doubling_high_mul(a, b) -> np.ndarray:
     a = np.asarray(a, np.int64)
     b = np.asarray(b, np.int64)
-    overflow = (a == INT32_MIN) & (b == INT32_MIN)
     ab = a * b
-    nudge = np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
-    res = _div_pow2_trunc(ab + nudge, 31)
-    return np.where(overflow, INT32_MAX, res)
+    # Nudge 2^30 (1 - 2^30 when negative), then divide by 2^31 truncating toward zero;
+    # sign masks instead of np.where: these run over every output element.
+    ab += (1 << 30) + ((ab >> 63) & (1 - (1 << 31)))
+    ab += (ab >> 63) & ((1 << 31) - 1)
+    ab >>= 31
+    if np.any(b == INT32_MIN):
+        ab = np.where((a == INT32_MIN) & (b == INT32_MIN), INT32_MAX, ab)
+    return ab
 
 
 def rounding_divide_by_pot(x, exponent) -> np.ndarray:
     x = np.asarray(x, np.int64)
     exponent = np.asarray(exponent, np.int64)
-    mask = (np.int64(1) << exponent) - 1
-    remainder = x & mask
-    threshold = (mask >> 1) + (x < 0)
-    return (x >> exponent) + (remainder > threshold)
+    half = (np.int64(1) << exponent) >> 1
+    # Halves away from zero: add half, less one when x < 0 (and exponent > 0).
+    return (x + half + ((x >> 63) & -(half > 0).astype(np.int64))) >> exponent
 
 
 def wrap_int32(x) -> np.ndarray:
