@@ -15,7 +15,8 @@ from cffi import FFI
 HERE = Path(__file__).resolve().parent
 
 # ISA -> compiler flags. -ffp-contract=off keeps the fp32 requantization free of FMAs so
-# every build rounds exactly as the scalar one does. GCC 12 at -O3 with AVX-512 miscompiles
+# every build rounds exactly as the scalar one does; -fwrapv makes int32 accumulators wrap
+# as TFLite's do. GCC 12 at -O3 with AVX-512 miscompiles
 # the vectorized epilogue of the GEMM's K loop (odd K: wrong sums, clean under ASan/UBSan
 # at -O1), hence --param=vect-epilogues-nomask=0.
 ISA_FLAGS = {
@@ -25,7 +26,7 @@ ISA_FLAGS = {
     "avx512vnni": ["-mavx2", "-mfma", "-mavx512f", "-mavx512bw", "-mavx512vl",
                    "-mavx512vnni", "-mavx512dq"],
 }
-COMMON_FLAGS = ["-O3", "-std=c11", "-ffp-contract=off", "-fno-math-errno", "-Wall",
+COMMON_FLAGS = ["-O3", "-std=c11", "-ffp-contract=off", "-fno-math-errno", "-fwrapv", "-Wall",
                 "--param=vect-epilogues-nomask=0"]
 
 
@@ -43,7 +44,7 @@ def make_ffi(isa: str) -> FFI:
     ffi.cdef(_cdef())
     ffi.set_source("qrun.delegate._qrun_" + isa, _unity_source(),
                    include_dirs=[str(HERE)],
-                   depends=[str(p) for p in sorted(HERE.glob("*.[ch]"))],
+                   depends=[str(p) for p in sorted(HERE.glob("*.[ch]"))] + [__file__],
                    define_macros=[("QRUN_ISA_" + isa.upper(), "1")],
                    extra_compile_args=COMMON_FLAGS + ISA_FLAGS[isa])
     return ffi

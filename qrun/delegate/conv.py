@@ -12,7 +12,7 @@ from ..interpreter.kernels.common import out_size, pad_before
 from ..interpreter.schema import Activation
 from . import rules
 from .packing import pack_dwconv, pack_gemm, window_indirection
-from .plan import PlanError, activation_domain, check_int32, zero_row
+from .plan import PlanError, activation_domain, wrap_int32, zero_row
 from .table import delegate_op
 
 
@@ -56,7 +56,7 @@ def fill_gemm(ctx, p, op, w2d: np.ndarray, ks: int) -> None:
     # sum (x - zx)(w - zw) = sum x*w - zw*sum x - zx*sum w + K*zx*zw
     bias = _bias(op, n) - zx * w8.sum(axis=1, dtype=np.int64) + k * zx * zw
     be = ctx.backend
-    packed = pack_gemm(w8.astype(np.int8), check_int32(bias, "folded bias"), ks,
+    packed = pack_gemm(w8.astype(np.int8), wrap_int32(bias), ks,
                        be.gemm_nr, be.gemm_kr)
     p.n, p.kc, p.ks = n, k // ks, ks
     p.packed_w = ctx.buffer(packed, "uint8_t")
@@ -155,7 +155,7 @@ def build_depthwise(op, ctx):
     p.in_off = ctx.offset(x)
     p.indirection = ctx.buffer(ind, "int64_t")
     p.zero = ctx.buffer(zero_row(c_in, x.zero_point, x.dtype), "uint8_t")
-    p.packed_w = ctx.buffer(pack_dwconv(wt.astype(np.int16), check_int32(bias, "folded bias"),
+    p.packed_w = ctx.buffer(pack_dwconv(wt.astype(np.int16), wrap_int32(bias),
                                         ctx.backend.dw_cr), "uint8_t")
     p.out_off = ctx.offset(out, b * oh * ow * c)
     p.a_flip = flip

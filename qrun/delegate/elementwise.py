@@ -59,7 +59,8 @@ def build_lut(op, ctx):
 
 
 for _name in LUT_OPS:
-    delegate_op(_name, lut_rule, "int8, uint8: exact 256-entry table of the reference kernel")(
+    delegate_op(_name, lut_rule, "int8, uint8 (in and out) where a reference kernel exists: "
+                "exact 256-entry table of it")(
         build_lut)
 
 

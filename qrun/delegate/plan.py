@@ -7,9 +7,6 @@ import numpy as np
 
 from ..interpreter.quant import activation_range_quantized, dtype_range
 
-INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
-
-
 class PlanError(ValueError):
     """A plan builder found sizes or parameters that the C kernels must not see."""
 
@@ -61,11 +58,10 @@ class PlanContext:
         rq.zero_point = zp
 
 
-def check_int32(values: np.ndarray, what: str) -> np.ndarray:
-    values = np.asarray(values, np.int64)
-    if values.size and (values.min() < INT32_MIN or values.max() > INT32_MAX):
-        raise PlanError("%s overflows int32" % what)
-    return values.astype(np.int32)
+def wrap_int32(values: np.ndarray) -> np.ndarray:
+    """int64 -> int32 modulo 2^32. Accumulators wrap (kernels are built with -fwrapv), so a
+    folded bias that leaves the int32 range still gives TFLite's wrapped int32 sum."""
+    return np.asarray(values, np.int64).astype(np.uint32).view(np.int32)
 
 
 def activation_domain(dtype) -> tuple:

@@ -9,7 +9,7 @@ The partitioner and the README's op table both read this table.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional
 
 SupportRule = Callable[..., Optional[str]]
 PlanBuilder = Callable[..., tuple]
@@ -43,6 +43,6 @@ def unsupported_reason(op) -> Optional[str]:
     return entry.rule(op)
 
 
-def support_table() -> Dict[str, str]:
-    """op name -> what the C kernels cover, for the README."""
-    return {name: OPS[name].summary for name in sorted(OPS)}
+def support_table() -> Dict[str, List[str]]:
+    """op name -> [what the C kernels cover: types first], for the README's op table."""
+    return {name: [OPS[name].summary] for name in sorted(OPS)}

@@ -64,3 +64,27 @@ def check_delegate(model: bytes, seed: int = 0, lsb: int = 1,
     for isa in ISAS[1:]:
         assert_same(run_delegate(model, inputs, isa), ours, what="%s vs scalar" % isa)
     return ours
+
+
+def per_op_differences(model: bytes, inputs: Sequence[np.ndarray]) -> List[tuple]:
+    """Runs `model` with the delegate, keeping every tensor, then re-runs each delegated op's
+    numpy reference kernel on the same inputs: [(op index, op name, max |diff| in LSB)]."""
+    from qrun.interpreter.registry import find_kernel
+    it = Interpreter(model_content=model, experimental_preserve_all_tensors=True)
+    it.allocate_tensors()
+    for d, x in zip(it.get_input_details(), inputs):
+        it.set_tensor(d["index"], x)
+    it.invoke()
+    result = []
+    for step in it._graphs[0].steps:
+        if step.backend != "c":
+            continue
+        for op in step.ops:
+            ref = find_kernel(op).fn(op)
+            ref = ref if isinstance(ref, (list, tuple)) else [ref]
+            worst = 0
+            for t, r in zip(op.outputs, ref):
+                diff = np.abs(t.data.astype(np.int64) - np.asarray(r).astype(np.int64))
+                worst = max(worst, int(diff.max()) if diff.size else 0)
+            result.append((op.index, op.opname, worst))
+    return result
