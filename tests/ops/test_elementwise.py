@@ -330,3 +330,27 @@ def test_floor_div_float_by_zero_rejected():
         run_litert(model, x)
     with pytest.raises(ValueError, match="by zero"):
         run_qrun(model, x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+@pytest.mark.parametrize("shapes", DIV_SHAPES)
+def test_pow(dtype, shapes):
+    rng = np.random.default_rng(12)
+    if dtype == np.int32:
+        x = rng.integers(-20, 20, shapes[0]).astype(dtype)
+        y = rng.integers(0, 8, shapes[1]).astype(dtype)
+    else:
+        x = rng.uniform(0, 4, shapes[0]).astype(dtype)
+        y = rng.uniform(-3, 3, shapes[1]).astype(dtype)
+    check_against_litert(binary_model("POW", *shapes, dtype), inputs=[x, y])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+@pytest.mark.parametrize("n", [2, 3, 5])
+def test_add_n(dtype, n):
+    b = ModelBuilder()
+    xs = [b.add_input((2, 3, 5), dtype) for _ in range(n)]
+    y = b.add_tensor((2, 3, 5), dtype)
+    b.add_op("ADD_N", xs, [y])
+    b.mark_output(y)
+    check_against_litert(b.build(), seed=n)

@@ -141,3 +141,9 @@ def test_lut_ops_int16(opname, q):
     x[:3] = [lo, 32767, 0]
     model = unary_model(opname, x.shape, np.int16, qin=(q[0], 0), qout=(q[1], 0))
     check_against_litert(model, inputs=[x.astype(np.int16)])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+def test_sign(dtype):
+    x = np.array([-3, -1, 0, 1, 7, -0.0, 2, 0], dtype)
+    check_against_litert(unary_model("SIGN", x.shape, dtype), inputs=[x])

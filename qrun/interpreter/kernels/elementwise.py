@@ -1,4 +1,5 @@
-"""Binary elementwise ops with broadcasting: arithmetic, min/max, comparisons, logic, select.
+"""Elementwise ops with broadcasting: arithmetic, min/max, comparisons, logic, select, pow,
+add_n.
 
 Quantized arithmetic follows TFLite's reference kernels (add.cc, sub.cc, mul.cc, div.cc and
 reference/*.h): ADD and SUB rescale both inputs to a common 2^left_shift fixed-point scale,
@@ -445,3 +446,33 @@ def select_v2_shape(op):
 @register("SELECT_V2", _SELECTABLE, shape=select_v2_shape, dtype_input=1)
 def select_v2(op):
     return np.where(op.inputs[0].data, op.inputs[1].data, op.inputs[2].data)
+
+
+# -- POW, ADD_N --------------------------------------------------------------------------------
+
+@register("POW", (np.float32, np.int32), shape=four_d_binary_shape)
+def pow_(op):
+    a, b = op.inputs[0].data, op.inputs[1].data
+    if a.dtype == np.float32:
+        with np.errstate(all="ignore"):
+            return np.power(a.astype(np.float64), b.astype(np.float64)).astype(np.float32)
+    if np.any(b < 0):
+        raise ValueError("POW: integer to negative integer powers are not allowed")
+    with np.errstate(over="ignore"):
+        return np.power(a, b)   # wraps like the int32 square-and-multiply loop
+
+
+def add_n_shape(op):
+    shapes = {tuple(t.shape) for t in op.inputs}
+    if len(shapes) != 1:
+        raise ValueError("ADD_N inputs must all have the same shape, got %s" % sorted(shapes))
+    return [op.inputs[0].shape]
+
+
+@register("ADD_N", (np.float32, np.int32), shape=add_n_shape)
+def add_n(op):
+    total = op.inputs[0].data.copy()
+    with np.errstate(over="ignore"):
+        for t in op.inputs[1:]:
+            total += t.data
+    return total

@@ -1,6 +1,8 @@
-"""Math unary ops: ABS, NEG, SQUARE, SQRT, RSQRT, EXP, LOG, SIN, COS, FLOOR, CEIL, ROUND, CAST.
+"""Math unary ops: ABS, NEG, SIGN, SQUARE, SQRT, RSQRT, EXP, LOG, SIN, COS, FLOOR, CEIL, ROUND,
+CAST.
 
-Mirrors TFLite's elementwise.cc, exp.cc, neg.cc, floor.cc, ceil.cc, round.cc and cast.cc.
+Mirrors TFLite's elementwise.cc, exp.cc, neg.cc, sign.cc, floor.cc, ceil.cc, round.cc and
+cast.cc.
 Float functions are evaluated in double and rounded once to float32 (libm_f32). The
 quantized variants follow the reference integer paths: ABS rescales with one multiplier,
 int8 RSQRT goes through GetInvSqrtQuantizedMultiplierExp, EXP, LOG and int16 RSQRT
@@ -47,6 +49,12 @@ _float_op("ROUND", np.rint)   # round half to even, as RoundToNearest
 def square(op):
     x = op.inputs[0].data
     return x * x
+
+
+@register("SIGN", (np.float32, np.float64, np.int32), shape=same_type_shape)
+def sign(op):
+    x = op.inputs[0].data
+    return ((x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)).astype(x.dtype)
 
 
 @register("NEG", (np.float32, np.int32, np.int64), shape=same_type_shape)
