@@ -108,6 +108,16 @@ def offset_operand(t, offset: int) -> np.ndarray:
     return t.data.astype(np.float64) + offset
 
 
+def weights_operand(op, t, offset: int = 0) -> np.ndarray:
+    """offset_operand of the weights, converted once per operator when they are constant."""
+    if not t.is_constant:
+        return offset_operand(t, offset)
+    cached = getattr(op, "_conv_weights", None)
+    if cached is None:
+        cached = op._conv_weights = offset_operand(t, offset)
+    return cached
+
+
 # -- geometry ------------------------------------------------------------------------------------
 
 def _geometry(op, in_hw, filter_hw):
@@ -128,9 +138,9 @@ def _geometry(op, in_hw, filter_hw):
                            pads=tuple(pads))
 
 
-def patches(x: np.ndarray, filter_hw, g) -> np.ndarray:
-    """im2col as strided views: (N, OH, OW, KH, KW, C) input values under each filter tap;
-    taps in the padding read 0 (callers pass x with the input offset already added)."""
+def taps(x: np.ndarray, filter_hw, g):
+    """Per filter tap (ky, kx), the (N, OH, OW, C) strided view of the input values under
+    it; taps in the padding read 0 (callers pass x with the input offset already added)."""
     n, h, w, c = x.shape
     (oh, ow), (sh, sw), (dh, dw), (ph, pw) = g.out_hw, g.strides, g.dilations, g.pads
     kh, kw = filter_hw
@@ -138,9 +148,13 @@ def patches(x: np.ndarray, filter_hw, g) -> np.ndarray:
     need_w = (ow - 1) * sw + (kw - 1) * dw + 1
     xp = np.zeros((n, max(need_h, ph + h), max(need_w, pw + w), c), x.dtype)
     xp[:, ph:ph + h, pw:pw + w] = x
-    taps = [[xp[:, ky * dh:ky * dh + (oh - 1) * sh + 1:sh,
-                kx * dw:kx * dw + (ow - 1) * sw + 1:sw] for kx in range(kw)] for ky in range(kh)]
-    return np.stack([np.stack(row, axis=3) for row in taps], axis=3)
+    return [[xp[:, ky * dh:ky * dh + (oh - 1) * sh + 1:sh, kx * dw:kx * dw + (ow - 1) * sw + 1:sw]
+             for kx in range(kw)] for ky in range(kh)]
+
+
+def patches(x: np.ndarray, filter_hw, g) -> np.ndarray:
+    """im2col: (N, OH, OW, KH, KW, C)."""
+    return np.stack([np.stack(row, axis=3) for row in taps(x, filter_hw, g)], axis=3)
 
 
 def _check_bias(op, index: int, channels: int, what: str) -> None:
@@ -196,11 +210,11 @@ def conv_2d(op):
     if x_t.dtype == np.float32:
         if w_t.dtype != np.float32:
             return hybrid_conv(op, conv_accumulate, _bias(op, 2))
-        acc = conv_accumulate(op, x_t.data.astype(np.float64), w_t.data.astype(np.float64))
+        acc = conv_accumulate(op, x_t.data.astype(np.float64), weights_operand(op, w_t))
         return finish_float(acc, _bias(op, 2), activation)
     p = quant_params(op, x_t, w_t, out_t, w_t.shape[0], weight_offset=x_t.dtype == np.uint8)
     acc = conv_accumulate(op, offset_operand(x_t, p.input_offset),
-                          offset_operand(w_t, p.filter_offset))
+                          weights_operand(op, w_t, p.filter_offset))
     return finish_quantized(exact_int(acc), _bias(op, 2), p, out_t.dtype)
 
 
@@ -226,10 +240,11 @@ def depthwise_accumulate(op, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     n, h, wd, c = x.shape
     _, kh, kw, o = w.shape
     g = _geometry(op, (h, wd), (kh, kw))
-    cols = patches(x, (kh, kw), g)
-    if o != c:
-        cols = np.repeat(cols, o // c, axis=-1)
-    return np.einsum("nhwyxc,yxc->nhwc", cols, w[0], optimize=True)
+    acc = np.zeros((n,) + g.out_hw + (o,))
+    for ky, row in enumerate(taps(x, (kh, kw), g)):
+        for kx, view in enumerate(row):
+            acc += (view if o == c else np.repeat(view, o // c, axis=-1)) * w[0, ky, kx]
+    return acc
 
 
 @register("DEPTHWISE_CONV_2D", QUANTIZED + (np.float32,), shape=depthwise_output_shape)
@@ -239,11 +254,10 @@ def depthwise_conv_2d(op):
     if x_t.dtype == np.float32:
         if w_t.dtype != np.float32:
             return hybrid_depthwise(op, depthwise_accumulate, _bias(op, 2))
-        acc = depthwise_accumulate(op, x_t.data.astype(np.float64),
-                                   w_t.data.astype(np.float64))
+        acc = depthwise_accumulate(op, x_t.data.astype(np.float64), weights_operand(op, w_t))
         return finish_float(acc, _bias(op, 2), activation)
     p = quant_params(op, x_t, w_t, out_t, w_t.shape[3], weight_offset=x_t.dtype == np.uint8)
     acc = depthwise_accumulate(op, offset_operand(x_t, p.input_offset),
-                               offset_operand(w_t, p.filter_offset))
+                               weights_operand(op, w_t, p.filter_offset))
     return finish_quantized(exact_int(acc), _bias(op, 2), p, out_t.dtype)
 

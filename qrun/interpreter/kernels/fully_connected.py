@@ -11,7 +11,8 @@ import numpy as np
 from ..registry import register
 from ..schema import Activation
 from .common import broadcast_shape
-from .conv import exact_int, finish_float, finish_quantized, offset_operand, quant_params
+from .conv import (exact_int, finish_float, finish_quantized, offset_operand, quant_params,
+                   weights_operand)
 from .hybrid import hybrid_batch_matmul, hybrid_fully_connected
 
 QUANTIZED = (np.int8, np.uint8, np.int16)
@@ -53,14 +54,14 @@ def fully_connected(op):
     if x_t.dtype == np.float32:
         if w_t.dtype != np.float32:
             return hybrid_fully_connected(op, _bias(op))
-        acc = x_t.data.reshape(-1, depth).astype(np.float64) @ w_t.data.astype(np.float64).T
+        acc = x_t.data.reshape(-1, depth).astype(np.float64) @ weights_operand(op, w_t).T
         activation = getattr(op.options, "fused_activation_function", Activation.NONE)
         return finish_float(acc, _bias(op), activation).reshape(out_t.shape)
     per_channel = w_t.quantization.per_channel
     p = quant_params(op, x_t, w_t, out_t, w_t.shape[0],
                      weight_offset=not per_channel and x_t.dtype != np.int16)
     acc = (offset_operand(x_t, p.input_offset).reshape(-1, depth)
-           @ offset_operand(w_t, p.filter_offset).T)
+           @ weights_operand(op, w_t, p.filter_offset).T)
     return finish_quantized(exact_int(acc), _bias(op), p, out_t.dtype,
                             single_rounding=True).reshape(out_t.shape)
 
@@ -107,5 +108,5 @@ def batch_matmul(op):
         return (lhs @ rhs).astype(np.float32)
     p = quant_params(op, lhs_t, rhs_t, out_t, 1, weight_offset=True)
     lhs, rhs = _matrices(op, offset_operand(lhs_t, p.input_offset),
-                         offset_operand(rhs_t, p.filter_offset))
+                         weights_operand(op, rhs_t, p.filter_offset))
     return finish_quantized(exact_int(lhs @ rhs), None, p, out_t.dtype)

@@ -14,7 +14,8 @@ import numpy as np
 from ..registry import register
 from ..schema import Activation, Padding
 from .common import constant_input, out_size, pad_before
-from .conv import exact_int, finish_float, finish_quantized, offset_operand, quant_params
+from .conv import (exact_int, finish_float, finish_quantized, offset_operand, quant_params,
+                   weights_operand)
 
 QUANTIZED = (np.int8, np.uint8, np.int16)
 
@@ -74,12 +75,13 @@ def transpose_conv(op):
                  strides)
     activation = getattr(o, "fused_activation_function", Activation.NONE)
     if x_t.dtype == np.float32:
-        acc = scatter_accumulate(x_t.data.astype(np.float64), w_t.data.astype(np.float64),
+        acc = scatter_accumulate(x_t.data.astype(np.float64), weights_operand(op, w_t),
                                  out_shape[1:3], strides, pads)
         return finish_float(acc, bias, activation)
     p = quant_params(op, x_t, w_t, out_t, w_t.shape[0], weight_offset=x_t.dtype == np.uint8)
     acc = scatter_accumulate(offset_operand(x_t, p.input_offset),
-                             offset_operand(w_t, p.filter_offset), out_shape[1:3], strides, pads)
+                             weights_operand(op, w_t, p.filter_offset), out_shape[1:3], strides,
+                             pads)
     return finish_quantized(exact_int(acc), bias, p, out_t.dtype)
 
 
@@ -122,6 +124,6 @@ def convolution_2d_transpose_bias(op):
     padding, strides = _custom_params(op)
     out_hw = _custom_out_hw(op)
     pads = _pads(padding, out_hw, w_t.shape[1:3], strides)
-    acc = scatter_accumulate(x_t.data.astype(np.float64), w_t.data.astype(np.float64), out_hw,
+    acc = scatter_accumulate(x_t.data.astype(np.float64), weights_operand(op, w_t), out_hw,
                              strides, pads)
     return finish_float(acc, None if b_t is None else b_t.data.reshape(-1), Activation.NONE)
