@@ -192,3 +192,14 @@ def test_mean_and_arg_max_runtime_axis(axes, keep_dims):
     b.add_op("ARG_MAX", [xi, ai], [y], output_type=4)
     b.mark_output(y)
     check_against_litert(b.build(), inputs=[x, np.array(axes[:1], np.int32)])
+
+
+@pytest.mark.parametrize("opname,dtype,qin,qout", [
+    ("REDUCE_MAX", np.int8, (0.05, 0), (0.05, 1)), ("REDUCE_MIN", np.uint8, (0.05, 0), (0.1, 0)),
+    ("MEAN", np.int16, (0.001, 2), (0.001, 0)), ("SUM", np.int16, (0.001, 0), (0.001, -1)),
+])
+def test_reduce_rejects_what_litert_rejects(opname, dtype, qin, qout):
+    from qrun import Interpreter
+    model = reduce_model(opname, (2, 3), [1], False, dtype, qin, qout)
+    with pytest.raises(RuntimeError, match=opname):
+        Interpreter(model_content=model).allocate_tensors()

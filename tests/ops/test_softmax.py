@@ -97,3 +97,14 @@ def test_log_softmax_float(shape):
 ])
 def test_real_model_softmax(name):
     assert check_ops_in_model(name, {"SOFTMAX"}) == {"SOFTMAX"}
+
+
+@pytest.mark.parametrize("din,dout,qin,qout", [
+    (np.int8, np.int8, (0.1, 0), (1 / 128, -128)), (np.int8, np.int8, (0.1, 0), (1 / 256, 0)),
+    (np.int16, np.int16, (0.001, 3), (1 / 32768, 0)), (np.int8, np.uint8, (0.1, 0), (1 / 256, 0)),
+])
+def test_softmax_rejects_what_litert_rejects(din, dout, qin, qout):
+    from qrun import Interpreter
+    model = softmax_model((1, 8), din, dout, 1.0, qin, qout)
+    with pytest.raises(RuntimeError, match="SOFTMAX"):
+        Interpreter(model_content=model).allocate_tensors()

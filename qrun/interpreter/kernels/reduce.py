@@ -44,7 +44,18 @@ def _reduced_shape(shape, axes, keep_dims: bool) -> Tuple[int, ...]:
     return tuple(d for i, d in enumerate(shape) if i not in axes)
 
 
+def _check_quantization(op) -> None:
+    """The quantization constraints TFLite's Prepare and Eval enforce."""
+    x, out = op.inputs[0], op.outputs[0]
+    if x.dtype == np.int16 and (x.zero_point != 0 or out.zero_point != 0):
+        raise ValueError("int16 %s needs zero points of 0" % op.opname)
+    if (op.opname in ("REDUCE_MAX", "REDUCE_MIN") and x.dtype in QUANTIZED
+            and (x.scale != out.scale or x.zero_point != out.zero_point)):
+        raise ValueError("quantized %s needs equal input and output quantization" % op.opname)
+
+
 def reduce_shape(op):
+    _check_quantization(op)
     if not op.inputs[1].is_constant:
         return None
     shape = op.inputs[0].shape

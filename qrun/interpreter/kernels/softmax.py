@@ -260,6 +260,13 @@ def softmax_shape(op):
         raise ValueError("%s SOFTMAX cannot output %s" % (x.dtype, out.dtype))
     if x.dtype == np.int16 and len(x.shape) > 4:
         raise ValueError("int16 SOFTMAX supports ranks 1 to 4, got %d" % len(x.shape))
+    # Output quantization TFLite's SoftmaxPrepare requires.
+    if x.dtype == out.dtype == np.int8 and (
+            out.zero_point != -128 or abs(out.scale - 1 / 256) > 0.001 / 256):
+        raise ValueError("int8 SOFTMAX needs output scale 1/256 and zero point -128")
+    if x.dtype == np.int16 and (x.zero_point != 0 or out.zero_point != 0
+                                or abs(out.scale - 1 / 32768) > 0.001 / 32768):
+        raise ValueError("int16 SOFTMAX needs zero points of 0 and output scale 1/32768")
     return same_as_input()(op)
 
 
