@@ -197,3 +197,16 @@ def test_float_nonfinite(opname):
     options = dict(alpha=0.2) if opname == "LEAKY_RELU" else {}
     model = unary_model(opname, (8,), np.float32, **options)
     np.testing.assert_array_equal(run_qrun(model, x)[0], run_litert(model, x)[0])
+
+
+@pytest.mark.parametrize("approximate", [False, True])
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.float32])
+@pytest.mark.parametrize("q", [(0.05, 128, 0.04, 20), (0.02, 60, 0.01, 30),
+                               (0.1, 200, 0.05, 5)])
+def test_gelu(approximate, dtype, q):
+    if dtype == np.float32:
+        model = unary_model("GELU", SHAPE, dtype, approximate=approximate)
+    else:
+        model = unary_model("GELU", SHAPE, dtype, q8(dtype, q[0], q[1]), q8(dtype, q[2], q[3]),
+                            approximate=approximate)
+    check_against_litert(model, inputs=[ramp(dtype)])

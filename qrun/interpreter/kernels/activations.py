@@ -1,11 +1,13 @@
-"""Activation ops: RELU family, LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU, PRELU, ELU.
+"""Activation ops: RELU family, LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU, PRELU, ELU, GELU.
 
 Mirrors TFLite's activations.cc with the reference kernels: 8-bit LOGISTIC/TANH/ELU go
-through a 256-entry table built as LUTPopulate builds it; int16 LOGISTIC/TANH use the
+(and GELU) through a 256-entry table built as LUTPopulate builds it; int16 LOGISTIC/TANH use the
 sigmoid_table_uint16 interpolation of reference/integer_ops/{logistic,tanh}.h; quantized
 HARD_SWISH is the int16 fixed-point algorithm of reference/hard_swish.h.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -387,3 +389,45 @@ def elu(op):
         return _elu_f32(inp.data)
     return lookup(op, lut_populate(op, _elu_f32))
 
+
+
+# -- GELU --------------------------------------------------------------------------------------
+
+def _erfc_f32(x: np.ndarray) -> np.ndarray:
+    """erfcf, correctly rounded (math.erfc per value: only used on 256-entry tables)."""
+    return np.array([math.erfc(float(v)) for v in np.ravel(x)], np.float64).reshape(
+        np.shape(x)).astype(np.float32)
+
+
+def _erfc_approx(x: np.ndarray) -> np.ndarray:
+    """erfc for float tensors: the Chebyshev fit of Numerical Recipes (relative error
+    below 1.2e-7, within the float tolerance), vectorized."""
+    z = np.abs(x.astype(np.float64))
+    t = 1.0 / (1.0 + 0.5 * z)
+    poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
+            -0.82215223 + t * 0.17087277))))))))
+    with np.errstate(under="ignore"):
+        ans = t * np.exp(-z * z + poly)
+    return np.where(x >= 0, ans, 2.0 - ans).astype(np.float32)
+
+
+def _gelu(x: np.ndarray, approximate: bool, erfc) -> np.ndarray:
+    """GeluTransform / GeluTransformApproximate in float32 (reference/gelu.h)."""
+    f32 = np.float32
+    half_x = f32(0.5) * x
+    if approximate:
+        k = f32(2.0 / math.sqrt(math.pi) * math.sqrt(0.5))
+        inner = k * x * (f32(1.0) + f32(0.044715) * x * x)
+        return half_x * (f32(1.0) + libm_f32(np.tanh, inner))
+    return half_x * erfc(x * f32(-math.sqrt(0.5)))
+
+
+@register("GELU", (np.float32, np.int8, np.uint8), shape=_same_type_shape)
+def gelu(op):
+    inp = op.inputs[0]
+    approximate = bool(getattr(op.options, "approximate", False))
+    with np.errstate(over="ignore", invalid="ignore"):
+        if inp.dtype == np.float32:
+            return _gelu(inp.data, approximate, _erfc_approx)
+        return lookup(op, lut_populate(op, lambda v: _gelu(v, approximate, _erfc_f32)))
