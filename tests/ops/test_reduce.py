@@ -50,7 +50,7 @@ def test_mean_quantized(shape, axes, keep_dims, dtype):
 
 
 @pytest.mark.parametrize("shape,axes,keep_dims", AXES)
-@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.int64])
 def test_mean_unquantized(shape, axes, keep_dims, dtype):
     check_against_litert(reduce_model("MEAN", shape, axes, keep_dims, dtype))
 
@@ -100,7 +100,7 @@ def test_sum_int16(shape, axes, keep_dims):
 
 @pytest.mark.parametrize("opname", ["SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD"])
 @pytest.mark.parametrize("shape,axes,keep_dims", AXES)
-@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.int64])
 def test_reduce_unquantized(opname, shape, axes, keep_dims, dtype):
     check_against_litert(reduce_model(opname, shape, axes, keep_dims, dtype))
 

@@ -18,7 +18,7 @@ SIZES = [((1, 4, 5, 3), (8, 10)), ((2, 9, 7, 2), (4, 3)), ((1, 5, 5, 1), (7, 3))
 
 
 def resize_model(opname, shape, size, dtype, align, half):
-    scale, zp = DTYPES[dtype]
+    scale, zp = DTYPES.get(dtype, (None, None))
     b = ModelBuilder()
     x = b.add_input(shape, dtype, scale=scale, zero_point=zp)
     s = b.add_constant(np.array(size, np.int32))
@@ -35,6 +35,13 @@ def resize_model(opname, shape, size, dtype, align, half):
 @pytest.mark.parametrize("shape,size", SIZES)
 def test_resize(opname, dtype, align, half, shape, size):
     check_against_litert(resize_model(opname, shape, size, dtype, align, half))
+
+
+@pytest.mark.parametrize("align,half", MODES)
+@pytest.mark.parametrize("shape,size", SIZES[:3])
+def test_resize_nearest_int32(align, half, shape, size):
+    check_against_litert(resize_model("RESIZE_NEAREST_NEIGHBOR", shape, size, np.int32, align,
+                                      half))
 
 
 @pytest.mark.parametrize("align,half", MODES)
