@@ -1,4 +1,5 @@
-"""UNIDIRECTIONAL_SEQUENCE_LSTM against LiteRT BUILTIN_REF: float32 and int8 (8x8_16)."""
+"""UNIDIRECTIONAL_SEQUENCE_LSTM and LSTM against LiteRT BUILTIN_REF: float32, int8 (8x8_16)
+and hybrid (float32 activations, int8 weights)."""
 from __future__ import annotations
 
 import numpy as np
@@ -13,8 +14,9 @@ def lstm_model(dtype, batch=2, time=3, n_input=5, n_cell=4, n_output=None, time_
                cifg=False, peephole=False, projection=False, proj_bias=False, layer_norm=False,
                cell_clip=0.0, proj_clip=0.0, activation="TANH", in_zp=3, state_zp=-2,
                hidden_zp=None, cell_log2=-11, legacy_20_inputs=False, hidden_quantized=True,
-               single_step=False, seed=0):
-    """A one-op LSTM model; int8 models carry the 5 intermediates of the 8x8_16 kernel."""
+               single_step=False, hybrid=False, asymmetric=False, seed=0):
+    """A one-op LSTM model; int8 models carry the 5 intermediates of the 8x8_16 kernel;
+    `hybrid`: float32 activations with int8 weights (dynamic-range quantization)."""
     rng = np.random.default_rng(seed)
     n_output = n_output or n_cell
     if not projection:
@@ -23,7 +25,7 @@ def lstm_model(dtype, batch=2, time=3, n_input=5, n_cell=4, n_output=None, time_
     b = ModelBuilder()
 
     def weights(shape, scale=0.02):
-        if quant:
+        if quant or hybrid:
             return b.add_constant(rng.integers(-127, 128, shape).astype(np.int8), scale=scale,
                                   zero_point=0)
         return b.add_constant(rng.uniform(-0.6, 0.6, shape).astype(np.float32))
@@ -45,8 +47,13 @@ def lstm_model(dtype, batch=2, time=3, n_input=5, n_cell=4, n_output=None, time_
     ins = [x]
     ins += [-1 if (cifg and k == 0) else weights([n_cell, n_input]) for k in range(4)]
     ins += [-1 if (cifg and k == 0) else weights([n_cell, n_output], 0.015) for k in range(4)]
-    ins += [vector(n_cell, 2e-4, -20000, 20000, np.int16, -0.3, 0.3)
-            if peephole and not (cifg and k == 0) else -1 for k in range(3)]
+    def peephole_weights():
+        if hybrid:
+            return b.add_constant(rng.integers(-127, 128, n_cell).astype(np.int8), scale=0.003,
+                                  zero_point=0)
+        return vector(n_cell, 2e-4, -20000, 20000, np.int16, -0.3, 0.3)
+
+    ins += [peephole_weights() if peephole and not (cifg and k == 0) else -1 for k in range(3)]
     ins += [-1 if (cifg and k == 0) else vector(n_cell) for k in range(4)]
     ins.append(weights([n_output, n_cell], 0.03) if projection else -1)
     ins.append(vector(n_output, 3e-4) if projection and proj_bias else -1)
@@ -78,6 +85,8 @@ def lstm_model(dtype, batch=2, time=3, n_input=5, n_cell=4, n_output=None, time_
                    proj_clip=proj_clip)
     if not single_step:
         options["time_major"] = time_major
+    if hybrid:
+        options["asymmetric_quantize_inputs"] = asymmetric
     b.add_op("LSTM" if single_step else "UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [y],
              intermediates=intermediates, **options)
     b.mark_output(y)
@@ -142,6 +151,14 @@ SINGLE_STEP = [dict(), dict(batch=3, cifg=True, peephole=True),
 def test_lstm_op_single_step(variant, dtype):
     """The LSTM op (full kernel): one step per invoke, state carried between invokes."""
     check_invokes_against_litert(lstm_model(dtype, single_step=True, **variant), invokes=4)
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: ",".join(sorted(v)) or "plain")
+@pytest.mark.parametrize("asymmetric", [False, True])
+def test_lstm_hybrid(variant, asymmetric):
+    """Dynamic-range LSTM: float32 activations quantized on the fly against int8 weights."""
+    model = lstm_model(np.float32, hybrid=True, asymmetric=asymmetric, **variant)
+    check_invokes_against_litert(model, invokes=2, seed=2)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.int8])

@@ -1,5 +1,5 @@
-"""UNIDIRECTIONAL_SEQUENCE_LSTM and LSTM (one step, full kernel): float32, and int8 with an
-int16 cell state (TFLite's 8x8_16).
+"""UNIDIRECTIONAL_SEQUENCE_LSTM and LSTM (one step, full kernel): float32, hybrid (float32
+activations, int8 weights) and int8 with an int16 cell state (TFLite's 8x8_16).
 
 Inputs follow TFLite's lstm::full layout (24; the last four, layer norm, optional). The output
 state (18) and cell state (19) are variable tensors: the kernel reads them at the start of a
@@ -24,6 +24,7 @@ from ..quant import (apply_activation_float, multiply_by_quantized_multiplier,
                      saturating_rounding_doubling_high_mul, wrap_int32)
 from ..registry import register
 from . import fixedpoint16
+from .hybrid import quantize_rows
 
 INPUT = 0
 INPUT_WEIGHTS = (1, 2, 3, 4)           # input-to-{input, forget, cell, output} gate
@@ -108,9 +109,9 @@ def lstm_output_shape(op):
         if op.inputs[10] is not None and n_output > n_cell:
             raise ValueError("int8 LSTM with peephole needs n_output <= n_cell (TFLite's "
                              "kernel would read past the cell state)")
-    elif op.inputs[2].dtype != np.float32:
-        raise ValueError("hybrid LSTM (float input, %s weights) is not supported"
-                         % op.inputs[2].dtype)
+    elif x.dtype != np.float32 or op.inputs[2].dtype not in (np.float32, np.int8):
+        raise ValueError("LSTM with %s input and %s weights is not supported"
+                         % (x.dtype, op.inputs[2].dtype))
     return [tuple(x.shape[:-1]) + (n_output,)]
 
 
@@ -120,29 +121,67 @@ def _sigmoid(x):
 
 # -- float32 -----------------------------------------------------------------------------
 
+class _FloatOperand:
+    """A float32 matmul operand: W v in float."""
+
+    def __init__(self, v: np.ndarray):
+        self.v = v
+
+    def accumulate(self, acc: np.ndarray, w_t) -> np.ndarray:
+        return acc + self.v @ w_t.data.T
+
+
+class _HybridOperand:
+    """A float32 operand of int8 weights (TFLite's hybrid LSTM): each batch row quantized to
+    int8 once per step, exact integer dot products scaled back and accumulated in float32
+    (MatrixBatchVectorMultiplyAccumulate with per-batch scaling factors)."""
+
+    def __init__(self, v: np.ndarray, asymmetric: bool):
+        self.q, self.scales, self.zero_points = quantize_rows(v, asymmetric)
+
+    def accumulate(self, acc: np.ndarray, w_t) -> np.ndarray:
+        w = w_t.data.astype(np.int64)
+        dot = self.q @ w.T - self.zero_points[:, None] * w.sum(axis=1)
+        scale = (self.scales * np.float32(w_t.scale)).astype(np.float32)
+        return (acc + dot.astype(np.float32) * scale[:, None]).astype(np.float32)
+
+
+def _float_weights(t) -> np.ndarray:
+    """Float weights, or int8 ones dequantized (VectorScalarMultiply) in the hybrid kernel."""
+    return t.data if t.dtype == np.float32 else t.data * np.float32(t.scale)
+
+
 def _float_gate(op, g, x, h, c, activation):
-    """CalculateLstmGateFloat: W x + R h (+ peephole) (+ layer norm) + bias, activated."""
-    w, r = op.inputs[INPUT_WEIGHTS[g]].data, op.inputs[RECURRENT_WEIGHTS[g]].data
+    """CalculateLstmGateFloat / -Hybrid: bias + W x + R h (+ peephole) (+ layer norm),
+    activated; x and h are float or hybrid operands."""
     bias = op.inputs[GATE_BIAS[g]].data
-    acc = x @ w.T + h @ r.T
+    norm = _opt(op, LAYER_NORM[g])
+    acc = np.zeros(c.shape, np.float32) if norm is not None else np.broadcast_to(bias, c.shape)
+    acc = h.accumulate(x.accumulate(acc, op.inputs[INPUT_WEIGHTS[g]]),
+                       op.inputs[RECURRENT_WEIGHTS[g]])
     peephole = _opt(op, PEEPHOLE_OF_GATE.get(g, -1))
     if peephole is not None:
-        acc = acc + peephole.data * c
-    norm = _opt(op, LAYER_NORM[g])
+        acc = acc + _float_weights(peephole) * c
     if norm is not None:
         mean = acc.mean(axis=1, keepdims=True)
         var = ((acc - mean) ** 2).mean(axis=1, keepdims=True)
-        acc = (acc - mean) / np.sqrt(var + np.float32(1e-8)) * norm.data
-    acc = (acc + bias).astype(np.float32)
-    return activation(acc)
+        acc = (acc - mean) / np.sqrt(var + np.float32(1e-8)) * norm.data + bias
+    return activation(acc.astype(np.float32))
 
 
 def _lstm_float(op):
+    """The float32 LSTM, or the hybrid one (float activations, int8 weights)."""
     o = op.options
     act = o.fused_activation_function
 
     def cell_act(v):
         return apply_activation_float(v, act)
+
+    if op.inputs[INPUT_WEIGHTS[GATE_F]].dtype == np.float32:
+        operand = _FloatOperand
+    else:
+        def operand(v):
+            return _HybridOperand(v, bool(getattr(o, "asymmetric_quantize_inputs", False)))
 
     xs = _to_steps(op, op.inputs[INPUT].data)
     n_batch = xs.shape[1]
@@ -152,19 +191,20 @@ def _lstm_float(op):
     proj = _opt(op, PROJECTION_WEIGHTS)
     proj_bias = _opt(op, PROJECTION_BIAS)
     outs = []
-    for x in xs:
-        f = _float_gate(op, GATE_F, x, h, c, _sigmoid)
-        i = 1.0 - f if cifg else _float_gate(op, GATE_I, x, h, c, _sigmoid)
-        g = _float_gate(op, GATE_C, x, h, c, cell_act)
+    for step in xs:
+        x, hv = operand(step), operand(h)
+        f = _float_gate(op, GATE_F, x, hv, c, _sigmoid)
+        i = 1.0 - f if cifg else _float_gate(op, GATE_I, x, hv, c, _sigmoid)
+        g = _float_gate(op, GATE_C, x, hv, c, cell_act)
         c = (f * c + i * g).astype(np.float32)
         if o.cell_clip > 0:
             c = np.clip(c, -o.cell_clip, o.cell_clip)
-        out_gate = _float_gate(op, GATE_O, x, h, c, _sigmoid)
+        out_gate = _float_gate(op, GATE_O, x, hv, c, _sigmoid)
         h = (out_gate * cell_act(c)).astype(np.float32)
         if proj is not None:
-            h = h @ proj.data.T
-            if proj_bias is not None:
-                h = h + proj_bias.data
+            start = (np.zeros((n_batch, proj.shape[0]), np.float32) if proj_bias is None
+                     else np.broadcast_to(proj_bias.data, (n_batch, proj.shape[0])))
+            h = operand(h).accumulate(start, proj)
             if o.proj_clip > 0:
                 h = np.clip(h, -o.proj_clip, o.proj_clip)
             h = h.astype(np.float32)
