@@ -61,13 +61,11 @@ def _clamp_quantized(op, raw: np.ndarray) -> np.ndarray:
 def _clamp_plain(op, value: np.ndarray) -> np.ndarray:
     """Fused activation on float or unquantized integer results (CalculateActivationRange)."""
     dtype = op.outputs[0].dtype
-    act = _activation(op)
+    lo, hi = activation_range_float(_activation(op))
     if dtype.kind == "f":
         # No activation still clamps to the finite range: inf becomes +-FLT_MAX.
-        lo, hi = activation_range_float(act)
         fmax = float(np.finfo(dtype).max)
         return np.clip(value, max(lo, -fmax), min(hi, fmax)).astype(dtype, copy=False)
-    lo, hi = activation_range_float(act)
     tmin, tmax = dtype_range(dtype)
     lo = tmin if math.isinf(lo) else int(lo)
     hi = tmax if math.isinf(hi) else int(hi)
