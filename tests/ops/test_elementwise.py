@@ -299,7 +299,8 @@ def test_select(dtype, cond_shape):
     check_against_litert(select_model("SELECT", cond_shape, [(2, 3, 4)] * 2, dtype, q), seed=10)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.int8, np.uint8, np.int32])
+@pytest.mark.parametrize("dtype", [np.float32, np.int8, np.uint8, np.int16, np.int32, np.int64,
+                                   np.bool_])
 @pytest.mark.parametrize("cond_shape,shapes", [
     ((2, 3, 4), [(2, 3, 4), (2, 3, 4)]), ((4,), [(2, 3, 4), (3, 1)]), ((), [(5,), (2, 1)]),
     ((2, 1, 1, 3, 1), [(1, 2, 1, 1, 4), (2, 1, 3, 1, 1)])])
