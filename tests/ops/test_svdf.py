@@ -18,11 +18,23 @@ GRID = [  # batch, input_size, num_units, rank, memory, activation
 
 
 def svdf_model(batch, n_input, units, rank, memory, act, dtype, seed, in_zp=0, out_zp=0,
-               with_bias=True):
+               with_bias=True, hybrid=False, asymmetric=False):
+    """A one-op SVDF model; `hybrid`: float32 input and state with int8 weights."""
     rng = np.random.default_rng(seed)
     filters = units * rank
     b = ModelBuilder()
-    if dtype == np.float32:
+    options = dict(rank=rank, fused_activation_function=act)
+    if hybrid:
+        x = b.add_input([batch, n_input], np.float32)
+        wf = b.add_constant(rng.integers(-127, 128, (filters, n_input)).astype(np.int8),
+                            scale=0.01, zero_point=0)
+        wt = b.add_constant(rng.integers(-127, 128, (filters, memory)).astype(np.int8),
+                            scale=0.008, zero_point=0)
+        bias = b.add_constant(rng.uniform(-1, 1, units).astype(np.float32)) if with_bias else -1
+        state = b.add_tensor([batch, filters * memory], np.float32, is_variable=True)
+        y = b.add_tensor([batch, units], np.float32)
+        options["asymmetric_quantize_inputs"] = asymmetric
+    elif dtype == np.float32:
         x = b.add_input([batch, n_input], np.float32)
         wf = b.add_constant(rng.uniform(-1, 1, (filters, n_input)).astype(np.float32))
         wt = b.add_constant(rng.uniform(-1, 1, (filters, memory)).astype(np.float32))
@@ -40,7 +52,7 @@ def svdf_model(batch, n_input, units, rank, memory, act, dtype, seed, in_zp=0, o
         state = b.add_tensor([batch, filters * memory], np.int16, scale=0.004, zero_point=0,
                              is_variable=True)
         y = b.add_tensor([batch, units], np.int8, scale=0.1, zero_point=out_zp)
-    b.add_op("SVDF", [x, wf, wt, bias, state], [y], rank=rank, fused_activation_function=act)
+    b.add_op("SVDF", [x, wf, wt, bias, state], [y], **options)
     b.mark_output(y)
     return b.build()
 
@@ -56,6 +68,13 @@ def test_svdf_int8(params, zps):
     # TFLite's integer SVDF requires a fused RELU.
     model = svdf_model(*params[:5], "RELU", np.int8, seed=2, in_zp=zps[0], out_zp=zps[1])
     check_invokes_against_litert(model, invokes=5, seed=3)
+
+
+@pytest.mark.parametrize("params", GRID)
+@pytest.mark.parametrize("asymmetric", [False, True])
+def test_svdf_hybrid(params, asymmetric):
+    model = svdf_model(*params, np.float32, seed=6, hybrid=True, asymmetric=asymmetric)
+    check_invokes_against_litert(model, invokes=5, seed=7)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.int8])

@@ -24,7 +24,7 @@ from ..quant import (apply_activation_float, multiply_by_quantized_multiplier,
                      saturating_rounding_doubling_high_mul, wrap_int32)
 from ..registry import register
 from . import fixedpoint16
-from .hybrid import quantize_rows
+from .operands import float_weights, operand_for
 
 INPUT = 0
 INPUT_WEIGHTS = (1, 2, 3, 4)           # input-to-{input, forget, cell, output} gate
@@ -121,36 +121,6 @@ def _sigmoid(x):
 
 # -- float32 -----------------------------------------------------------------------------
 
-class _FloatOperand:
-    """A float32 matmul operand: W v in float."""
-
-    def __init__(self, v: np.ndarray):
-        self.v = v
-
-    def accumulate(self, acc: np.ndarray, w_t) -> np.ndarray:
-        return acc + self.v @ w_t.data.T
-
-
-class _HybridOperand:
-    """A float32 operand of int8 weights (TFLite's hybrid LSTM): each batch row quantized to
-    int8 once per step, exact integer dot products scaled back and accumulated in float32
-    (MatrixBatchVectorMultiplyAccumulate with per-batch scaling factors)."""
-
-    def __init__(self, v: np.ndarray, asymmetric: bool):
-        self.q, self.scales, self.zero_points = quantize_rows(v, asymmetric)
-
-    def accumulate(self, acc: np.ndarray, w_t) -> np.ndarray:
-        w = w_t.data.astype(np.int64)
-        dot = self.q @ w.T - self.zero_points[:, None] * w.sum(axis=1)
-        scale = (self.scales * np.float32(w_t.scale)).astype(np.float32)
-        return (acc + dot.astype(np.float32) * scale[:, None]).astype(np.float32)
-
-
-def _float_weights(t) -> np.ndarray:
-    """Float weights, or int8 ones dequantized (VectorScalarMultiply) in the hybrid kernel."""
-    return t.data if t.dtype == np.float32 else t.data * np.float32(t.scale)
-
-
 def _float_gate(op, g, x, h, c, activation):
     """CalculateLstmGateFloat / -Hybrid: bias + W x + R h (+ peephole) (+ layer norm),
     activated; x and h are float or hybrid operands."""
@@ -161,7 +131,7 @@ def _float_gate(op, g, x, h, c, activation):
                        op.inputs[RECURRENT_WEIGHTS[g]])
     peephole = _opt(op, PEEPHOLE_OF_GATE.get(g, -1))
     if peephole is not None:
-        acc = acc + _float_weights(peephole) * c
+        acc = acc + float_weights(peephole) * c
     if norm is not None:
         mean = acc.mean(axis=1, keepdims=True)
         var = ((acc - mean) ** 2).mean(axis=1, keepdims=True)
@@ -177,11 +147,8 @@ def _lstm_float(op):
     def cell_act(v):
         return apply_activation_float(v, act)
 
-    if op.inputs[INPUT_WEIGHTS[GATE_F]].dtype == np.float32:
-        operand = _FloatOperand
-    else:
-        def operand(v):
-            return _HybridOperand(v, bool(getattr(o, "asymmetric_quantize_inputs", False)))
+    operand = operand_for(op.inputs[INPUT_WEIGHTS[GATE_F]],
+                          bool(getattr(o, "asymmetric_quantize_inputs", False)))
 
     xs = _to_steps(op, op.inputs[INPUT].data)
     n_batch = xs.shape[1]

@@ -4,7 +4,8 @@ The state (input 4) is a variable tensor of shape [batch, num_filters * memory_s
 filter, the last `memory_size` feature activations, oldest first. Each invoke shifts it left
 by one, writes the new activation into the last slot, then filters over time (TFLite's
 reference svdf.h). float32 runs in float; int8 input has int16 weights_time and state, int32
-bias, and two fixed-point rescales (input*feature -> state, state*time -> output).
+bias, and two fixed-point rescales (input*feature -> state, state*time -> output); float32
+input with int8 weights is TFLite's hybrid kernel (input quantized on the fly, float state).
 """
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ import numpy as np
 
 from ..quant import apply_activation_float, multiply_by_quantized_multiplier, quantize_multiplier
 from ..registry import register
+from .operands import float_weights, operand_for
 
 
 def svdf_output_shape(op):
     x, feature, time = op.inputs[0], op.inputs[1], op.inputs[2]
+    if x.dtype == np.float32 and feature.dtype not in (np.float32, np.int8):
+        raise ValueError("SVDF with float input and %s weights is not supported" % feature.dtype)
     state, bias = op.inputs[4], op.inputs[3]
     rank = int(op.options.rank)
     if len(x.shape) != 2 or len(feature.shape) != 2 or len(time.shape) != 2:
@@ -57,8 +61,11 @@ def svdf(op):
     view = _shift_state(state_t.data, num_filters, memory)
 
     if x.dtype == np.float32:
-        view[:, :, -1] = x.data @ feature.data.T
-        filtered = np.einsum("bfm,fm->bf", view, time.data)
+        operand = operand_for(feature, bool(getattr(op.options, "asymmetric_quantize_inputs",
+                                                      False)))
+        view[:, :, -1] = operand(x.data).accumulate(np.zeros((batch, num_filters), np.float32),
+                                                    feature)
+        filtered = np.einsum("bfm,fm->bf", view, float_weights(time))
         out = filtered.reshape(batch, num_units, rank).sum(axis=2)
         if bias is not None:
             out = out + bias.data
