@@ -1,4 +1,5 @@
-"""RNN and UNIDIRECTIONAL_SEQUENCE_RNN (float32): h = activation(W x + R h + bias).
+"""RNN and UNIDIRECTIONAL_SEQUENCE_RNN: h = activation(bias + W x + R h), float32, or hybrid
+(float32 activations quantized on the fly against int8 weights, as kernel_utils' RnnBatchStep).
 
 Inputs: input, weights [units, input_size], recurrent weights [units, units], bias [units]
 and the hidden state (a variable tensor [batch, units], updated in place so that it carries
@@ -11,6 +12,7 @@ import numpy as np
 
 from ..quant import apply_activation_float
 from ..registry import register
+from .operands import operand_for
 
 
 def _is_sequence(op) -> bool:
@@ -31,21 +33,25 @@ def rnn_output_shape(op):
     batch = x.shape[1] if rank == 3 and op.options.time_major else x.shape[0]
     if int(np.prod(state.shape)) != batch * units:
         raise ValueError("%s hidden state must hold %d values" % (op.opname, batch * units))
-    if w.dtype != np.float32:
-        raise ValueError("hybrid %s (%s weights) is not supported" % (op.opname, w.dtype))
+    if w.dtype not in (np.float32, np.int8) or r.dtype != w.dtype:
+        raise ValueError("%s with %s / %s weights is not supported"
+                         % (op.opname, w.dtype, r.dtype))
     return [tuple(x.shape[:-1]) + (units,)]
 
 
 @register("RNN", (np.float32,), shape=rnn_output_shape)
 @register("UNIDIRECTIONAL_SEQUENCE_RNN", (np.float32,), shape=rnn_output_shape)
 def rnn(op):
-    x, w, r, bias, state = (t.data for t in op.inputs[:5])
+    x, bias, state = op.inputs[0].data, op.inputs[3].data, op.inputs[4].data
+    w_t, r_t = op.inputs[1], op.inputs[2]
+    operand = operand_for(w_t, bool(getattr(op.options, "asymmetric_quantize_inputs", False)))
     batch_major = _is_sequence(op) and not op.options.time_major
     steps = x[None] if not _is_sequence(op) else (x.transpose(1, 0, 2) if batch_major else x)
     h = state.reshape(steps.shape[1], -1)
     outs = []
     for step in steps:
-        h = apply_activation_float((step @ w.T + h @ r.T + bias).astype(np.float32),
+        acc = operand(step).accumulate(np.broadcast_to(bias, (h.shape[0], len(bias))), w_t)
+        h = apply_activation_float(operand(h).accumulate(acc, r_t).astype(np.float32),
                                    op.options.fused_activation_function)
         outs.append(h)
     state[...] = h.reshape(state.shape)
