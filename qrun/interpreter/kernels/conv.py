@@ -70,7 +70,8 @@ def multiply_by_quantized_multiplier_single(x, multiplier, shift) -> np.ndarray:
     rounding right shift of the 64-bit product."""
     x = np.asarray(x, np.int64)
     total_shift = 31 - np.asarray(shift, np.int64)
-    return (x * np.asarray(multiplier, np.int64) + (np.int64(1) << (total_shift - 1))) >> total_shift
+    product = x * np.asarray(multiplier, np.int64)
+    return (product + (np.int64(1) << (total_shift - 1))) >> total_shift
 
 
 def finish_quantized(acc: np.ndarray, bias, p, dtype, single_rounding: bool = False) -> np.ndarray:
@@ -203,19 +204,26 @@ def conv_accumulate(op, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return out.reshape(n, oh, ow, o)
 
 
-@register("CONV_2D", QUANTIZED + (np.float32,), shape=conv_output_shape)
-def conv_2d(op):
+def convolution(op, accumulate, hybrid, channels: int):
+    """The dtype dispatch shared by CONV_2D and DEPTHWISE_CONV_2D: float, hybrid (float
+    input, int8 weights) or quantized, around the op's `accumulate`."""
     x_t, w_t, out_t = op.inputs[0], op.inputs[1], op.outputs[0]
-    activation = getattr(op.options, "fused_activation_function", Activation.NONE)
+    bias = _bias(op, 2)
     if x_t.dtype == np.float32:
         if w_t.dtype != np.float32:
-            return hybrid_conv(op, conv_accumulate, _bias(op, 2))
-        acc = conv_accumulate(op, x_t.data.astype(np.float64), weights_operand(op, w_t))
-        return finish_float(acc, _bias(op, 2), activation)
-    p = quant_params(op, x_t, w_t, out_t, w_t.shape[0], weight_offset=x_t.dtype == np.uint8)
-    acc = conv_accumulate(op, offset_operand(x_t, p.input_offset),
-                          weights_operand(op, w_t, p.filter_offset))
-    return finish_quantized(exact_int(acc), _bias(op, 2), p, out_t.dtype)
+            return hybrid(op, accumulate, bias)
+        acc = accumulate(op, x_t.data.astype(np.float64), weights_operand(op, w_t))
+        activation = getattr(op.options, "fused_activation_function", Activation.NONE)
+        return finish_float(acc, bias, activation)
+    p = quant_params(op, x_t, w_t, out_t, channels, weight_offset=x_t.dtype == np.uint8)
+    acc = accumulate(op, offset_operand(x_t, p.input_offset),
+                     weights_operand(op, w_t, p.filter_offset))
+    return finish_quantized(exact_int(acc), bias, p, out_t.dtype)
+
+
+@register("CONV_2D", QUANTIZED + (np.float32,), shape=conv_output_shape)
+def conv_2d(op):
+    return convolution(op, conv_accumulate, hybrid_conv, op.inputs[1].shape[0])
 
 
 # -- DEPTHWISE_CONV_2D ---------------------------------------------------------------------------
@@ -249,15 +257,4 @@ def depthwise_accumulate(op, x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 @register("DEPTHWISE_CONV_2D", QUANTIZED + (np.float32,), shape=depthwise_output_shape)
 def depthwise_conv_2d(op):
-    x_t, w_t, out_t = op.inputs[0], op.inputs[1], op.outputs[0]
-    activation = getattr(op.options, "fused_activation_function", Activation.NONE)
-    if x_t.dtype == np.float32:
-        if w_t.dtype != np.float32:
-            return hybrid_depthwise(op, depthwise_accumulate, _bias(op, 2))
-        acc = depthwise_accumulate(op, x_t.data.astype(np.float64), weights_operand(op, w_t))
-        return finish_float(acc, _bias(op, 2), activation)
-    p = quant_params(op, x_t, w_t, out_t, w_t.shape[3], weight_offset=x_t.dtype == np.uint8)
-    acc = depthwise_accumulate(op, offset_operand(x_t, p.input_offset),
-                               weights_operand(op, w_t, p.filter_offset))
-    return finish_quantized(exact_int(acc), _bias(op, 2), p, out_t.dtype)
-
+    return convolution(op, depthwise_accumulate, hybrid_depthwise, op.inputs[1].shape[3])

@@ -85,7 +85,7 @@ def transpose_conv(op):
     return finish_quantized(exact_int(acc), bias, p, out_t.dtype)
 
 
-# -- Convolution2DTransposeBias: inputs (input, weights, bias) --------------------------------------
+# -- Convolution2DTransposeBias: inputs (input, weights, bias) -----------------------------------
 
 # TfLitePadding in the custom options (kTfLitePaddingSame = 1, kTfLitePaddingValid = 2).
 _TFLITE_PADDING = {1: Padding.SAME, 2: Padding.VALID}
