@@ -67,7 +67,25 @@ def resize_nearest_neighbor(op):
     align, half = _flags(op)
     rows = _nearest_indices(x.shape[1], out_h, align, half)
     cols = _nearest_indices(x.shape[2], out_w, align, half)
-    return x[:, rows[:, None], cols[None, :], :]
+    return np.take(np.take(x, rows, axis=1), cols, axis=2)
+
+
+def _blend(image, y0, y1, x0, x1, dy, dx, one) -> np.ndarray:
+    """v00 (1-dy)(1-dx) + v10 dy (1-dx) + v01 (1-dy) dx + v11 dy dx over the whole image, in
+    the reference kernel's order (each product left to right, the sum term by term), so that
+    float32 rounds identically."""
+    top, bottom = np.take(image, y0, axis=1), np.take(image, y1, axis=1)
+    total = None
+    for rows, cols, wy, wx in ((top, x0, one - dy, one - dx), (bottom, x0, dy, one - dx),
+                               (top, x1, one - dy, dx), (bottom, x1, dy, dx)):
+        term = np.take(rows, cols, axis=2)
+        term *= wy
+        term *= wx
+        if total is None:
+            total = term
+        else:
+            total += term
+    return total
 
 
 def _float_coords(in_size: int, out_size: int, align: bool, half: bool):
@@ -87,14 +105,7 @@ def _bilinear_float_math(op, x, out_h, out_w, align, half) -> np.ndarray:
     xs, x0, x1 = _float_coords(x.shape[2], out_w, align, half)
     dy = (y - y0.astype(np.float32))[None, :, None, None]
     dx = (xs - x0.astype(np.float32))[None, None, :, None]
-    one = np.float32(1)
-    xf = x.astype(np.float32)
-
-    def at(rows, cols):
-        return xf[:, rows[:, None], cols[None, :], :]
-
-    total = (at(y0, x0) * (one - dy) * (one - dx) + at(y1, x0) * dy * (one - dx)
-             + at(y0, x1) * (one - dy) * dx + at(y1, x1) * dy * dx)
+    total = _blend(x.astype(np.float32), y0, y1, x0, x1, dy, dx, np.float32(1))
     if x.dtype == np.float32:
         return total.astype(np.float32)
     return np.trunc(total + np.float32(0.5)).astype(x.dtype)
@@ -124,14 +135,7 @@ def _bilinear_integer(op, x, out_h, out_w, align, half) -> np.ndarray:
     xs, x0, x1 = _integer_coords(x.shape[2], out_w, align, half)
     dy = (y - (y0 << 10))[None, :, None, None]
     dx = (xs - (x0 << 10))[None, None, :, None]
-    one = 1 << 10
-    xi = x.astype(np.int64)
-
-    def at(rows, cols):
-        return xi[:, rows[:, None], cols[None, :], :]
-
-    total = (at(y0, x0) * (one - dy) * (one - dx) + at(y1, x0) * dy * (one - dx)
-             + at(y0, x1) * (one - dy) * dx + at(y1, x1) * dy * dx)
+    total = _blend(x.astype(np.int64), y0, y1, x0, x1, dy, dx, 1 << 10)
     rounded = total + np.where(total > 0, 1 << 19, -(1 << 19))
     return _trunc_div(rounded, 1 << 20).astype(x.dtype)
 

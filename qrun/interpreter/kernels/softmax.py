@@ -152,8 +152,11 @@ def _exps_8bit(x: np.ndarray, multiplier: int, shift: int, diff_min: int):
     rows = _rows(x)
     diff = rows - rows.max(axis=1, keepdims=True)
     valid = diff >= diff_min
-    rescaled = multiply_by_quantized_multiplier_greater_than_one(diff, multiplier, shift)
-    exps = exp_on_negative_values(rescaled, SCALED_DIFF_INTEGER_BITS)
+    # 8-bit differences take at most 256 values: evaluate the fixed-point chain once per value.
+    span = np.arange(-255, 1, dtype=np.int64)
+    rescaled_table = multiply_by_quantized_multiplier_greater_than_one(span, multiplier, shift)
+    exp_table = exp_on_negative_values(rescaled_table, SCALED_DIFF_INTEGER_BITS)
+    rescaled, exps = rescaled_table[diff + 255], exp_table[diff + 255]
     sum_of_exps = wrap_int32(np.where(
         valid, rounding_divide_by_pot(exps, ACCUMULATION_INTEGER_BITS), 0).sum(axis=1))
     return diff, rescaled, exps, valid, sum_of_exps
