@@ -40,12 +40,17 @@ def window_indirection(batch: int, in_h: int, in_w: int, pixel_bytes: int, out_h
                        dil_h: int, dil_w: int, pad_top: int, pad_left: int) -> np.ndarray:
     """[batch * out_h * out_w, k_h * k_w] int64: the byte offset of the input pixel each
     window tap reads (relative to the input tensor), -1 where the tap falls in the padding."""
-    iy = (np.arange(out_h)[:, None] * stride_h - pad_top + np.arange(k_h)[None, :] * dil_h)
-    ix = (np.arange(out_w)[:, None] * stride_w - pad_left + np.arange(k_w)[None, :] * dil_w)
-    iy = iy[None, :, None, :, None]          # [1, oh, 1, kh, 1]
-    ix = ix[None, None, :, None, :]          # [1, 1, ow, 1, kw]
-    b = np.arange(batch)[:, None, None, None, None]
-    valid = (iy >= 0) & (iy < in_h) & (ix >= 0) & (ix < in_w)
-    off = ((b * in_h + iy) * in_w + ix).astype(np.int64) * pixel_bytes
-    ind = np.where(valid, off, -1)
-    return np.ascontiguousarray(ind.reshape(batch * out_h * out_w, k_h * k_w), np.int64)
+    # Separable: a row term per (oy, ky) and a column term per (ox, kx), each hugely
+    # negative outside the input, so that one add and one clamp give the offsets.
+    outside = -(1 << 60)
+    iy = np.arange(out_h)[:, None] * stride_h - pad_top + np.arange(k_h)[None, :] * dil_h
+    ix = np.arange(out_w)[:, None] * stride_w - pad_left + np.arange(k_w)[None, :] * dil_w
+    rows = np.where((iy >= 0) & (iy < in_h), iy.astype(np.int64) * in_w * pixel_bytes, outside)
+    cols = np.where((ix >= 0) & (ix < in_w), ix.astype(np.int64) * pixel_bytes, outside)
+    ind = np.empty((batch, out_h, out_w, k_h, k_w), np.int64)
+    np.add(rows[None, :, None, :, None], cols[None, None, :, None, :], out=ind)
+    if batch > 1:
+        ind += (np.arange(batch, dtype=np.int64) * in_h * in_w * pixel_bytes)[:, None, None, None,
+                                                                             None]
+    np.maximum(ind, -1, out=ind)
+    return ind.reshape(batch * out_h * out_w, k_h * k_w)

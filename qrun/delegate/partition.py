@@ -1,10 +1,10 @@
 """The partitioner: maximal runs of supported ops become one DelegateStep (one C call)."""
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from ..interpreter.graph import KernelStep, Step
-from .plan import PlanContext
+from .plan import PlanContext, PlanError
 from .table import OPS, unsupported_reason
 
 
@@ -42,6 +42,7 @@ class Delegate:
         self.backend = backend
         self.num_threads = num_threads
         self.isa = backend.isa
+        self.rejected: Dict[int, str] = {}
 
     def why_not(self, graph, step: Step) -> Optional[str]:
         """None when `step`'s op runs in C, else the reason it stays on numpy."""
@@ -56,27 +57,42 @@ class Delegate:
         return unsupported_reason(op)
 
     def partition(self, graph, steps: List[Step]) -> List[Step]:
+        """Maximal runs of supported ops become DelegateSteps. An op whose plan builder finds
+        sizes the C kernels must not see stays on numpy; `self.rejected` says why."""
+        self.rejected = {}
         if graph.arena is None or graph.arena.size == 0:
             return steps
         result: List[Step] = []
-        run: List[Step] = []
+        run = _Run(PlanContext(self.backend, graph))
         for step in steps:
             if self.why_not(graph, step) is None:
-                run.append(step)
-                continue
-            self._flush(graph, run, result)
+                try:
+                    built = OPS[step.op.opname].build(step.op, run.ctx)
+                except PlanError as exc:
+                    self.rejected[step.op.index] = str(exc)
+                else:
+                    run.add(step.op, built)
+                    continue
+            run = self._flush(graph, run, result)
             result.append(step)
         self._flush(graph, run, result)
         return result
 
-    def _flush(self, graph, run: List[Step], result: List[Step]) -> None:
-        if not run:
-            return
-        ctx = PlanContext(self.backend, graph)
-        ops = [step.op for step in run]
-        entries = []
-        for op in ops:
-            built = OPS[op.opname].build(op, ctx)
-            entries.extend(built if isinstance(built, list) else [built])
-        result.append(DelegateStep(ops, ctx, entries, self.num_threads))
-        run.clear()
+    def _flush(self, graph, run: "_Run", result: List[Step]) -> "_Run":
+        if not run.ops:
+            return run
+        result.append(DelegateStep(run.ops, run.ctx, run.entries, self.num_threads))
+        return _Run(PlanContext(self.backend, graph))
+
+
+class _Run:
+    """The ops of the partition being built, their nodes, and the context owning them."""
+
+    def __init__(self, ctx: PlanContext):
+        self.ctx = ctx
+        self.ops: list = []
+        self.entries: List[tuple] = []
+
+    def add(self, op, built) -> None:
+        self.ops.append(op)
+        self.entries.extend(built if isinstance(built, list) else [built])

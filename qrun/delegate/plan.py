@@ -48,8 +48,8 @@ class PlanContext:
     def requant(self, rq, scales: np.ndarray, out_tensor, activation: int) -> None:
         """Fills a qrun_requant: fp32 scales (plan-owned), clamp bounds and zero point."""
         scales = np.asarray(scales, np.float32)
-        if not np.all(np.isfinite(scales)) or np.any(scales <= 0):
-            raise PlanError("requantization scales must be finite and positive")
+        if not np.all(np.isfinite(scales)) or np.any(scales < 0):
+            raise PlanError("requantization scales must be finite and not negative")
         zp = out_tensor.zero_point
         lo, hi = activation_range_quantized(activation, out_tensor.scale, zp, out_tensor.dtype)
         rq.scale = self.buffer(scales, "float")
