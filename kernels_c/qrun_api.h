@@ -16,7 +16,8 @@ enum qrun_op_kind {
     QRUN_OP_BINARY = 7,    /* ADD, SUB, MUL with broadcasting */
     QRUN_OP_POOL = 8,      /* AVERAGE_POOL_2D, MAX_POOL_2D through an indirection buffer */
     QRUN_OP_MEAN = 9,      /* MEAN over the inner axes of [outer, inner, channels] */
-    QRUN_OP_COUNT = 10
+    QRUN_OP_TRANSPOSE = 10,
+    QRUN_OP_COUNT = 11
 };
 
 enum qrun_cpu_feature {
@@ -93,11 +94,23 @@ typedef struct {
 } qrun_lut_params;
 
 /* For each of `count` ranges r: copy ranges[3r + 2] bytes from arena offset ranges[3r] to
- * ranges[3r + 1]. Ranges do not overlap one another's destinations. */
+ * ranges[3r + 1], through `table` when it is not NULL (out = table[in]: a requantization).
+ * Ranges do not overlap one another's destinations. */
 typedef struct {
     int64_t count;
     const int64_t* ranges;
+    const uint8_t* table;
 } qrun_copy_params;
+
+/* A permutation of bytes: the dense output [shape[0..3]..., inner] takes element
+ * in[in_off + sum_d i_d * stride[d]] (stride[4]: along the inner axis). */
+typedef struct {
+    int64_t shape[4];
+    int64_t inner;
+    int64_t stride[5];
+    int64_t in_off;
+    int64_t out_off;
+} qrun_transpose_params;
 
 typedef struct {
     int64_t off;

@@ -1,10 +1,14 @@
-"""Data movement as byte-range copies: RESHAPE/SQUEEZE/EXPAND_DIMS, CONCATENATION, PAD."""
+"""Data movement, exact: RESHAPE/SQUEEZE/EXPAND_DIMS, CONCATENATION and PAD as byte-range
+copies (uint8 CONCATENATION's rescaling as a table), TRANSPOSE as a strided gather."""
 from __future__ import annotations
 
+import dataclasses
+from types import SimpleNamespace
 from typing import Optional
 
 import numpy as np
 
+from ..interpreter.registry import find_kernel
 from . import rules
 from .plan import PlanError
 from .table import delegate_op
@@ -29,9 +33,10 @@ def _bytes_op(op) -> Optional[str]:
     return None
 
 
-def copy_node(ctx, ranges: np.ndarray, sources, destination):
+def copy_node(ctx, ranges: np.ndarray, sources, destination, table=None):
     """A COPY node of [count, 3] (src, dst, nbytes) arena ranges, each checked to read within
-    one of `sources` ((start, end) arena extents) and to write within `destination`."""
+    one of `sources` ((start, end) arena extents) and to write within `destination`; through
+    `table` (256 bytes) when given."""
     ranges = np.ascontiguousarray(ranges, np.int64).reshape(-1, 3)
     dst_lo = ctx.offset(destination)
     dst_hi = dst_lo + destination.nbytes
@@ -47,6 +52,8 @@ def copy_node(ctx, ranges: np.ndarray, sources, destination):
     p = ctx.new("qrun_copy_params *")
     p.count = len(ranges)
     p.ranges = ctx.buffer(ranges, "int64_t")
+    if table is not None:
+        p.table = ctx.buffer(np.asarray(table, np.uint8).reshape(256), "uint8_t")
     return "COPY", p
 
 
@@ -86,8 +93,9 @@ def concat_rule(op) -> Optional[str]:
         return reason
     if any(t is None or t.is_constant or t.dtype != op.outputs[0].dtype for t in op.inputs):
         return "constant or mixed inputs"
-    if not _same_quantization(list(op.inputs) + [op.outputs[0]]):
-        return "inputs need rescaling"
+    if op.outputs[0].dtype != np.uint8 and not _same_quantization(
+            list(op.inputs) + [op.outputs[0]]):
+        return "int8 inputs need rescaling"
     if getattr(op.options, "fused_activation_function", 0) != 0:
         return "fused activation"
     rank = len(op.outputs[0].shape)
@@ -96,25 +104,41 @@ def concat_rule(op) -> Optional[str]:
     return None
 
 
-@delegate_op("CONCATENATION", concat_rule, "int8, uint8 with equal quantization: row copies")
+def concat_tables(op) -> list:
+    """Per input: None when its bytes are copied as they are, else the 256-entry table of
+    the reference kernel's rescaling (uint8 inputs quantized unlike the output)."""
+    y = op.outputs[0]
+    if _same_quantization(list(op.inputs) + [y]):
+        return [None] * len(op.inputs)
+    values = np.arange(256, dtype=np.uint8)
+    probe = dataclasses.replace(
+        op, options=SimpleNamespace(**dict(vars(op.options), axis=0)),
+        inputs=[dataclasses.replace(t, shape=(256,), data=values, constant=None)
+                for t in op.inputs],
+        outputs=[dataclasses.replace(y, shape=(256 * len(op.inputs),), data=None)])
+    out = np.asarray(find_kernel(probe).fn(probe)).reshape(len(op.inputs), 256)
+    return [None if _same_quantization([t, y]) else out[i] for i, t in enumerate(op.inputs)]
+
+
+@delegate_op("CONCATENATION", concat_rule, "int8 with equal quantization, uint8 (rescaled "
+             "through exact tables): row copies")
 def build_concat(op, ctx):
     y = op.outputs[0]
     axis = _concat_axis(op)
     outer = int(np.prod(y.shape[:axis], dtype=np.int64))
     out_row = y.nbytes // max(outer, 1)
     y_off = ctx.offset(y)
-    ranges, sources, start = [], [], 0
-    for t in op.inputs:
-        lo, hi = _extent(ctx, t)
-        row = t.nbytes // max(outer, 1)
-        o = np.arange(outer, dtype=np.int64)
-        ranges.append(np.stack([lo + o * row, y_off + o * out_row + start,
-                                np.full(outer, row)], axis=1))
-        sources.append((lo, hi))
-        start += row
-    if start != out_row:
+    rows = [t.nbytes // max(outer, 1) for t in op.inputs]
+    if sum(rows) != out_row:
         raise PlanError("CONCATENATION inputs do not fill the output")
-    return copy_node(ctx, np.concatenate(ranges), sources, y)
+    nodes, start = [], 0
+    o = np.arange(outer, dtype=np.int64)
+    for t, row, table in zip(op.inputs, rows, concat_tables(op)):
+        lo, hi = _extent(ctx, t)
+        ranges = np.stack([lo + o * row, y_off + o * out_row + start, np.full(outer, row)], axis=1)
+        nodes.append(copy_node(ctx, ranges, [(lo, hi)], y, table))
+        start += row
+    return nodes
 
 
 def pad_rule(op) -> Optional[str]:
@@ -168,3 +192,57 @@ def build_pad(op, ctx):
 for _name in ("PAD", "PADV2"):
     delegate_op(_name, pad_rule, "int8, uint8: constant border (zero point or PADV2 value)")(
         build_pad)
+
+
+def _transpose_axes(op):
+    """(outer shape[4], inner, input strides[5]) of the output with mergeable axes merged, or
+    None when more than 5 remain."""
+    x = op.inputs[0]
+    perm = [int(a) % len(x.shape) for a in np.asarray(op.inputs[1].constant).reshape(-1)]
+    in_strides = np.cumprod([1] + [int(d) for d in x.shape[::-1]])[:-1][::-1]
+    merged = []
+    for a in perm:
+        d, st = int(x.shape[a]), int(in_strides[a])
+        if d == 1:
+            continue
+        if merged and merged[-1][1] == st * d:
+            merged[-1] = [merged[-1][0] * d, st]
+        else:
+            merged.append([d, st])
+    if len(merged) > 5:
+        return None
+    merged = [[1, 0]] * (5 - len(merged)) + merged
+    return [m[0] for m in merged[:4]], merged[4][0], [m[1] for m in merged]
+
+
+def transpose_rule(op) -> Optional[str]:
+    reason = _bytes_op(op)
+    if reason:
+        return reason
+    x, y = op.inputs[0], op.outputs[0]
+    if len(op.inputs) != 2 or op.inputs[1] is None or not op.inputs[1].is_constant:
+        return "permutation is not constant"
+    perm = [int(a) for a in np.asarray(op.inputs[1].constant).reshape(-1)]
+    rank = len(x.shape)
+    if rank == 0 or sorted(a % rank for a in perm) != list(range(rank)):
+        return "not a permutation"
+    if tuple(y.shape) != tuple(x.shape[a % rank] for a in perm):
+        return "output shape"
+    if not _same_quantization([x, y]):
+        return "quantization differs"
+    if _transpose_axes(op) is None:
+        return "more than 5 axes after merging"
+    return None
+
+
+@delegate_op("TRANSPOSE", transpose_rule, "int8, uint8: any permutation of up to 5 merged axes")
+def build_transpose(op, ctx):
+    x, y = op.inputs[0], op.outputs[0]
+    outer, inner, strides = _transpose_axes(op)
+    reach = sum((d - 1) * st for d, st in zip(outer + [inner], strides))
+    if x.nbytes and reach >= x.nbytes:
+        raise PlanError("transpose strides reach past the input")
+    p = ctx.new("qrun_transpose_params *")
+    p.shape, p.inner, p.stride = outer, inner, strides
+    p.in_off, p.out_off = ctx.offset(x), ctx.offset(y)
+    return "TRANSPOSE", p

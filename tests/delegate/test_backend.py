@@ -147,3 +147,46 @@ def test_partitions_and_numpy_share_the_arena():
     assert len(np.unique(ref)) > 3
     assert np.abs(ours.astype(int) - ref).max() <= 4
     assert np.abs(ours.astype(int) - ref).mean() < 0.5
+
+
+def test_resize_rebuilds_the_plan():
+    model = conv_model("int8pc", GEOMETRIES[2], "RELU6", seed=2)
+    it = Interpreter(model_content=model)
+    it.allocate_tensors()
+    index = it.get_input_details()[0]["index"]
+    it.resize_tensor_input(index, [3, 9, 9, 4])
+    it.allocate_tensors()
+    assert [d["backend"] for d in it._get_ops_details()] == ["c"]
+    x = np.random.default_rng(0).integers(-128, 128, (3, 9, 9, 4)).astype(np.int8)
+    it.set_tensor(index, x)
+    it.invoke()
+    ours = it.get_tensor(it.get_output_details()[0]["index"])
+    ref = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    ref.resize_tensor_input(index, [3, 9, 9, 4])
+    ref.allocate_tensors()
+    ref.set_tensor(index, x)
+    ref.invoke()
+    theirs = ref.get_tensor(ref.get_output_details()[0]["index"])
+    assert ours.shape == (3, 5, 5, 3)
+    assert np.abs(ours.astype(int) - theirs).max() <= 1
+
+
+def test_interpreters_invoke_from_threads():
+    # cffi releases the GIL during qrun_execute; two interpreters run side by side.
+    import threading
+    model = conv_model("uint8", GEOMETRIES[10], "NONE", seed=4)
+    inputs = model_inputs(model, 4)
+    expected = run_delegate(model, inputs)
+    results = {}
+
+    def work(k):
+        results[k] = [run_delegate(model, inputs) for _ in range(5)]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for runs in results.values():
+        for out in runs:
+            assert_same(out, expected)

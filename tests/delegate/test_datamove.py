@@ -1,4 +1,4 @@
-"""RESHAPE/SQUEEZE/EXPAND_DIMS, CONCATENATION and PAD in the delegate: exact."""
+"""RESHAPE/SQUEEZE/EXPAND_DIMS, CONCATENATION, TRANSPOSE and PAD in the delegate: exact."""
 from __future__ import annotations
 
 import numpy as np
@@ -50,6 +50,36 @@ def test_concatenation(dtype, shapes, axis):
     b.add_op("CONCATENATION", xs, [y], axis=axis)
     b.mark_output(y)
     check_delegate(b.build(), seed=axis + 5, lsb=0)
+
+
+@pytest.mark.parametrize("shapes,axis", [(((1, 4, 4, 3), (1, 4, 4, 5)), 3),
+                                         (((2, 3, 5), (2, 1, 5), (2, 2, 5)), 1)])
+def test_concatenation_uint8_rescaled(shapes, axis):
+    b = ModelBuilder()
+    qs = [dict(scale=0.05, zero_point=7), dict(scale=0.02, zero_point=250),
+          dict(scale=0.1, zero_point=0)]
+    xs = [b.add_input(s, np.uint8, **q) for s, q in zip(shapes, qs)]
+    out = list(shapes[0])
+    out[axis] = sum(s[axis] for s in shapes)
+    y = b.add_tensor(out, np.uint8, scale=0.05, zero_point=7)
+    b.add_op("CONCATENATION", xs, [y], axis=axis)
+    b.mark_output(y)
+    check_delegate(b.build(), seed=axis, lsb=0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,perm", [
+    ((2, 3, 4, 5), (0, 3, 1, 2)), ((1, 6, 7, 3), (0, 2, 1, 3)), ((5, 9), (1, 0)),
+    ((2, 3, 1, 4, 5), (4, 2, 0, 3, 1)), ((2, 2, 3, 2, 3, 2), (0, 1, 5, 2, 3, 4)),
+    ((3, 4, 5), (0, 1, 2))])
+def test_transpose(dtype, shape, perm):
+    b = ModelBuilder()
+    x = b.add_input(shape, dtype, **Q)
+    p = b.add_constant(np.array(perm, np.int32))
+    y = b.add_tensor([shape[a] for a in perm], dtype, **Q)
+    b.add_op("TRANSPOSE", [x, p], [y])
+    b.mark_output(y)
+    check_delegate(b.build(), seed=len(shape), lsb=0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
