@@ -8,6 +8,7 @@ from . import svdf  # noqa: F401
 from . import lstm  # noqa: F401
 from . import detection  # noqa: F401
 from . import rnn  # noqa: F401
+from . import bidirectional  # noqa: F401
 from . import quantize  # noqa: F401
 from . import reduce  # noqa: F401
 from . import data_movement  # noqa: F401

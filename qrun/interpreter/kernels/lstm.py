@@ -121,17 +121,50 @@ def _sigmoid(x):
 
 # -- float32 -----------------------------------------------------------------------------
 
-def _float_gate(op, g, x, h, c, activation):
-    """CalculateLstmGateFloat / -Hybrid: bias + W x + R h (+ peephole) (+ layer norm),
-    activated; x and h are float or hybrid operands."""
-    bias = op.inputs[GATE_BIAS[g]].data
-    norm = _opt(op, LAYER_NORM[g])
+@dataclass
+class FloatCell:
+    """The tensors of one float32 or hybrid LSTM cell, per gate (input, forget, cell, output;
+    None where absent), and its two state tensors."""
+    input_weights: List
+    recurrent_weights: List
+    aux_weights: List
+    peephole: List
+    bias: List
+    layer_norm: List
+    projection: Optional[object]
+    projection_bias: Optional[object]
+    output_state: object
+    cell_state: object
+
+
+def float_cell(op, block: int, states: int, layer_norm: int = -1, aux: int = -1) -> FloatCell:
+    """The cell whose 17 weight tensors start at input `block` (in lstm::full order), with
+    output and cell state at `states` and `states + 1`, and optional layer norm and
+    auxiliary-input weights (4 each) starting at `layer_norm` and `aux`."""
+    def four(start):
+        return [_opt(op, start + k) if start >= 0 else None for k in range(4)]
+
+    return FloatCell(
+        input_weights=four(block), recurrent_weights=four(block + 4),
+        aux_weights=four(aux), peephole=[_opt(op, block + 8), _opt(op, block + 9), None,
+                                         _opt(op, block + 10)],
+        bias=four(block + 11), layer_norm=four(layer_norm), projection=_opt(op, block + 15),
+        projection_bias=_opt(op, block + 16), output_state=op.inputs[states],
+        cell_state=op.inputs[states + 1])
+
+
+def _float_gate(cell: FloatCell, g, x, aux, h, c, activation):
+    """CalculateLstmGateFloat / -Hybrid: bias + W x (+ W_aux aux) + R h (+ peephole)
+    (+ layer norm), activated; x, aux and h are float or hybrid operands."""
+    bias = cell.bias[g].data
+    norm = cell.layer_norm[g]
     acc = np.zeros(c.shape, np.float32) if norm is not None else np.broadcast_to(bias, c.shape)
-    acc = h.accumulate(x.accumulate(acc, op.inputs[INPUT_WEIGHTS[g]]),
-                       op.inputs[RECURRENT_WEIGHTS[g]])
-    peephole = _opt(op, PEEPHOLE_OF_GATE.get(g, -1))
-    if peephole is not None:
-        acc = acc + float_weights(peephole) * c
+    acc = x.accumulate(acc, cell.input_weights[g])
+    if aux is not None and cell.aux_weights[g] is not None:
+        acc = aux.accumulate(acc, cell.aux_weights[g])
+    acc = h.accumulate(acc, cell.recurrent_weights[g])
+    if cell.peephole[g] is not None:
+        acc = acc + float_weights(cell.peephole[g]) * c
     if norm is not None:
         mean = acc.mean(axis=1, keepdims=True)
         var = ((acc - mean) ** 2).mean(axis=1, keepdims=True)
@@ -139,51 +172,57 @@ def _float_gate(op, g, x, h, c, activation):
     return activation(acc.astype(np.float32))
 
 
-def _lstm_float(op):
-    """The float32 LSTM, or the hybrid one (float activations, int8 weights)."""
-    o = op.options
-    act = o.fused_activation_function
+def run_float_cell(cell: FloatCell, options, xs: np.ndarray, aux_xs: Optional[np.ndarray] = None,
+                   reverse: bool = False) -> np.ndarray:
+    """LstmStepFloat / LstmStepHybrid over the steps of xs [time, batch, n_input] (backwards
+    when `reverse`), from and back into the cell's state tensors; returns the outputs
+    [time, batch, n_output] in time order."""
+    act = options.fused_activation_function
 
     def cell_act(v):
         return apply_activation_float(v, act)
 
-    operand = operand_for(op.inputs[INPUT_WEIGHTS[GATE_F]],
-                          bool(getattr(o, "asymmetric_quantize_inputs", False)))
-
-    xs = _to_steps(op, op.inputs[INPUT].data)
+    operand = operand_for(cell.input_weights[GATE_F],
+                          bool(getattr(options, "asymmetric_quantize_inputs", False)))
     n_batch = xs.shape[1]
-    h = op.inputs[OUTPUT_STATE].data.reshape(n_batch, -1).copy()
-    c = op.inputs[CELL_STATE].data.reshape(n_batch, -1).copy()
-    cifg = op.inputs[1] is None
-    proj = _opt(op, PROJECTION_WEIGHTS)
-    proj_bias = _opt(op, PROJECTION_BIAS)
-    outs = []
-    for step in xs:
-        x, hv = operand(step), operand(h)
-        f = _float_gate(op, GATE_F, x, hv, c, _sigmoid)
-        i = 1.0 - f if cifg else _float_gate(op, GATE_I, x, hv, c, _sigmoid)
-        g = _float_gate(op, GATE_C, x, hv, c, cell_act)
+    h = cell.output_state.data.reshape(n_batch, -1).copy()
+    c = cell.cell_state.data.reshape(n_batch, -1).copy()
+    cifg = cell.input_weights[GATE_I] is None
+    proj, proj_bias = cell.projection, cell.projection_bias
+    outs = [None] * len(xs)
+    for t in (reversed(range(len(xs))) if reverse else range(len(xs))):
+        x, hv = operand(xs[t]), operand(h)
+        aux = None if aux_xs is None else operand(aux_xs[t])
+        f = _float_gate(cell, GATE_F, x, aux, hv, c, _sigmoid)
+        i = 1.0 - f if cifg else _float_gate(cell, GATE_I, x, aux, hv, c, _sigmoid)
+        g = _float_gate(cell, GATE_C, x, aux, hv, c, cell_act)
         c = (f * c + i * g).astype(np.float32)
-        if o.cell_clip > 0:
-            c = np.clip(c, -o.cell_clip, o.cell_clip)
-        out_gate = _float_gate(op, GATE_O, x, hv, c, _sigmoid)
+        if options.cell_clip > 0:
+            c = np.clip(c, -options.cell_clip, options.cell_clip)
+        out_gate = _float_gate(cell, GATE_O, x, aux, hv, c, _sigmoid)
         h = (out_gate * cell_act(c)).astype(np.float32)
         if proj is not None:
             start = (np.zeros((n_batch, proj.shape[0]), np.float32) if proj_bias is None
                      else np.broadcast_to(proj_bias.data, (n_batch, proj.shape[0])))
             h = operand(h).accumulate(start, proj)
-            if o.proj_clip > 0:
-                h = np.clip(h, -o.proj_clip, o.proj_clip)
+            if options.proj_clip > 0:
+                h = np.clip(h, -options.proj_clip, options.proj_clip)
             h = h.astype(np.float32)
-        outs.append(h)
-    _store_states(op, h, c)
-    return _from_steps(op, np.stack(outs)).astype(np.float32)
+        outs[t] = h
+    store_states(cell.output_state, cell.cell_state, h, c)
+    return np.stack(outs).astype(np.float32)
 
 
-def _store_states(op, h: np.ndarray, c: np.ndarray) -> None:
-    for i, value in ((OUTPUT_STATE, h), (CELL_STATE, c)):
-        state = op.inputs[i].data
-        state[...] = value.reshape(state.shape).astype(state.dtype)
+def _lstm_float(op):
+    """The float32 LSTM, or the hybrid one (float activations, int8 weights)."""
+    cell = float_cell(op, 1, OUTPUT_STATE, layer_norm=LAYER_NORM[0])
+    return _from_steps(op, run_float_cell(cell, op.options, _to_steps(op, op.inputs[INPUT].data)))
+
+
+def store_states(output_state, cell_state, h: np.ndarray, c: np.ndarray) -> None:
+    """Writes the final states back into the variable tensors."""
+    for t, value in ((output_state, h), (cell_state, c)):
+        t.data[...] = value.reshape(t.data.shape).astype(t.dtype)
 
 
 # -- int8 x int8 -> int16 ----------------------------------------------------------------
@@ -427,7 +466,7 @@ def _lstm_int8(op):
         else:
             h = hidden
         outs.append(h)
-    _store_states(op, h, c)
+    store_states(op.inputs[OUTPUT_STATE], op.inputs[CELL_STATE], h, c)
     return _from_steps(op, np.stack(outs)).astype(np.int8)
 
 

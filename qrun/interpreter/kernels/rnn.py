@@ -8,6 +8,8 @@ over between invokes). RNN is one step on [batch, input_size]; the sequence op r
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from ..quant import apply_activation_float
@@ -39,23 +41,32 @@ def rnn_output_shape(op):
     return [tuple(x.shape[:-1]) + (units,)]
 
 
+def run_rnn(options, weights, recurrent, bias, state, xs: np.ndarray, aux_weights=None,
+            aux_xs: Optional[np.ndarray] = None, reverse: bool = False) -> np.ndarray:
+    """RnnBatchStep over the steps of xs [time, batch, n_input] (backwards when `reverse`),
+    from and back into the hidden state tensor; returns [time, batch, units] in time order."""
+    operand = operand_for(weights, bool(getattr(options, "asymmetric_quantize_inputs", False)))
+    b = bias.data
+    h = state.data.reshape(xs.shape[1], -1)
+    outs = [None] * len(xs)
+    for t in (reversed(range(len(xs))) if reverse else range(len(xs))):
+        acc = operand(xs[t]).accumulate(np.broadcast_to(b, (h.shape[0], len(b))), weights)
+        if aux_xs is not None and aux_weights is not None:
+            acc = operand(aux_xs[t]).accumulate(acc, aux_weights)
+        h = apply_activation_float(operand(h).accumulate(acc, recurrent).astype(np.float32),
+                                   options.fused_activation_function)
+        outs[t] = h
+    state.data[...] = h.reshape(state.data.shape)
+    return np.stack(outs)
+
+
 @register("RNN", (np.float32,), shape=rnn_output_shape)
 @register("UNIDIRECTIONAL_SEQUENCE_RNN", (np.float32,), shape=rnn_output_shape)
 def rnn(op):
-    x, bias, state = op.inputs[0].data, op.inputs[3].data, op.inputs[4].data
-    w_t, r_t = op.inputs[1], op.inputs[2]
-    operand = operand_for(w_t, bool(getattr(op.options, "asymmetric_quantize_inputs", False)))
+    x = op.inputs[0].data
     batch_major = _is_sequence(op) and not op.options.time_major
     steps = x[None] if not _is_sequence(op) else (x.transpose(1, 0, 2) if batch_major else x)
-    h = state.reshape(steps.shape[1], -1)
-    outs = []
-    for step in steps:
-        acc = operand(step).accumulate(np.broadcast_to(bias, (h.shape[0], len(bias))), w_t)
-        h = apply_activation_float(operand(h).accumulate(acc, r_t).astype(np.float32),
-                                   op.options.fused_activation_function)
-        outs.append(h)
-    state[...] = h.reshape(state.shape)
-    out = np.stack(outs)
+    out = run_rnn(op.options, *op.inputs[1:5], steps)
     if not _is_sequence(op):
         return out[0]
     return out.transpose(1, 0, 2) if batch_major else out
