@@ -3,6 +3,9 @@
 Integer paths follow TFLite's reference kernels (reference/conv.h, depthwiseconv_uint8.h,
 integer_ops/conv.h, integer_ops/depthwise_conv.h): exact integer accumulation (done here as
 float64 matmuls, exact for these magnitudes), then the per-channel fixed-point requantization.
+Float32 sums are taken term by term in float32, in the reference kernels' order, so that float
+results are LiteRT's bit for bit (a hybrid op downstream re-quantizes them: a last-bit
+difference there can move a quantized value by one step).
 Float32 activations with int8 weights take TFLite's hybrid path (`hybrid.py`).
 """
 from __future__ import annotations
@@ -94,9 +97,11 @@ def finish_quantized(acc: np.ndarray, bias, p, dtype, single_rounding: bool = Fa
 
 
 def finish_float(acc: np.ndarray, bias, activation: int) -> np.ndarray:
+    """float32 total + bias, then the fused activation."""
+    acc = acc.astype(np.float32, copy=False)
     if bias is not None:
-        acc = acc + bias
-    return apply_activation_float(acc.astype(np.float32), activation)
+        acc = acc + bias.astype(np.float32, copy=False)
+    return apply_activation_float(acc, activation)
 
 
 def exact_int(acc: np.ndarray) -> np.ndarray:
@@ -187,21 +192,41 @@ def conv_output_shape(op):
 
 
 def conv_accumulate(op, x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """sum over taps and input channels of x * w as float64, (N, OH, OW, O); x and w
-    already carry their offsets. Grouped when the filter is shallower than the input."""
+    """sum over taps and input channels of x * w, (N, OH, OW, O): float32 operands as
+    reference_ops::Conv sums them, float64 ones (integers with their offsets) by matmul.
+    Grouped when the filter is shallower than the input."""
     n, h, wd, c = x.shape
     o, kh, kw, cg = w.shape
     g = _geometry(op, (h, wd), (kh, kw))
-    cols = patches(x, (kh, kw), g)
     oh, ow = g.out_hw
     groups = c // cg
     og = o // groups
+    if x.dtype == np.float32:
+        return _conv_float32(x, w, g, groups)
+    cols = patches(x, (kh, kw), g)
     cols = cols.reshape(n * oh * ow, kh * kw, groups, cg)
     out = np.empty((n * oh * ow, o), np.float64)
     for k in range(groups):
         out[:, k * og:(k + 1) * og] = (cols[:, :, k, :].reshape(n * oh * ow, -1)
                                        @ w[k * og:(k + 1) * og].reshape(og, -1).T)
     return out.reshape(n, oh, ow, o)
+
+
+def _conv_float32(x: np.ndarray, w: np.ndarray, g, groups: int) -> np.ndarray:
+    """One float32 total per output, adding input * filter over taps (y, x) then channels."""
+    o, kh, kw, cg = w.shape
+    og = o // groups
+    acc = np.zeros((x.shape[0],) + g.out_hw + (o,), np.float32)
+    product = np.empty(acc.shape[:3] + (og,), np.float32)
+    for ky, row in enumerate(taps(x, (kh, kw), g)):
+        for kx, view in enumerate(row):
+            for k in range(groups):
+                total = acc[..., k * og:(k + 1) * og]
+                for c in range(cg):
+                    np.multiply(view[..., k * cg + c, None], w[k * og:(k + 1) * og, ky, kx, c],
+                                out=product)
+                    total += product
+    return acc
 
 
 def convolution(op, accumulate, hybrid, channels: int):
@@ -212,7 +237,7 @@ def convolution(op, accumulate, hybrid, channels: int):
     if x_t.dtype == np.float32:
         if w_t.dtype != np.float32:
             return hybrid(op, accumulate, bias)
-        acc = accumulate(op, x_t.data.astype(np.float64), weights_operand(op, w_t))
+        acc = accumulate(op, x_t.data, w_t.data)
         activation = getattr(op.options, "fused_activation_function", Activation.NONE)
         return finish_float(acc, bias, activation)
     p = quant_params(op, x_t, w_t, out_t, channels, weight_offset=x_t.dtype == np.uint8)
@@ -244,11 +269,12 @@ def depthwise_output_shape(op):
 
 
 def depthwise_accumulate(op, x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Per output channel c*m + j: sum over taps of x[..., c] * w[..., c*m + j], float64."""
+    """Per output channel c*m + j: sum over taps of x[..., c] * w[..., c*m + j], in the
+    operands' dtype (float32: term by term in tap order, as the reference kernel)."""
     n, h, wd, c = x.shape
     _, kh, kw, o = w.shape
     g = _geometry(op, (h, wd), (kh, kw))
-    acc = np.zeros((n,) + g.out_hw + (o,))
+    acc = np.zeros((n,) + g.out_hw + (o,), x.dtype)
     for ky, row in enumerate(taps(x, (kh, kw), g)):
         for kx, view in enumerate(row):
             acc += (view if o == c else np.repeat(view, o // c, axis=-1)) * w[0, ky, kx]

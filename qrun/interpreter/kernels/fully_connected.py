@@ -2,7 +2,8 @@
 
 FULLY_CONNECTED follows reference/fully_connected.h (uint8, per-tensor int8: filter zero point
 added) and integer_ops/fully_connected.h (per-channel int8, 16x8); float32 activations with
-int8 weights take the hybrid path.
+int8 weights take the hybrid path. Float32 products are summed one by one in float32 along
+the depth, as the reference kernels do, so float results are LiteRT's bit for bit.
 """
 from __future__ import annotations
 
@@ -16,6 +17,18 @@ from .conv import (exact_int, finish_float, finish_quantized, offset_operand, qu
 from .hybrid import hybrid_batch_matmul, hybrid_fully_connected
 
 QUANTIZED = (np.int8, np.uint8, np.int16)
+
+
+def matmul_float32(lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """(..., M, K) x (..., K, N), batch dimensions broadcast: one float32 total per output,
+    adding lhs * rhs over k in order."""
+    shape = np.broadcast_shapes(lhs.shape[:-2], rhs.shape[:-2]) + (lhs.shape[-2], rhs.shape[-1])
+    acc = np.zeros(shape, np.float32)
+    product = np.empty(shape, np.float32)
+    for k in range(lhs.shape[-1]):
+        np.multiply(lhs[..., :, k, None], rhs[..., k, None, :], out=product)
+        acc += product
+    return acc
 
 
 def _bias(op):
@@ -54,7 +67,7 @@ def fully_connected(op):
     if x_t.dtype == np.float32:
         if w_t.dtype != np.float32:
             return hybrid_fully_connected(op, _bias(op))
-        acc = x_t.data.reshape(-1, depth).astype(np.float64) @ weights_operand(op, w_t).T
+        acc = matmul_float32(x_t.data.reshape(-1, depth), w_t.data.T)
         activation = getattr(op.options, "fused_activation_function", Activation.NONE)
         return finish_float(acc, _bias(op), activation).reshape(out_t.shape)
     per_channel = w_t.quantization.per_channel
@@ -104,8 +117,7 @@ def batch_matmul(op):
     if lhs_t.dtype == np.float32:
         if rhs_t.dtype != np.float32:
             return hybrid_batch_matmul(op, *_matrices(op, lhs_t.data, rhs_t.data))
-        lhs, rhs = _matrices(op, lhs_t.data.astype(np.float64), rhs_t.data.astype(np.float64))
-        return (lhs @ rhs).astype(np.float32)
+        return matmul_float32(*_matrices(op, lhs_t.data, rhs_t.data))
     p = quant_params(op, lhs_t, rhs_t, out_t, 1, weight_offset=True)
     lhs, rhs = _matrices(op, offset_operand(lhs_t, p.input_offset),
                          weights_operand(op, rhs_t, p.filter_offset))

@@ -35,12 +35,14 @@ def symmetric_quantize_rows(rows: np.ndarray):
 
 def asymmetric_quantize_rows(rows: np.ndarray):
     """AsymmetricQuantizeFloats per row: the [min(0, x), max(0, x)] range over [-128, 127],
-    with the zero point nudged as TFLite does (computed in double)."""
+    with the zero point nudged as TFLite does. The range is a float32 difference, divided
+    in double (LiteRT's scales match this, not an all-double range)."""
     rows = rows.astype(np.float32)
-    rmin = np.minimum(np.min(rows, axis=1), 0).astype(np.float64)
-    rmax = np.maximum(np.max(rows, axis=1), 0).astype(np.float64)
+    rmin = np.minimum(np.min(rows, axis=1), np.float32(0))
+    rmax = np.maximum(np.max(rows, axis=1), np.float32(0))
     empty = rmin == rmax
-    scale = np.where(empty, 1.0, (rmax - rmin) / 255.0)
+    scale = np.where(empty, 1.0, (rmax - rmin).astype(np.float64) / 255.0)
+    rmin, rmax = rmin.astype(np.float64), rmax.astype(np.float64)
     from_min = -128.0 - rmin / scale
     from_max = 127.0 - rmax / scale
     zero_point = np.where(128.0 + np.abs(rmin / scale) < 127.0 + np.abs(rmax / scale),

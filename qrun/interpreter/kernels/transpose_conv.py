@@ -27,17 +27,24 @@ def _pads(padding: int, out_hw, filter_hw, strides):
 
 
 def scatter_accumulate(x: np.ndarray, w: np.ndarray, out_hw, strides, pads) -> np.ndarray:
-    """sum of x[n, iy, ix, :] . w[o, ky, kx, :] into out[n, iy*sh - ph + ky, ix*sw - pw + kx, o],
-    float64; x and w already carry their offsets."""
+    """sum of x[n, iy, ix, :] . w[o, ky, kx, :] into out[n, iy*sh - ph + ky, ix*sw - pw + kx, o];
+    x and w already carry their offsets. float32 operands are summed term by term in the
+    reference's order (input rows, columns, channels: taps from the last), float64 ones
+    (integers) by matmul."""
     n, h, wd, c = x.shape
     o, kh, kw, _ = w.shape
     (sh, sw), (ph, pw), (oh, ow) = strides, pads, out_hw
-    full = np.zeros((n, max((h - 1) * sh + kh, ph + oh), max((wd - 1) * sw + kw, pw + ow), o))
+    full = np.zeros((n, max((h - 1) * sh + kh, ph + oh), max((wd - 1) * sw + kw, pw + ow), o),
+                    x.dtype)
     rows = x.reshape(-1, c)
-    for ky in range(kh):
-        for kx in range(kw):
-            full[:, ky:ky + (h - 1) * sh + 1:sh, kx:kx + (wd - 1) * sw + 1:sw] += (
-                rows @ w[:, ky, kx, :].T).reshape(n, h, wd, o)
+    for ky in reversed(range(kh)):
+        for kx in reversed(range(kw)):
+            region = full[:, ky:ky + (h - 1) * sh + 1:sh, kx:kx + (wd - 1) * sw + 1:sw]
+            if x.dtype == np.float32:
+                for ci in range(c):
+                    region += x[..., ci, None] * w[:, ky, kx, ci]
+            else:
+                region += (rows @ w[:, ky, kx, :].T).reshape(n, h, wd, o)
     return full[:, ph:ph + oh, pw:pw + ow]
 
 
@@ -75,8 +82,7 @@ def transpose_conv(op):
                  strides)
     activation = getattr(o, "fused_activation_function", Activation.NONE)
     if x_t.dtype == np.float32:
-        acc = scatter_accumulate(x_t.data.astype(np.float64), weights_operand(op, w_t),
-                                 out_shape[1:3], strides, pads)
+        acc = scatter_accumulate(x_t.data, w_t.data, out_shape[1:3], strides, pads)
         return finish_float(acc, bias, activation)
     p = quant_params(op, x_t, w_t, out_t, w_t.shape[0], weight_offset=x_t.dtype == np.uint8)
     acc = scatter_accumulate(offset_operand(x_t, p.input_offset),
