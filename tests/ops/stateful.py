@@ -6,12 +6,15 @@ from typing import List
 import numpy as np
 
 from qrun import Interpreter, OpResolverType
+from qrun.interpreter.loader import load_model
 from tests.oracle import assert_same, litert, random_inputs
 
 
 def check_invokes_against_litert(model: bytes, invokes: int, seed: int = 0) -> List[np.ndarray]:
     """Runs `invokes` invokes with fresh random inputs on qrun and LiteRT BUILTIN_REF, so
-    that state carried in variable tensors is exercised; outputs must be bit-exact each time."""
+    that state carried in variable tensors is exercised; outputs and the variable tensors
+    must agree after each invoke (bit-exact for integers), and again after
+    reset_all_variables."""
     lite = litert()
     theirs_it = lite.Interpreter(model_content=model,
                                  experimental_op_resolver_type=lite.OpResolverType.BUILTIN_REF)
@@ -20,15 +23,21 @@ def check_invokes_against_litert(model: bytes, invokes: int, seed: int = 0) -> L
     outs = []
     for it in (theirs_it, ours_it):
         it.allocate_tensors()
-    for k in range(invokes):
+    variables = [t.index for t in load_model(content=model).subgraphs[0].tensors
+                 if t.is_variable]
+    for k in list(range(invokes)) + [0]:
+        if len(outs) == invokes:
+            for it in (theirs_it, ours_it):
+                it.reset_all_variables()
         inputs = random_inputs(theirs_it.get_input_details(), seed * 1000 + k)
         results = []
         for it in (theirs_it, ours_it):
             for d, x in zip(it.get_input_details(), inputs):
                 it.set_tensor(d["index"], x)
             it.invoke()
-            results.append([it.get_tensor(d["index"]) for d in it.get_output_details()])
-        assert_same(results[1], results[0], what="invoke %d" % k)
+            results.append([it.get_tensor(d["index"]) for d in it.get_output_details()]
+                           + [it.get_tensor(i) for i in variables])
+        assert_same(results[1], results[0], what="invoke %d" % len(outs))
         outs.append(results[1])
     return outs
 
@@ -36,7 +45,6 @@ def check_invokes_against_litert(model: bytes, invokes: int, seed: int = 0) -> L
 def extract_op(path, op_index: int) -> bytes:
     """A one-op model holding operator `op_index` of the .tflite at `path`, with its
     constants, variable tensors and intermediates; its other inputs become model inputs."""
-    from qrun.interpreter.loader import load_model
     from qrun.modelbuilder import ModelBuilder
 
     op = load_model(str(path)).subgraphs[0].operators[op_index]
@@ -69,7 +77,6 @@ def shared_model_bytes_or_skip(name: str) -> bytes:
     import pytest
 
     from qrun.interpreter.graph import Graph, UnsupportedOperatorError
-    from qrun.interpreter.loader import load_model
     from tests.oracle import shared_model
 
     path = shared_model(name)
