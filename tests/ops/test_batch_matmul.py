@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from qrun.modelbuilder import ModelBuilder
-from tests.oracle import check_against_litert
+from tests.ops.conv_util import check_exact
 
 # (lhs shape, rhs shape, adj_x, adj_y), shapes as stored (before the adjoints)
 CASES = [
@@ -57,14 +57,14 @@ def matmul_model(dtype, lhs_shape, rhs_shape, adj_x, adj_y, seed, const_rhs=Fals
 @pytest.mark.parametrize("c", range(len(CASES)))
 @pytest.mark.parametrize("const_rhs", [False, True])
 def test_batch_matmul(dtype, c, const_rhs):
-    check_against_litert(matmul_model(dtype, *CASES[c], seed=c, const_rhs=const_rhs), seed=c)
+    check_exact(matmul_model(dtype, *CASES[c], seed=c, const_rhs=const_rhs), seed=c)
 
 
 @pytest.mark.parametrize("zero_points", [[-128, 127, 0], [127, -128, -128], [0, 0, 127]])
 def test_batch_matmul_zero_points(zero_points):
     model = matmul_model(np.int8, (2, 6, 10), (2, 10, 7), False, False, 3,
                          zero_points=zero_points)
-    check_against_litert(model, seed=4)
+    check_exact(model, seed=4)
 
 
 def hybrid_matmul_model(lhs_shape, rhs_shape, adj_x, adj_y, asymmetric, seed):
@@ -86,4 +86,4 @@ def hybrid_matmul_model(lhs_shape, rhs_shape, adj_x, adj_y, asymmetric, seed):
 @pytest.mark.parametrize("c", range(len(CASES)))
 @pytest.mark.parametrize("asymmetric", [False, True])
 def test_batch_matmul_hybrid(c, asymmetric):
-    check_against_litert(hybrid_matmul_model(*CASES[c], asymmetric, seed=c), seed=c)
+    check_exact(hybrid_matmul_model(*CASES[c], asymmetric, seed=c), seed=c)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.oracle import check_against_litert
-from tests.ops.conv_util import ACTIVATIONS, ConvModel, out_dim
+from tests.ops.conv_util import ACTIVATIONS, ConvModel, check_exact, out_dim
 
 SCHEMES = ("int8", "int8pc", "uint8", "int16", "float32", "hybridpc")
 
@@ -39,7 +38,7 @@ def depthwise_model(scheme, geometry, activation, seed, bias=True, in_zp=None, o
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("g", range(len(GEOMETRIES)))
 def test_depthwise_geometry(scheme, g):
-    check_against_litert(depthwise_model(scheme, GEOMETRIES[g], "NONE", seed=g), seed=g)
+    check_exact(depthwise_model(scheme, GEOMETRIES[g], "NONE", seed=g), seed=g)
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
@@ -47,7 +46,7 @@ def test_depthwise_geometry(scheme, g):
 @pytest.mark.parametrize("bias", [True, False])
 def test_depthwise_activation_bias(scheme, activation, bias):
     model = depthwise_model(scheme, GEOMETRIES[1], activation, seed=3, bias=bias)
-    check_against_litert(model, seed=5)
+    check_exact(model, seed=5)
 
 
 @pytest.mark.parametrize("scheme,in_zp,out_zp", [
@@ -57,4 +56,4 @@ def test_depthwise_activation_bias(scheme, activation, bias):
 def test_depthwise_zero_points(scheme, in_zp, out_zp, activation):
     model = depthwise_model(scheme, GEOMETRIES[3], activation, seed=7, in_zp=in_zp,
                             out_zp=out_zp)
-    check_against_litert(model, seed=11)
+    check_exact(model, seed=11)

@@ -7,7 +7,7 @@ import pytest
 
 from qrun.modelbuilder import ModelBuilder
 from tests.oracle import check_against_litert
-from tests.ops.conv_util import ACTIVATIONS, ConvModel
+from tests.ops.conv_util import ACTIVATIONS, ConvModel, check_exact
 
 SCHEMES = ("int8", "int8pc", "uint8", "int16", "int16b32", "float32")
 
@@ -38,7 +38,7 @@ def fc_model(scheme, shape, units, activation, seed, keep_num_dims=False, bias=T
 @pytest.mark.parametrize("keep_num_dims", [False, True])
 def test_fully_connected_shapes(scheme, s, keep_num_dims):
     shape, units = SHAPES[s]
-    check_against_litert(fc_model(scheme, shape, units, "NONE", s, keep_num_dims), seed=s)
+    check_exact(fc_model(scheme, shape, units, "NONE", s, keep_num_dims), seed=s)
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
@@ -46,7 +46,7 @@ def test_fully_connected_shapes(scheme, s, keep_num_dims):
 @pytest.mark.parametrize("bias", [True, False])
 def test_fully_connected_activation_bias(scheme, activation, bias):
     model = fc_model(scheme, (3, 10), 6, activation, seed=4, bias=bias)
-    check_against_litert(model, seed=9)
+    check_exact(model, seed=9)
 
 
 @pytest.mark.parametrize("scheme,in_zp,out_zp", [
@@ -54,7 +54,7 @@ def test_fully_connected_activation_bias(scheme, activation, bias):
     ("uint8", 128, 128)])
 def test_fully_connected_zero_points(scheme, in_zp, out_zp):
     model = fc_model(scheme, (2, 12), 5, "RELU", seed=2, in_zp=in_zp, out_zp=out_zp)
-    check_against_litert(model, seed=3)
+    check_exact(model, seed=3)
 
 
 @pytest.mark.parametrize("scheme", ("hybrid", "hybridpc"))
@@ -64,14 +64,18 @@ def test_fully_connected_hybrid(scheme, asymmetric, s):
     shape, units = SHAPES[s]
     model = fc_model(scheme, shape, units, "NONE", s, keep_num_dims=s % 2 == 0,
                      asymmetric=asymmetric)
-    check_against_litert(model, seed=s)
+    check_exact(model, seed=s)
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS + ("TANH",))
 @pytest.mark.parametrize("bias", [True, False])
 def test_fully_connected_hybrid_activation(activation, bias):
     model = fc_model("hybridpc", (3, 10), 6, activation, seed=4, bias=bias, asymmetric=True)
-    check_against_litert(model, seed=9)
+    if activation == "TANH":
+        # TFLite's float tanh is not numpy's: equal within 1e-5, not to the last bit.
+        check_against_litert(model, seed=9)
+    else:
+        check_exact(model, seed=9)
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.float32])
@@ -87,4 +91,4 @@ def test_fully_connected_weights_as_input(dtype):
                                             zero_point=-4 if dtype == np.int8 else 120)))
     b.add_op("FULLY_CONNECTED", [x, w, -1], [y], fused_activation_function="NONE")
     b.mark_output(y)
-    check_against_litert(b.build(), seed=1)
+    check_exact(b.build(), seed=1)

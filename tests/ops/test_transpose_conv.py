@@ -8,8 +8,8 @@ import struct
 import numpy as np
 import pytest
 
-from tests.oracle import assert_same, check_against_litert, random_inputs, run_litert, run_qrun
-from tests.ops.conv_util import ACTIVATIONS, ConvModel
+from tests.oracle import assert_same, random_inputs, run_litert, run_qrun
+from tests.ops.conv_util import ACTIVATIONS, ConvModel, check_exact
 
 SCHEMES = ("int8", "int8pc", "uint8", "int16", "int16b32", "float32")
 
@@ -44,21 +44,21 @@ def transpose_model(scheme, geometry, seed, bias=True, activation=None, in_zp=No
 @pytest.mark.parametrize("g", range(len(GEOMETRIES)))
 @pytest.mark.parametrize("bias", [True, False])
 def test_transpose_conv(scheme, g, bias):
-    check_against_litert(transpose_model(scheme, GEOMETRIES[g], seed=g, bias=bias), seed=g)
+    check_exact(transpose_model(scheme, GEOMETRIES[g], seed=g, bias=bias), seed=g)
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_transpose_conv_activation(scheme, activation):
     model = transpose_model(scheme, GEOMETRIES[0], seed=5, activation=activation)
-    check_against_litert(model, seed=6)
+    check_exact(model, seed=6)
 
 
 @pytest.mark.parametrize("scheme,in_zp,out_zp", [
     ("int8pc", -128, 127), ("int8", 127, -128), ("uint8", 0, 255), ("uint8", 255, 0)])
 def test_transpose_conv_zero_points(scheme, in_zp, out_zp):
     model = transpose_model(scheme, GEOMETRIES[1], seed=8, in_zp=in_zp, out_zp=out_zp)
-    check_against_litert(model, seed=9)
+    check_exact(model, seed=9)
 
 
 def transpose_bias_model(shape, o, kernel, strides, padding, seed):
@@ -103,4 +103,4 @@ def test_transpose_conv_output_shape_input(scheme):
     model = m.build("TRANSPOSE_CONV", [size, w, x, m.bias(o)], y, padding=padding,
                     stride_h=strides[0], stride_w=strides[1])
     data = random_inputs([dict(shape=shape, dtype=m.dtype)], 4)[0]
-    check_against_litert(model, inputs=[np.array(out_shape, np.int32), data])
+    check_exact(model, inputs=[np.array(out_shape, np.int32), data])
