@@ -25,6 +25,12 @@
 #define QRUN_ISA_NAME "scalar"
 #endif
 
+/* The AVX-512 VNNI build is compiled without -mavx512vnni (GCC 12 miscompiles signed int8
+ * dot products into vpdpbusd); functions using VNNI intrinsics carry this attribute. */
+#if defined(QRUN_ISA_AVX512VNNI)
+#define QRUN_TARGET_VNNI __attribute__((target("avx512vnni")))
+#endif
+
 /* Tile sizes. The SIMD builds run the portable kernels for now, with the same tiles. */
 #define QRUN_GEMM_MR 4
 #define QRUN_GEMM_NR 8
