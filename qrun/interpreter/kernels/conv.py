@@ -22,6 +22,7 @@ from .hybrid import hybrid_conv, hybrid_depthwise
 
 QUANTIZED = (np.int8, np.uint8, np.int16)
 TENSOR_TYPE_INT32 = 2   # schema TensorType.INT32, as the quantized_bias_type option gives it
+IM2COL_ELEMENTS = 1 << 22   # the largest im2col block built at once (32 MB of float64)
 
 
 # -- shared by the convolution family ------------------------------------------------------------
@@ -158,9 +159,9 @@ def taps(x: np.ndarray, filter_hw, g):
              for kx in range(kw)] for ky in range(kh)]
 
 
-def patches(x: np.ndarray, filter_hw, g) -> np.ndarray:
-    """im2col: (N, OH, OW, KH, KW, C)."""
-    return np.stack([np.stack(row, axis=3) for row in taps(x, filter_hw, g)], axis=3)
+def patches(views, rows: slice) -> np.ndarray:
+    """im2col of output rows `rows` from the taps' views: (N, rows, OW, KH, KW, C)."""
+    return np.stack([np.stack([v[:, rows] for v in row], axis=3) for row in views], axis=3)
 
 
 def _check_bias(op, index: int, channels: int, what: str) -> None:
@@ -203,13 +204,20 @@ def conv_accumulate(op, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     og = o // groups
     if x.dtype == np.float32:
         return _conv_float32(x, w, g, groups)
-    cols = patches(x, (kh, kw), g)
-    cols = cols.reshape(n * oh * ow, kh * kw, groups, cg)
-    out = np.empty((n * oh * ow, o), np.float64)
-    for k in range(groups):
-        out[:, k * og:(k + 1) * og] = (cols[:, :, k, :].reshape(n * oh * ow, -1)
-                                       @ w[k * og:(k + 1) * og].reshape(og, -1).T)
-    return out.reshape(n, oh, ow, o)
+    views = taps(x, (kh, kw), g)
+    out = np.empty((n, oh, ow, o), np.float64)
+    # im2col a block of output rows at a time, so that its copy stays small.
+    block = max(1, IM2COL_ELEMENTS // (n * ow * kh * kw * c))
+    for r in range(0, oh, block):
+        rows = slice(r, min(oh, r + block))
+        cols = patches(views, rows)
+        m = cols.shape[0] * cols.shape[1] * ow
+        cols = cols.reshape(m, kh * kw, groups, cg)
+        for k in range(groups):
+            out[:, rows, :, k * og:(k + 1) * og] = (
+                cols[:, :, k, :].reshape(m, -1) @ w[k * og:(k + 1) * og].reshape(og, -1).T
+            ).reshape(n, -1, ow, og)
+    return out
 
 
 def _conv_float32(x: np.ndarray, w: np.ndarray, g, groups: int) -> np.ndarray:
