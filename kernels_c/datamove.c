@@ -12,8 +12,13 @@ static void lut_run(const void* params, uint8_t* arena, int64_t begin, int64_t e
     const uint8_t* QRUN_RESTRICT in = arena + p->in_off;
     uint8_t* QRUN_RESTRICT out = arena + p->out_off;
     const int64_t stop = QRUN_MIN(end * DATAMOVE_BLOCK, p->n);
-    for (int64_t i = begin * DATAMOVE_BLOCK; i < stop; i++)
-        out[i] = p->table[in[i]];
+    if (p->out_size == 1) {
+        for (int64_t i = begin * DATAMOVE_BLOCK; i < stop; i++)
+            out[i] = p->table[in[i]];
+    } else {
+        for (int64_t i = begin * DATAMOVE_BLOCK; i < stop; i++)
+            memcpy(out + 4 * i, p->table + 4 * in[i], 4);
+    }
 }
 
 static int64_t copy_tiles(const void* params) {

@@ -10,8 +10,8 @@ enum qrun_op_kind {
     QRUN_OP_GEMM = 1,      /* FULLY_CONNECTED, 1x1 stride-1 CONV_2D */
     QRUN_OP_IGEMM = 2,     /* CONV_2D through an indirection buffer */
     QRUN_OP_DWCONV = 3,    /* DEPTHWISE_CONV_2D through an indirection buffer */
-    QRUN_OP_LUT = 4,       /* unary ops on bytes: LOGISTIC, TANH, HARD_SWISH, ... */
-    QRUN_OP_COPY = 5,      /* byte ranges: RESHAPE, SQUEEZE, CONCATENATION, PAD, SLICE */
+    QRUN_OP_LUT = 4,       /* unary ops on bytes: LOGISTIC, TANH, ..., DEQUANTIZE */
+    QRUN_OP_COPY = 5,      /* byte ranges: RESHAPE, CONCATENATION, PAD, SPLIT, RESIZE_NEAREST */
     QRUN_OP_FILL = 6,      /* a byte value over a range: PAD's border */
     QRUN_OP_BINARY = 7,    /* ADD, SUB, MUL with broadcasting */
     QRUN_OP_POOL = 8,      /* AVERAGE_POOL_2D, MAX_POOL_2D through an indirection buffer */
@@ -85,12 +85,14 @@ typedef struct {
     qrun_requant rq;
 } qrun_dwconv_params;
 
-/* out[i] = table[in[i]] for n bytes. */
+/* out[i] = table[in[i]] for n input bytes; entries of out_size bytes (1, or 4 for
+ * DEQUANTIZE's floats). */
 typedef struct {
     int64_t n;
     int64_t in_off;
     int64_t out_off;
-    const uint8_t* table;     /* 256 entries, indexed by the input byte */
+    int32_t out_size;
+    const uint8_t* table;     /* 256 entries of out_size bytes, indexed by the input byte */
 } qrun_lut_params;
 
 /* For each of `count` ranges r: copy ranges[3r + 2] bytes from arena offset ranges[3r] to

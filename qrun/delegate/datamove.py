@@ -246,3 +246,103 @@ def build_transpose(op, ctx):
     p.shape, p.inner, p.stride = outer, inner, strides
     p.in_off, p.out_off = ctx.offset(x), ctx.offset(y)
     return "TRANSPOSE", p
+
+
+def _split_parts(op):
+    """(data tensor, axis) of SPLIT (axis, data) or SPLIT_V (data, sizes, axis)."""
+    data, axis_t = (op.inputs[1], op.inputs[0]) if op.opname == "SPLIT" else (op.inputs[0],
+                                                                              op.inputs[2])
+    rank = len(data.shape)
+    axis = int(np.asarray(axis_t.constant).reshape(-1)[0])
+    return data, axis + rank if axis < 0 else axis
+
+
+def split_rule(op) -> Optional[str]:
+    if len(op.inputs) != (2 if op.opname == "SPLIT" else 3) or None in op.inputs:
+        return "inputs"
+    axis_t = op.inputs[0] if op.opname == "SPLIT" else op.inputs[2]
+    if not axis_t.is_constant or axis_t.constant.size != 1:
+        return "axis is not constant"
+    x, axis = _split_parts(op)
+    if x.dtype not in rules.QUANTIZED or x.is_constant:
+        return "data is not a non-constant int8/uint8 tensor"
+    if not 0 <= axis < len(x.shape):
+        return "axis"
+    for y in op.outputs:
+        if y.dtype != x.dtype or len(y.shape) != len(x.shape) or \
+                tuple(y.shape[:axis]) != tuple(x.shape[:axis]) or \
+                tuple(y.shape[axis + 1:]) != tuple(x.shape[axis + 1:]):
+            return "output shapes"
+    if sum(y.shape[axis] for y in op.outputs) != x.shape[axis]:
+        return "outputs do not cover the input"
+    if not _same_quantization([x] + list(op.outputs)):
+        return "quantization differs"
+    return None
+
+
+def build_split(op, ctx):
+    x, axis = _split_parts(op)
+    outer = int(np.prod(x.shape[:axis], dtype=np.int64))
+    in_row = x.nbytes // max(outer, 1)
+    lo, hi = _extent(ctx, x)
+    o = np.arange(outer, dtype=np.int64)
+    nodes, start = [], 0
+    for y in op.outputs:
+        row = y.nbytes // max(outer, 1)
+        ranges = np.stack([lo + o * in_row + start, ctx.offset(y) + o * row,
+                           np.full(outer, row)], axis=1)
+        nodes.append(copy_node(ctx, ranges, [(lo, hi)], y))
+        start += row
+    return nodes
+
+
+for _name in ("SPLIT", "SPLIT_V"):
+    delegate_op(_name, split_rule, "int8, uint8: row copies")(build_split)
+
+
+def resize_nearest_rule(op) -> Optional[str]:
+    reason = _bytes_op(op)
+    if reason:
+        return reason
+    x, y = op.inputs[0], op.outputs[0]
+    if len(op.inputs) != 2 or op.inputs[1] is None or not op.inputs[1].is_constant:
+        return "size is not constant"
+    if len(x.shape) != 4 or len(y.shape) != 4 or y.shape[0] != x.shape[0] or \
+            y.shape[3] != x.shape[3]:
+        return "shapes"
+    if not _same_quantization([x, y]):
+        return "quantization differs"
+    return None
+
+
+def nearest_sources(op) -> np.ndarray:
+    """[out_h * out_w] source pixel of each output pixel, from the reference kernel run on an
+    int32 image whose values are pixel indices."""
+    x, y = op.inputs[0], op.outputs[0]
+    _, h, w, _ = x.shape
+    _, oh, ow, _ = y.shape
+    index = np.arange(h * w, dtype=np.int32).reshape(1, h, w, 1)
+    probe = dataclasses.replace(
+        op, inputs=[dataclasses.replace(x, dtype=np.dtype(np.int32), shape=index.shape,
+                                        data=index, constant=None)] + list(op.inputs[1:]),
+        outputs=[dataclasses.replace(y, dtype=np.dtype(np.int32), shape=(1, oh, ow, 1),
+                                     data=None)])
+    src = np.asarray(find_kernel(probe).fn(probe)).astype(np.int64).reshape(oh * ow)
+    if src.size and (src.min() < 0 or src.max() >= h * w):
+        raise PlanError("nearest-neighbour sources outside the input")
+    return src
+
+
+@delegate_op("RESIZE_NEAREST_NEIGHBOR", resize_nearest_rule, "int8, uint8: pixel copies "
+             "(sources from the reference kernel)")
+def build_resize_nearest(op, ctx):
+    x, y = op.inputs[0], op.outputs[0]
+    b, h, w, c = x.shape
+    src = nearest_sources(op)
+    lo, hi = _extent(ctx, x)
+    batch = np.arange(b, dtype=np.int64)[:, None]
+    pixels = src.size
+    ranges = np.stack([(lo + (batch * h * w + src[None, :]) * c).ravel(),
+                       (ctx.offset(y) + (batch * pixels + np.arange(pixels)[None, :]) * c).ravel(),
+                       np.full(b * pixels, c)], axis=1)
+    return copy_node(ctx, ranges, [(lo, hi)], y)

@@ -1,4 +1,5 @@
-"""Elementwise ops: unary ops as exact 256-entry tables, ADD/SUB/MUL with broadcasting."""
+"""Elementwise ops: unary ops (and DEQUANTIZE) as exact 256-entry tables, ADD/SUB/MUL with
+broadcasting."""
 from __future__ import annotations
 
 import dataclasses
@@ -46,16 +47,34 @@ def lut_table(op) -> np.ndarray:
     if out.dtype != y.dtype or out.size != 256:
         raise PlanError("%s: the reference kernel gave %s[%d] for a 256-entry table"
                         % (op.opname, out.dtype, out.size))
-    return out.reshape(256).view(np.uint8)
+    return np.ascontiguousarray(out.reshape(256)).view(np.uint8)
 
 
 def build_lut(op, ctx):
     x, y = op.inputs[0], op.outputs[0]
     p = ctx.new("qrun_lut_params *")
     p.n = x.nbytes
-    p.in_off, p.out_off = ctx.offset(x), ctx.offset(y, x.nbytes)
+    p.out_size = y.dtype.itemsize
+    p.in_off, p.out_off = ctx.offset(x), ctx.offset(y, x.nbytes * y.dtype.itemsize)
     p.table = ctx.buffer(lut_table(op), "uint8_t")
     return "LUT", p
+
+
+def dequantize_rule(op) -> Optional[str]:
+    if len(op.inputs) != 1 or len(op.outputs) != 1 or op.inputs[0] is None:
+        return "expects one input and one output"
+    x, y = op.inputs[0], op.outputs[0]
+    if y.dtype != np.float32 or tuple(x.shape) != tuple(y.shape):
+        return "output is not float32 of the input's shape"
+    reason = rules.per_tensor_activation(x, x.dtype) if x.dtype in rules.QUANTIZED else \
+        "not int8/uint8"
+    if reason is None and find_kernel(op) is None:
+        return "no reference kernel to tabulate"
+    return reason
+
+
+delegate_op("DEQUANTIZE", dequantize_rule, "int8, uint8 per tensor to float32: exact "
+            "256-entry table of the reference kernel")(build_lut)
 
 
 for _name in LUT_OPS:

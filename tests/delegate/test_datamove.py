@@ -99,3 +99,47 @@ def test_pad(op, dtype, shape, pads):
     b.add_op(op, inputs, [y])
     b.mark_output(y)
     check_delegate(b.build(), lsb=0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,axis,parts", [((1, 4, 4, 6), 3, 2), ((2, 6, 5), 1, 3),
+                                              ((9, 4), -2, 3)])
+def test_split(dtype, shape, axis, parts):
+    b = ModelBuilder()
+    a = b.add_constant(np.array(axis, np.int32))
+    x = b.add_input(shape, dtype, **Q)
+    out = list(shape)
+    out[axis] //= parts
+    ys = [b.add_tensor(out, dtype, **Q) for _ in range(parts)]
+    b.add_op("SPLIT", [a, x], ys, num_splits=parts)
+    for y in ys:
+        b.mark_output(y)
+    check_delegate(b.build(), lsb=0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_split_v(dtype):
+    b = ModelBuilder()
+    x = b.add_input((2, 7, 3), dtype, **Q)
+    sizes = b.add_constant(np.array([2, 4, 1], np.int32))
+    a = b.add_constant(np.array(1, np.int32))
+    ys = [b.add_tensor((2, n, 3), dtype, **Q) for n in (2, 4, 1)]
+    b.add_op("SPLIT_V", [x, sizes, a], ys, num_splits=3)
+    for y in ys:
+        b.mark_output(y)
+    check_delegate(b.build(), lsb=0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,size", [((1, 4, 5, 3), (8, 10)), ((2, 6, 6, 7), (3, 4)),
+                                        ((1, 3, 3, 1), (7, 5))])
+@pytest.mark.parametrize("align,half", [(False, False), (True, False), (False, True)])
+def test_resize_nearest(dtype, shape, size, align, half):
+    b = ModelBuilder()
+    x = b.add_input(shape, dtype, **Q)
+    s = b.add_constant(np.array(size, np.int32))
+    y = b.add_tensor((shape[0],) + size + (shape[3],), dtype, **Q)
+    b.add_op("RESIZE_NEAREST_NEIGHBOR", [x, s], [y], align_corners=align,
+             half_pixel_centers=half)
+    b.mark_output(y)
+    check_delegate(b.build(), lsb=0)

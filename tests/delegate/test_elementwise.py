@@ -110,3 +110,14 @@ def test_binary_constant_operand(op, dtype):
                                        (np.uint8, (0, 255, 0)), (np.uint8, (255, 0, 255))])
 def test_binary_extreme_zero_points(op, dtype, zps):
     check_delegate(binary_model(op, dtype, SHAPES[3], "NONE", seed=4, zps=zps), seed=4)
+
+
+@pytest.mark.parametrize("dtype,zp", [(np.int8, -128), (np.int8, 5), (np.uint8, 255),
+                                      (np.uint8, 128)])
+def test_dequantize_lut(dtype, zp):
+    b = ModelBuilder()
+    x = b.add_input((2, 5, 7), dtype, scale=0.037, zero_point=zp)
+    y = b.add_tensor((2, 5, 7), np.float32)
+    b.add_op("DEQUANTIZE", [x], [y])
+    b.mark_output(y)
+    check_delegate(b.build(), seed=zp & 7, lsb=0)
