@@ -91,3 +91,12 @@ def test_conv_grouped(scheme, groups):
 def test_conv_family_in_real_models(name):
     ops = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
     assert check_ops_in_model(shared_model(name), ops) > 0
+
+
+@pytest.mark.parametrize("scheme", ("int8pc", "uint8"))
+def test_conv_im2col_in_row_blocks(scheme, monkeypatch):
+    # A tiny im2col budget makes the kernel work through many blocks of output rows.
+    from qrun.interpreter.kernels import conv
+    monkeypatch.setattr(conv, "IM2COL_ELEMENTS", 200)
+    check_exact(conv_model(scheme, GEOMETRIES[4], "RELU", seed=4), seed=4)
+    check_exact(conv_model(scheme, GEOMETRIES[6], "NONE", seed=6), seed=6)
