@@ -83,6 +83,8 @@ def transpose_bias_model(shape, o, kernel, strides, padding, seed):
     ((1, 3, 4, 2), 1, (4, 4), (2, 2), "SAME"),
     ((1, 4, 4, 3), 2, (3, 3), (2, 1), "VALID"),
     ((2, 3, 3, 16), 5, (2, 2), (2, 2), "VALID"),
+    ((1, 3, 5, 2), 3, (3, 2), (3, 2), "SAME"),
+    ((1, 3, 3, 2), 2, (1, 1), (2, 2), "VALID"),
 ])
 def test_convolution_2d_transpose_bias(shape, o, kernel, strides, padding):
     model = transpose_bias_model(shape, o, kernel, strides, padding, seed=1)
