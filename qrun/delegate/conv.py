@@ -136,7 +136,8 @@ def depthwise_rule(op):
 
 
 @delegate_op("DEPTHWISE_CONV_2D", depthwise_rule, "int8 (per-tensor/per-channel), uint8; any "
-             "size, depth multiplier, stride, dilation, padding; fused NONE/RELU/RELU6/RELU_N1_TO_1")
+             "size, depth multiplier, stride, dilation, padding; "
+             "fused NONE/RELU/RELU6/RELU_N1_TO_1")
 def build_depthwise(op, ctx):
     x, w, out = op.inputs[0], op.inputs[1], op.outputs[0]
     b, ih, iw, kh, kw, oh, ow, pt, pl = _conv_geometry(op)

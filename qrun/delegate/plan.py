@@ -7,6 +7,7 @@ import numpy as np
 
 from ..interpreter.quant import activation_range_quantized, dtype_range
 
+
 class PlanError(ValueError):
     """A plan builder found sizes or parameters that the C kernels must not see."""
 

@@ -32,6 +32,10 @@ def static_weights(t, dtype, channels: int, axis: int) -> Optional[str]:
         return "weights are not constant"
     if t.dtype != dtype:
         return "weights are %s, expected %s" % (t.dtype.name, np.dtype(dtype).name)
+    if t.sparsity:
+        return "sparse weights"
+    if t.constant.size != int(np.prod(t.shape, dtype=np.int64)):
+        return "weight data does not match the weight shape"
     q = t.quantization
     if len(q.scales) not in (1, channels):
         return "weights have %d scales for %d channels" % (len(q.scales), channels)

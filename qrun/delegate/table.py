@@ -3,8 +3,9 @@
 A support rule `rule(op) -> None | str` returns None when the C kernels run `op` (its
 tensor types, quantization, parameters and static weights), else the reason why not.
 A plan builder `build(op, ctx) -> (kind, params)` (or a list of them) turns a supported op
-into executor nodes (see plan.PlanContext). Adding an op = a rule + a builder registered here + a C kernel.
-The partitioner and the README's op table both read this table.
+into executor nodes (see plan.PlanContext). Adding an op = a rule + a builder registered
+here + a C kernel (kernels_c/README.md). The partitioner and the README's op table both read
+this table.
 """
 from __future__ import annotations
 
