@@ -128,9 +128,9 @@ def test_unsupported_ops_split_partitions():
     details = it._get_ops_details()
     assert [d["op_name"] for d in details] == [
         "CONV_2D", "DEPTHWISE_CONV_2D", "DEQUANTIZE", "QUANTIZE", "CONV_2D", "FULLY_CONNECTED"]
-    expected = ["c", "c", "numpy", "numpy", "c", "c"]
+    expected = ["c", "c", "c", "numpy", "c", "c"]
     assert [d["backend"] for d in details] == expected
-    assert [len(s.ops) for s in steps] == [2, 1, 1, 2]
+    assert [len(s.ops) for s in steps] == [3, 1, 2]
     assert all(d["isa"] == ISAS[-1] for d, e in zip(details, expected) if e == "c")
 
 
