@@ -12,6 +12,7 @@ static void dwconv_run(const void* params, uint8_t* arena, int64_t begin, int64_
     const int64_t block_bytes = QRUN_DW_CR * 4 + p->taps * QRUN_DW_CR * 2;
     const uint8_t flip = (uint8_t)p->a_flip;
     const int64_t mult = p->multiplier;
+    const qrun_requant rq = p->rq;   /* a local copy: stores to `out` cannot alias it */
 
     for (int64_t px = begin; px < end; px++) {
         const int64_t* ind = p->indirection + px * p->taps;
@@ -35,7 +36,7 @@ static void dwconv_run(const void* params, uint8_t* arena, int64_t begin, int64_
                 }
             }
             for (int64_t j = 0; j < cn; j++)
-                out[c0 + j] = qrun_requantize(acc[j], p->rq.scale[c0 + j], &p->rq);
+                out[c0 + j] = qrun_requantize(acc[j], rq.scale[c0 + j], &rq);
         }
     }
 }

@@ -53,12 +53,13 @@ static void gemm_microkernel(const qrun_gemm_params* p, uint8_t* arena, int64_t 
 
     const int64_t n0 = block * QRUN_GEMM_NR;
     const int64_t nc = QRUN_MIN(QRUN_GEMM_NR, p->n - n0);
-    const float* scale = p->rq.scale + n0;
+    const qrun_requant rq = p->rq;   /* a local copy: stores to `c` cannot alias it */
+    const float* scale = rq.scale + n0;
     for (int64_t r = 0; r < mr; r++) {
         uint8_t* c = arena + p->c_off + (m0 + r) * p->c_stride + n0;
         const int32_t corr = p->a_sum_mult * asum[r];
         for (int64_t j = 0; j < nc; j++)
-            c[j] = qrun_requantize(acc[r][j] + corr, scale[j], &p->rq);
+            c[j] = qrun_requantize(acc[r][j] + corr, scale[j], &rq);
     }
 }
 
