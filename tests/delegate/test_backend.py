@@ -190,3 +190,31 @@ def test_interpreters_invoke_from_threads():
     for runs in results.values():
         for out in runs:
             assert_same(out, expected)
+
+
+def test_plan_errors_keep_the_op_on_numpy(monkeypatch):
+    from qrun.delegate import table
+    from qrun.delegate.plan import PlanError
+
+    def refuse(op, ctx):
+        raise PlanError("refused for the test")
+    entry = table.OPS["DEPTHWISE_CONV_2D"]
+    monkeypatch.setitem(table.OPS, "DEPTHWISE_CONV_2D",
+                        table.DelegateOp(entry.name, entry.rule, refuse, entry.summary))
+    it, steps = _steps(_chain_model("none"))
+    assert [d["backend"] for d in it._get_ops_details()] == ["c", "numpy", "c", "c"]
+    assert it._graphs[0].delegate.rejected == {1: "refused for the test"}
+
+
+def test_plan_context_checks_arena_ranges():
+    from qrun.delegate.plan import PlanContext, PlanError
+    it, steps = _steps(_chain_model("none"))
+    g = it._graphs[0]
+    ctx = PlanContext(g.delegate.backend, g)
+    x = g.tensors[it.get_input_details()[0]["index"]]
+    assert ctx.offset(x) == g.arena_offsets[x.index]
+    with pytest.raises(PlanError, match="exceed"):
+        ctx.offset(x, x.nbytes + 1)
+    weights = g.subgraph.operators[0].inputs[1]
+    with pytest.raises(PlanError, match="not in the arena"):
+        ctx.offset(weights)
