@@ -147,3 +147,45 @@ def check_ops_in_model(path, opnames, seed: int = 0) -> int:
                     what="%s operator %d %s" % (path.name, op.index, op.opname))
         checked += 1
     return checked
+
+
+def scale_product_model(op: str, dtype, case) -> tuple:
+    """A one-output model whose accumulator is 127 * a + b, and its input: with the scales of
+    `case` = (input, weight, output scale, a, b), the output differs depending on whether
+    input_scale * weight_scale is taken in float32 or in double before the division.
+    Returns (model bytes, input array)."""
+    sx, sw, so, a, b = case
+    mb = ModelBuilder()
+    zx = 128 if dtype == np.uint8 else 0
+    wdt = np.uint8 if dtype == np.uint8 else np.int8
+    iq = dict(scale=sx, zero_point=zx)
+    oq = dict(scale=so, zero_point=zx)
+    wq = dict(scale=np.array([sw], np.float32), zero_point=np.zeros(1, np.int64))
+    taps = np.array([127, 1], wdt)
+    x_shape = {"CONV_2D": [1, 1, 1, 2], "DEPTHWISE_CONV_2D": [1, 1, 2, 1],
+               "TRANSPOSE_CONV": [1, 1, 1, 2]}.get(op, [1, 2])
+    x = mb.add_input(x_shape, dtype, **iq)
+    bias = mb.add_constant(np.zeros(1, np.int32), scale=np.float32(sx) * np.float32(sw),
+                           zero_point=0)
+    if op == "BATCH_MATMUL":
+        y = mb.add_tensor([1, 1], dtype, **oq)
+        w = mb.add_constant(taps.reshape(2, 1), scale=sw, zero_point=0)
+        mb.add_op(op, [x, w], [y])
+    elif op == "FULLY_CONNECTED":
+        y = mb.add_tensor([1, 1], dtype, **oq)
+        mb.add_op(op, [x, mb.add_constant(taps.reshape(1, 2), **wq), bias], [y])
+    else:
+        y = mb.add_tensor([1, 1, 1, 1], dtype, **oq)
+        geometry = dict(padding="VALID", stride_w=1, stride_h=1)
+        if op == "DEPTHWISE_CONV_2D":
+            w = mb.add_constant(taps.reshape(1, 1, 2, 1), quantized_dimension=3, **wq)
+            mb.add_op(op, [x, w, bias], [y], depth_multiplier=1, **geometry)
+        elif op == "CONV_2D":
+            mb.add_op(op, [x, mb.add_constant(taps.reshape(1, 1, 1, 2), **wq), bias], [y],
+                      **geometry)
+        else:
+            size = mb.add_constant(np.array([1, 1, 1, 1], np.int32))
+            mb.add_op(op, [size, mb.add_constant(taps.reshape(1, 1, 1, 2), **wq), x, bias], [y],
+                      **geometry)
+    mb.mark_output(y)
+    return mb.build(), (np.array([a, b]) + zx).astype(dtype).reshape(x_shape)

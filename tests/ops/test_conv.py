@@ -2,10 +2,12 @@
 hybrid), geometries, activations, zero points; and the conv family inside real models."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tests.oracle import assert_same, litert, random_inputs, run_litert, run_qrun, shared_model
-from tests.ops.conv_util import ACTIVATIONS, ConvModel, check_exact, check_ops_in_model, out_dim
+from tests.ops.conv_util import (ACTIVATIONS, ConvModel, check_exact, check_ops_in_model, out_dim,
+                                  scale_product_model)
 
 SCHEMES = ("int8", "int8pc", "uint8", "int16", "int16b32", "float32", "hybrid", "hybridpc")
 
@@ -100,3 +102,31 @@ def test_conv_im2col_in_row_blocks(scheme, monkeypatch):
     monkeypatch.setattr(conv, "IM2COL_ELEMENTS", 200)
     check_exact(conv_model(scheme, GEOMETRIES[4], "RELU", seed=4), seed=4)
     check_exact(conv_model(scheme, GEOMETRIES[6], "NONE", seed=6), seed=6)
+
+
+# (input scale, weight scale, output scale, a, b): accumulators 127 * a + b whose output
+# depends on whether the multiplier's scale product is float32 or double, for the
+# double-rounding requantization (convolutions, BATCH_MATMUL) and the single-rounding one
+# (FULLY_CONNECTED). LiteRT: float32 for uint8 convolutions and BATCH_MATMUL, double else.
+TWICE_ROUNDED_CASES = [
+    (0.06494691222906113, 0.07277356833219528, 1.915428876876831, -53, 45),
+    (0.056360773742198944, 0.0637410432100296, 0.7694410085678101, -74, 82),
+    (0.02094011940062046, 0.014067254029214382, 0.30956244468688965, -79, 50),
+]
+ONCE_ROUNDED_CASES = [
+    (0.0655980110168457, 0.030095478519797325, 4.6525397300720215, -84, 63),
+    (0.07314998656511307, 0.03172824904322624, 1.35935640335083, -77, 115),
+    (0.08262836933135986, 0.008820552378892899, 0.09870888292789459, -70, 19),
+]
+
+
+@pytest.mark.parametrize("op,dtype,cases", [
+    (op, dtype, TWICE_ROUNDED_CASES) for op in ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV")
+    for dtype in (np.int8, np.uint8)] + [
+    ("BATCH_MATMUL", np.int8, TWICE_ROUNDED_CASES),
+    ("FULLY_CONNECTED", np.int8, ONCE_ROUNDED_CASES),
+    ("FULLY_CONNECTED", np.uint8, ONCE_ROUNDED_CASES)])
+def test_multiplier_scale_product(op, dtype, cases):
+    for case in cases:
+        model, x = scale_product_model(op, dtype, case)
+        check_exact(model, inputs=[x])

@@ -27,24 +27,30 @@ IM2COL_ELEMENTS = 1 << 22   # the largest im2col block built at once (32 MB of f
 
 # -- shared by the convolution family ------------------------------------------------------------
 
-def channel_multipliers(input_t, filter_t, output_t, channels: int):
-    """PopulateConvolutionQuantizationParams: per output channel, QuantizeMultiplier of
-    double(input_scale) * double(filter_scale) / double(output_scale)."""
+def channel_multipliers(input_t, filter_t, output_t, channels: int, float_product: bool):
+    """Per output channel, QuantizeMultiplier of input_scale * filter_scale / output_scale in
+    double: PopulateConvolutionQuantizationParams' per-channel loop multiplies the scales in
+    double; GetQuantizedConvolutionMultipler (the legacy per-tensor path) multiplies them in
+    float32 first (`float_product`)."""
     scales = np.broadcast_to(filter_t.quantization.scales, (channels,))
-    pairs = [quantize_multiplier(float(input_t.scale) * float(s) / float(output_t.scale))
+    in_scale = np.float32(input_t.scale)
+    pairs = [quantize_multiplier(float(in_scale * np.float32(s) if float_product
+                                       else float(in_scale) * float(s)) / float(output_t.scale))
              for s in scales]
     return (np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.int64))
 
 
-def quant_params(op, input_t, filter_t, output_t, channels: int, weight_offset: bool):
+def quant_params(op, input_t, filter_t, output_t, channels: int, weight_offset: bool,
+                 float_product: bool = False):
     """The constants of a quantized op, computed once per operator (weights are static).
 
     `weight_offset`: whether the reference kernel adds the filter's zero point (the legacy
-    uint8 kernels and per-tensor int8 FULLY_CONNECTED do; per-channel kernels do not)."""
+    uint8 kernels and per-tensor int8 FULLY_CONNECTED do; per-channel kernels do not).
+    `float_product`: see channel_multipliers."""
     cached = getattr(op, "_conv_qparams", None)
     if cached is not None:
         return cached
-    mult, shift = channel_multipliers(input_t, filter_t, output_t, channels)
+    mult, shift = channel_multipliers(input_t, filter_t, output_t, channels, float_product)
     activation = getattr(op.options, "fused_activation_function", Activation.NONE)
     lo, hi = activation_range_quantized(activation, output_t.scale, output_t.zero_point,
                                         output_t.dtype)
@@ -248,7 +254,8 @@ def convolution(op, accumulate, hybrid, channels: int):
         acc = accumulate(op, x_t.data, w_t.data)
         activation = getattr(op.options, "fused_activation_function", Activation.NONE)
         return finish_float(acc, bias, activation)
-    p = quant_params(op, x_t, w_t, out_t, channels, weight_offset=x_t.dtype == np.uint8)
+    legacy = x_t.dtype == np.uint8
+    p = quant_params(op, x_t, w_t, out_t, channels, weight_offset=legacy, float_product=legacy)
     acc = accumulate(op, offset_operand(x_t, p.input_offset),
                      weights_operand(op, w_t, p.filter_offset))
     return finish_quantized(exact_int(acc), bias, p, out_t.dtype)

@@ -118,7 +118,8 @@ def batch_matmul(op):
         if rhs_t.dtype != np.float32:
             return hybrid_batch_matmul(op, *_matrices(op, lhs_t.data, rhs_t.data))
         return matmul_float32(*_matrices(op, lhs_t.data, rhs_t.data))
-    p = quant_params(op, lhs_t, rhs_t, out_t, 1, weight_offset=True)
+    # GetQuantizedConvolutionMultipler: the scale product in float32.
+    p = quant_params(op, lhs_t, rhs_t, out_t, 1, weight_offset=True, float_product=True)
     lhs, rhs = _matrices(op, offset_operand(lhs_t, p.input_offset),
                          weights_operand(op, rhs_t, p.filter_offset))
     return finish_quantized(exact_int(lhs @ rhs), None, p, out_t.dtype)

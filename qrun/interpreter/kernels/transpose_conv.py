@@ -84,7 +84,9 @@ def transpose_conv(op):
     if x_t.dtype == np.float32:
         acc = scatter_accumulate(x_t.data, w_t.data, out_shape[1:3], strides, pads)
         return finish_float(acc, bias, activation)
-    p = quant_params(op, x_t, w_t, out_t, w_t.shape[0], weight_offset=x_t.dtype == np.uint8)
+    legacy = x_t.dtype == np.uint8
+    p = quant_params(op, x_t, w_t, out_t, w_t.shape[0], weight_offset=legacy,
+                     float_product=legacy)
     acc = scatter_accumulate(offset_operand(x_t, p.input_offset),
                              weights_operand(op, w_t, p.filter_offset), out_shape[1:3], strides,
                              pads)
