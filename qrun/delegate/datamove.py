@@ -1,5 +1,6 @@
-"""Data movement, exact: RESHAPE/SQUEEZE/EXPAND_DIMS, CONCATENATION and PAD as byte-range
-copies (uint8 CONCATENATION's rescaling as a table), TRANSPOSE as a strided gather."""
+"""Data movement, exact: RESHAPE/SQUEEZE/EXPAND_DIMS, CONCATENATION, PAD, SPLIT,
+RESIZE_NEAREST_NEIGHBOR and the slicing/gathering ops as byte-range copies (uint8
+CONCATENATION's rescaling as a table), TRANSPOSE as a strided gather."""
 from __future__ import annotations
 
 import dataclasses
@@ -346,3 +347,68 @@ def build_resize_nearest(op, ctx):
                        (ctx.offset(y) + (batch * pixels + np.arange(pixels)[None, :]) * c).ravel(),
                        np.full(b * pixels, c)], axis=1)
     return copy_node(ctx, ranges, [(lo, hi)], y)
+
+
+# Ops that only move elements, with every other input constant: the reference kernel run
+# on an int32 tensor of element indices says where each output element comes from, and runs
+# of consecutive sources become byte-range copies.
+GATHER_OPS = ("SLICE", "STRIDED_SLICE", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "GATHER", "TILE",
+              "BROADCAST_TO", "REVERSE_V2", "BATCH_TO_SPACE_ND")
+
+
+def _index_probe(op):
+    x, y = op.inputs[0], op.outputs[0]
+    index = np.arange(int(np.prod(x.shape, dtype=np.int64)), dtype=np.int32).reshape(x.shape)
+    return dataclasses.replace(
+        op, inputs=[dataclasses.replace(x, dtype=np.dtype(np.int32), data=index, constant=None)]
+        + list(op.inputs[1:]),
+        outputs=[dataclasses.replace(y, dtype=np.dtype(np.int32), data=None)])
+
+
+def gather_rule(op) -> Optional[str]:
+    reason = _bytes_op(op)
+    if reason:
+        return reason
+    x, y = op.inputs[0], op.outputs[0]
+    if len(op.outputs) != 1:
+        return "more than one output"
+    if any(t is not None and not t.is_constant for t in op.inputs[1:]):
+        return "parameters are not constant"
+    if not _same_quantization([x, y]):
+        return "quantization differs"
+    if int(np.prod(x.shape, dtype=np.int64)) >= 1 << 31:
+        return "input too large to index"
+    if find_kernel(_index_probe(op)) is None:
+        return "no int32 reference kernel to take the element sources from"
+    return None
+
+
+def element_sources(op) -> np.ndarray:
+    """The input element index of every output element, from the reference kernel."""
+    x, y = op.inputs[0], op.outputs[0]
+    probe = _index_probe(op)
+    try:
+        src = find_kernel(probe).fn(probe)
+    except (ValueError, IndexError, TypeError) as exc:
+        raise PlanError("%s: the reference kernel failed on the index probe: %s"
+                        % (op.opname, exc)) from None
+    src = np.asarray(src[0] if isinstance(src, (list, tuple)) else src)
+    if tuple(src.shape) != tuple(y.shape) or (src.size and (src.min() < 0 or
+                                                           src.max() >= x.nbytes)):
+        raise PlanError("%s: element sources do not fit the tensors" % op.opname)
+    return src.astype(np.int64).ravel()
+
+
+def build_gather(op, ctx):
+    x, y = op.inputs[0], op.outputs[0]
+    src = element_sources(op)
+    starts = np.flatnonzero(np.diff(src, prepend=-2) != 1)
+    lengths = np.diff(np.append(starts, src.size))
+    lo, hi = _extent(ctx, x)
+    ranges = np.stack([lo + src[starts], ctx.offset(y) + starts, lengths], axis=1)
+    return copy_node(ctx, ranges, [(lo, hi)], y)
+
+
+for _name in GATHER_OPS:
+    delegate_op(_name, gather_rule, "int8, uint8 with constant parameters: byte-range copies "
+                "(element sources from the reference kernel)")(build_gather)

@@ -144,3 +144,38 @@ def test_resize_nearest(dtype, shape, size, align, half):
              half_pixel_centers=half)
     b.mark_output(y)
     check_delegate(b.build(), lsb=0)
+
+
+def _gather_model(op, dtype, shape, out_shape, params, **options):
+    b = ModelBuilder()
+    x = b.add_input(shape, dtype, **Q)
+    consts = [b.add_constant(np.asarray(p, np.int32)) for p in params]
+    y = b.add_tensor(out_shape, dtype, **Q)
+    b.add_op(op, [x] + consts, [y], **options)
+    b.mark_output(y)
+    return b.build()
+
+
+GATHER_CASES = [
+    ("SLICE", (2, 5, 6, 3), (1, 3, 4, 2), [[1, 1, 2, 0], [1, 3, 4, 2]], {}),
+    ("STRIDED_SLICE", (1, 8, 9, 4), (1, 4, 3, 4), [[0, 0, 1, 0], [1, 8, 9, 4], [1, 2, 3, 1]], {}),
+    ("STRIDED_SLICE", (2, 6, 5), (2, 3, 5), [[0, 5, 0], [2, -7, 5], [1, -2, 1]],
+     dict(end_mask=1)),
+    ("STRIDED_SLICE", (1, 10, 7), (7,), [[0, 4, 0], [1, 5, 7], [1, 1, 1]],
+     dict(shrink_axis_mask=3)),
+    ("DEPTH_TO_SPACE", (1, 3, 4, 8), (1, 6, 8, 2), [], dict(block_size=2)),
+    ("SPACE_TO_DEPTH", (2, 6, 4, 3), (2, 3, 2, 12), [], dict(block_size=2)),
+    ("GATHER", (4, 5, 3), (4, 3, 3), [[4, 0, 2]], dict(axis=1)),
+    ("TILE", (2, 3, 1), (4, 3, 5), [[2, 1, 5]], {}),
+    ("BROADCAST_TO", (1, 3, 1), (2, 3, 4), [[2, 3, 4]], dict(version=2)),
+    ("REVERSE_V2", (3, 4, 5), (3, 4, 5), [[1]], {}),
+    ("BATCH_TO_SPACE_ND", (4, 3, 3, 2), (1, 5, 6, 2), [[2, 2], [[0, 1], [0, 0]]], {}),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", range(len(GATHER_CASES)))
+def test_gather_ops(dtype, case):
+    op, shape, out_shape, params, options = GATHER_CASES[case]
+    check_delegate(_gather_model(op, dtype, shape, out_shape, params, **options), seed=case,
+                   lsb=0)
