@@ -349,20 +349,27 @@ def build_resize_nearest(op, ctx):
     return copy_node(ctx, ranges, [(lo, hi)], y)
 
 
-# Ops that only move elements, with every other input constant: the reference kernel run
-# on an int32 tensor of element indices says where each output element comes from, and runs
-# of consecutive sources become byte-range copies.
+# Ops that only move elements (or fill some with a constant), with every other input constant:
+# the reference kernel run on an int32 tensor of element indices + 1 says where each output
+# element comes from (0: filled), and runs of consecutive sources become byte-range copies.
 GATHER_OPS = ("SLICE", "STRIDED_SLICE", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "GATHER", "TILE",
-              "BROADCAST_TO", "REVERSE_V2", "BATCH_TO_SPACE_ND")
+              "BROADCAST_TO", "REVERSE_V2", "BATCH_TO_SPACE_ND", "SPACE_TO_BATCH_ND",
+              "MIRROR_PAD")
+
+
+def _probe(op, data: np.ndarray):
+    """`op` with input 0 replaced by `data` (its dtype and values) and a matching output."""
+    x, y = op.inputs[0], op.outputs[0]
+    return dataclasses.replace(
+        op, inputs=[dataclasses.replace(x, dtype=data.dtype, data=data, constant=None)]
+        + list(op.inputs[1:]),
+        outputs=[dataclasses.replace(y, dtype=data.dtype, data=None)])
 
 
 def _index_probe(op):
-    x, y = op.inputs[0], op.outputs[0]
-    index = np.arange(int(np.prod(x.shape, dtype=np.int64)), dtype=np.int32).reshape(x.shape)
-    return dataclasses.replace(
-        op, inputs=[dataclasses.replace(x, dtype=np.dtype(np.int32), data=index, constant=None)]
-        + list(op.inputs[1:]),
-        outputs=[dataclasses.replace(y, dtype=np.dtype(np.int32), data=None)])
+    x = op.inputs[0]
+    n = int(np.prod(x.shape, dtype=np.int64))
+    return _probe(op, np.arange(1, n + 1, dtype=np.int32).reshape(x.shape))
 
 
 def gather_rule(op) -> Optional[str]:
@@ -376,39 +383,53 @@ def gather_rule(op) -> Optional[str]:
         return "parameters are not constant"
     if not _same_quantization([x, y]):
         return "quantization differs"
-    if int(np.prod(x.shape, dtype=np.int64)) >= 1 << 31:
+    if int(np.prod(x.shape, dtype=np.int64)) >= (1 << 31) - 1:
         return "input too large to index"
     if find_kernel(_index_probe(op)) is None:
         return "no int32 reference kernel to take the element sources from"
     return None
 
 
-def element_sources(op) -> np.ndarray:
-    """The input element index of every output element, from the reference kernel."""
-    x, y = op.inputs[0], op.outputs[0]
-    probe = _index_probe(op)
+def _run_reference(probe):
     try:
-        src = find_kernel(probe).fn(probe)
+        out = find_kernel(probe).fn(probe)
     except (ValueError, IndexError, TypeError) as exc:
-        raise PlanError("%s: the reference kernel failed on the index probe: %s"
-                        % (op.opname, exc)) from None
-    src = np.asarray(src[0] if isinstance(src, (list, tuple)) else src)
+        raise PlanError("%s: the reference kernel failed on a probe: %s"
+                        % (probe.opname, exc)) from None
+    return np.asarray(out[0] if isinstance(out, (list, tuple)) else out)
+
+
+def element_sources(op) -> np.ndarray:
+    """The input element index of every output element (-1 where the op fills a constant),
+    from the reference kernel."""
+    x, y = op.inputs[0], op.outputs[0]
+    src = _run_reference(_index_probe(op))
     if tuple(src.shape) != tuple(y.shape) or (src.size and (src.min() < 0 or
-                                                           src.max() >= x.nbytes)):
+                                                           src.max() > x.nbytes)):
         raise PlanError("%s: element sources do not fit the tensors" % op.opname)
-    return src.astype(np.int64).ravel()
+    return src.astype(np.int64).ravel() - 1
 
 
 def build_gather(op, ctx):
     x, y = op.inputs[0], op.outputs[0]
     src = element_sources(op)
-    starts = np.flatnonzero(np.diff(src, prepend=-2) != 1)
-    lengths = np.diff(np.append(starts, src.size))
+    nodes = []
+    filled = src < 0
+    if filled.any():
+        # The fill value, from the reference kernel on the real type.
+        out = _run_reference(_probe(op, np.zeros(x.shape, x.dtype))).reshape(-1)
+        fill = ctx.new("qrun_fill_params *")
+        fill.off, fill.nbytes = ctx.offset(y), y.nbytes
+        fill.value = int(out[np.argmax(filled)].view(np.uint8))
+        nodes.append(("FILL", fill))
+    starts = np.flatnonzero((np.diff(src, prepend=-2) != 1) & ~filled)
+    ends = np.flatnonzero((np.diff(src, append=-2) != 1) & ~filled) + 1
     lo, hi = _extent(ctx, x)
-    ranges = np.stack([lo + src[starts], ctx.offset(y) + starts, lengths], axis=1)
-    return copy_node(ctx, ranges, [(lo, hi)], y)
+    ranges = np.stack([lo + src[starts], ctx.offset(y) + starts, ends - starts], axis=1)
+    nodes.append(copy_node(ctx, ranges, [(lo, hi)], y))
+    return nodes
 
 
 for _name in GATHER_OPS:
     delegate_op(_name, gather_rule, "int8, uint8 with constant parameters: byte-range copies "
-                "(element sources from the reference kernel)")(build_gather)
+                "(element sources and fill from the reference kernel)")(build_gather)
