@@ -422,7 +422,8 @@ def build_gather(op, ctx):
         fill.off, fill.nbytes = ctx.offset(y), y.nbytes
         fill.value = int(out[np.argmax(filled)].view(np.uint8))
         nodes.append(("FILL", fill))
-    starts = np.flatnonzero((np.diff(src, prepend=-2) != 1) & ~filled)
+    after_fill = np.concatenate([[True], filled[:-1]])
+    starts = np.flatnonzero(((np.diff(src, prepend=-2) != 1) | after_fill) & ~filled)
     ends = np.flatnonzero((np.diff(src, append=-2) != 1) & ~filled) + 1
     lo, hi = _extent(ctx, x)
     ranges = np.stack([lo + src[starts], ctx.offset(y) + starts, ends - starts], axis=1)
