@@ -72,16 +72,7 @@ def extract_op(path, op_index: int) -> bytes:
     return b.build()
 
 
-def shared_model_bytes_or_skip(name: str) -> bytes:
-    """A shared model's bytes; skips while qrun lacks kernels for some of its (other) ops."""
-    import pytest
-
-    from qrun.interpreter.graph import Graph, UnsupportedOperatorError
+def shared_model_bytes(name: str) -> bytes:
     from tests.oracle import shared_model
 
-    path = shared_model(name)
-    try:
-        Graph(load_model(str(path)).subgraphs[0]).check_kernels()
-    except UnsupportedOperatorError as exc:
-        pytest.skip(str(exc))
-    return path.read_bytes()
+    return shared_model(name).read_bytes()

@@ -205,11 +205,8 @@ def test_coco_ssd_op_on_litert_intermediates(seed):
                 [t[:, :count] for t in theirs[:3]] + theirs[3:], what="SSD detections")
 
 
-@pytest.mark.xfail(strict=True, reason="qrun's uint8 CONV_2D differs from BUILTIN_REF by 1 LSB "
-                   "on some elements of this model (first at operator 20), which changes "
-                   "the boxes NMS keeps; strict, so this fails once CONV_2D is exact")
 def test_coco_ssd_model_end_to_end():
-    from tests.ops.stateful import shared_model_bytes_or_skip
-    model = shared_model_bytes_or_skip("coco_ssd_mobilenet_v1_1.0_quant_2018_06_29.tflite")
+    from tests.ops.stateful import shared_model_bytes
+    model = shared_model_bytes("coco_ssd_mobilenet_v1_1.0_quant_2018_06_29.tflite")
     for seed in range(2):
         check_detections(model, seed, 1, 90, False)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from qrun.modelbuilder import ModelBuilder
-from tests.ops.stateful import check_invokes_against_litert, extract_op, shared_model_bytes_or_skip
+from tests.ops.stateful import check_invokes_against_litert, extract_op, shared_model_bytes
 from tests.oracle import check_against_litert, shared_model
 
 
@@ -192,6 +192,6 @@ def test_real_model_lstm_op(name, op_index):
 @pytest.mark.parametrize("name", ["trained_lstm_int8.tflite", "keras_lstm_mnist_ptq.tflite",
                                   "micro_speech_lstm.tflite"])
 def test_real_model_end_to_end(name):
-    model = shared_model_bytes_or_skip(name)
+    model = shared_model_bytes(name)
     for seed in range(2):
         check_against_litert(model, seed=seed)

@@ -6,7 +6,7 @@ import pytest
 
 from qrun import Interpreter
 from qrun.modelbuilder import ModelBuilder
-from tests.ops.stateful import check_invokes_against_litert, extract_op, shared_model_bytes_or_skip
+from tests.ops.stateful import check_invokes_against_litert, extract_op, shared_model_bytes
 from tests.oracle import check_against_litert, shared_model
 
 GRID = [  # batch, input_size, num_units, rank, memory, activation
@@ -105,6 +105,6 @@ def test_keyword_scrambled_svdf_ops(op_index):
 
 
 def test_keyword_scrambled_model():
-    model = shared_model_bytes_or_skip("keyword_scrambled_int16x8.tflite")
+    model = shared_model_bytes("keyword_scrambled_int16x8.tflite")
     for seed in range(3):
         check_against_litert(model, seed=seed)
