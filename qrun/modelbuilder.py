@@ -146,7 +146,7 @@ class ModelBuilder:
                 b.StartVector(1, len(data), 16)
                 b.head = b.head - len(data)
                 b.Bytes[b.head:b.head + len(data)] = data
-                vec = b.EndVector(len(data)) if _new_endvector() else b.EndVector()
+                vec = b.EndVector(len(data)) if _old_endvector() else b.EndVector()
             tflite.BufferStart(b)
             if vec is not None:
                 tflite.BufferAddData(b, vec)
@@ -269,9 +269,11 @@ class ModelBuilder:
         return tflite.OperatorEnd(b)
 
 
-def _new_endvector() -> bool:
+def _old_endvector() -> bool:
+    """flatbuffers < 2 needs EndVector(n); later versions take the count from StartVector."""
     import inspect
-    return len(inspect.signature(flatbuffers.Builder.EndVector).parameters) > 1
+    params = list(inspect.signature(flatbuffers.Builder.EndVector).parameters.values())[1:]
+    return bool(params) and params[0].default is inspect.Parameter.empty
 
 
 def _numpy_vector(b, arr: np.ndarray) -> int:
@@ -286,7 +288,7 @@ def _offset_vector(b, offsets: List[int]) -> int:
     b.StartVector(4, len(offsets), 4)
     for o in reversed(offsets):
         b.PrependUOffsetTRelative(o)
-    return b.EndVector(len(offsets)) if _new_endvector() else b.EndVector()
+    return b.EndVector(len(offsets)) if _old_endvector() else b.EndVector()
 
 
 def _build_options(b, cls_name: str, fields: dict) -> int:
