@@ -97,9 +97,25 @@ def binary_rule(op) -> Optional[str]:
             return "tensor %d is not quantized per tensor" % t.index
     if a.is_constant and b.is_constant:
         return "both inputs constant"
+    if max(abs(s) for s in _binary_scales(op)) >= MAX_BINARY_SCALE:
+        # TFLite's fixed-point multiplier overflows there; the numpy kernels reproduce it.
+        return "requantization scale out of the fixed-point range"
     if len(y.shape) > 6 or _broadcast(a.shape, b.shape, y.shape) is None:
         return "broadcast of %s and %s to %s" % (list(a.shape), list(b.shape), list(y.shape))
     return rules.clamp_activation(op)
+
+
+MAX_BINARY_SCALE = float(1 << 16)
+
+
+def _binary_scales(op) -> Tuple[float, float]:
+    """(a_scale, b_scale) of the fp32 requantization: MUL s_a s_b / s_y and 0; ADD s_a / s_y
+    and s_b / s_y (negated for SUB)."""
+    a, b, y = op.inputs[0], op.inputs[1], op.outputs[0]
+    s_a, s_b, s_y = np.float32(a.scale), np.float32(b.scale), np.float32(y.scale)
+    if op.opname == "MUL":
+        return float(s_a * s_b / s_y), 0.0
+    return float(s_a / s_y), float((-s_b if op.opname == "SUB" else s_b) / s_y)
 
 
 def _strides(shape: Tuple[int, ...], out: Tuple[int, ...]) -> List[int]:
@@ -144,12 +160,7 @@ def build_binary(op, ctx):
     p.kind = 1 if op.opname == "MUL" else 0
     p.flip = flip
     p.a_zero, p.b_zero = a.zero_point - shift, b.zero_point - shift
-    s_a, s_b, s_y = np.float32(a.scale), np.float32(b.scale), np.float32(y.scale)
-    if op.opname == "MUL":
-        p.a_scale, p.b_scale = float(s_a * s_b / s_y), 0.0
-    else:
-        p.a_scale = float(s_a / s_y)
-        p.b_scale = float(-s_b / s_y if op.opname == "SUB" else s_b / s_y)
+    p.a_scale, p.b_scale = _binary_scales(op)
     p.shape, p.inner = outer, inner
     p.a_stride, p.b_stride = sa, sb
     for t, strides in ((a, sa), (b, sb)):

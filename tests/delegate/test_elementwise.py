@@ -121,3 +121,17 @@ def test_dequantize_lut(dtype, zp):
     b.add_op("DEQUANTIZE", [x], [y])
     b.mark_output(y)
     check_delegate(b.build(), seed=zp & 7, lsb=0)
+
+
+def test_mul_with_a_degenerate_output_scale_stays_on_numpy():
+    # LSTM-state MULs in traffic_model_lstm_ssd have output scales near 1e-35: TFLite's
+    # fixed-point multiplier overflows, which only the numpy kernels reproduce.
+    from tests.delegate.util import model_inputs, run_delegate
+    b = ModelBuilder()
+    x = b.add_input((1, 4, 4, 3), np.uint8, scale=0.0235, zero_point=0)
+    z = b.add_input((1, 4, 4, 3), np.uint8, scale=0.0039, zero_point=0)
+    y = b.add_tensor((1, 4, 4, 3), np.uint8, scale=2.97e-35, zero_point=0)
+    b.add_op("MUL", [x, z], [y])
+    b.mark_output(y)
+    model = b.build()
+    run_delegate(model, model_inputs(model, 0), expect_backend="numpy")
