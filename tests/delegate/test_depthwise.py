@@ -20,6 +20,8 @@ GEOMETRIES = [
     ((1, 5, 5, 33), 1, (1, 1), (1, 1), (1, 1), "VALID"),
     ((1, 4, 4, 6), 1, (7, 7), (1, 1), (1, 1), "SAME"),         # window larger than the input
     ((3, 5, 4, 2), 1, (3, 3), (3, 2), (1, 1), "SAME"),
+    ((1, 12, 11, 50), 1, (3, 3), (2, 2), (2, 2), "SAME"),     # several channel blocks + tail
+    ((2, 7, 7, 9), 4, (5, 5), (1, 1), (1, 1), "SAME"),        # multiplier over blocks
 ]
 
 
