@@ -13,6 +13,7 @@ static const qrun_op_entry* op_entry(int32_t kind) {
     case QRUN_OP_POOL: return &qrun_pool_entry;
     case QRUN_OP_MEAN: return &qrun_mean_entry;
     case QRUN_OP_TRANSPOSE: return &qrun_transpose_entry;
+    case QRUN_OP_RESIZE_BILINEAR: return &qrun_resize_entry;
     default: return NULL;
     }
 }

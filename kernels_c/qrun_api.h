@@ -17,7 +17,8 @@ enum qrun_op_kind {
     QRUN_OP_POOL = 8,      /* AVERAGE_POOL_2D, MAX_POOL_2D through an indirection buffer */
     QRUN_OP_MEAN = 9,      /* MEAN over the inner axes of [outer, inner, channels] */
     QRUN_OP_TRANSPOSE = 10,
-    QRUN_OP_COUNT = 11
+    QRUN_OP_RESIZE_BILINEAR = 11,
+    QRUN_OP_COUNT = 12
 };
 
 enum qrun_cpu_feature {
@@ -175,6 +176,30 @@ typedef struct {
     int32_t in_zero;
     qrun_requant rq;
 } qrun_mean_params;
+
+/* RESIZE_BILINEAR as TFLite's reference kernel computes it. Output row r (of out_h) blends
+ * input rows y0[r], y1[r] with weight dy[r]; column c blends x0[c], x1[c] with dx[c].
+ * integer (int8): weights in 1/1024 (iy/ix), a 20-bit sum rounded half away from zero.
+ * float (uint8): float32 weights (fy/fx), the reference's operation order, + 0.5 truncated. */
+typedef struct {
+    int32_t integer;
+    int64_t batch;
+    int64_t in_h;
+    int64_t in_w;
+    int64_t channels;
+    int64_t out_h;
+    int64_t out_w;
+    const int64_t* y0;
+    const int64_t* y1;
+    const int64_t* x0;
+    const int64_t* x1;
+    const int32_t* iy;
+    const int32_t* ix;
+    const float* fy;
+    const float* fx;
+    int64_t in_off;
+    int64_t out_off;
+} qrun_resize_params;
 
 typedef struct {
     int32_t kind;             /* enum qrun_op_kind */
