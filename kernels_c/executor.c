@@ -14,6 +14,7 @@ static const qrun_op_entry* op_entry(int32_t kind) {
     case QRUN_OP_MEAN: return &qrun_mean_entry;
     case QRUN_OP_TRANSPOSE: return &qrun_transpose_entry;
     case QRUN_OP_RESIZE_BILINEAR: return &qrun_resize_entry;
+    case QRUN_OP_ARG: return &qrun_arg_entry;
     default: return NULL;
     }
 }

@@ -1,4 +1,4 @@
-/* Max and average pooling through an indirection buffer, and MEAN over inner axes. */
+/* Max and average pooling through an indirection buffer; reductions: MEAN, ARG_MAX/MIN. */
 #include "qrun.h"
 
 #define POOL_CB 64
@@ -77,5 +77,35 @@ static void mean_run(const void* params, uint8_t* arena, int64_t begin, int64_t 
     }
 }
 
+static int64_t arg_tiles(const void* params) {
+    return ((const qrun_arg_params*)params)->outer;
+}
+
+static void arg_run(const void* params, uint8_t* arena, int64_t begin, int64_t end) {
+    const qrun_arg_params* p = (const qrun_arg_params*)params;
+    for (int64_t o = begin; o < end; o++) {
+        const uint8_t* in = arena + p->in_off + o * p->axis_size * p->inner;
+        uint8_t* out = arena + p->out_off + o * p->inner * p->out_size;
+        for (int64_t i = 0; i < p->inner; i++) {
+            int32_t best = pool_load(in[i], p->is_signed);
+            int64_t index = 0;
+            for (int64_t a = 1; a < p->axis_size; a++) {
+                const int32_t v = pool_load(in[a * p->inner + i], p->is_signed);
+                if (p->is_min ? v < best : v > best) {
+                    best = v;
+                    index = a;
+                }
+            }
+            if (p->out_size == 8) {
+                memcpy(out + 8 * i, &index, 8);
+            } else {
+                const int32_t index32 = (int32_t)index;
+                memcpy(out + 4 * i, &index32, 4);
+            }
+        }
+    }
+}
+
 const qrun_op_entry qrun_pool_entry = {pool_tiles, pool_run};
+const qrun_op_entry qrun_arg_entry = {arg_tiles, arg_run};
 const qrun_op_entry qrun_mean_entry = {mean_tiles, mean_run};

@@ -18,7 +18,8 @@ enum qrun_op_kind {
     QRUN_OP_MEAN = 9,      /* MEAN over the inner axes of [outer, inner, channels] */
     QRUN_OP_TRANSPOSE = 10,
     QRUN_OP_RESIZE_BILINEAR = 11,
-    QRUN_OP_COUNT = 12
+    QRUN_OP_ARG = 12,      /* ARG_MAX, ARG_MIN */
+    QRUN_OP_COUNT = 13
 };
 
 enum qrun_cpu_feature {
@@ -200,6 +201,19 @@ typedef struct {
     int64_t in_off;
     int64_t out_off;
 } qrun_resize_params;
+
+/* ARG_MAX / ARG_MIN over the middle axis of [outer, axis_size, inner]: the first index of
+ * the extreme value, stored as int32 or int64 (out_size 4 or 8). */
+typedef struct {
+    int64_t outer;
+    int64_t axis_size;
+    int64_t inner;
+    int32_t is_signed;
+    int32_t is_min;
+    int32_t out_size;
+    int64_t in_off;
+    int64_t out_off;
+} qrun_arg_params;
 
 typedef struct {
     int32_t kind;             /* enum qrun_op_kind */

@@ -1,4 +1,5 @@
-"""AVERAGE_POOL_2D and MAX_POOL_2D (exact, through an indirection buffer) and MEAN."""
+"""AVERAGE_POOL_2D and MAX_POOL_2D (exact, through an indirection buffer), MEAN, ARG_MAX and
+ARG_MIN."""
 from __future__ import annotations
 
 from typing import Optional
@@ -124,3 +125,45 @@ def build_mean(op, ctx):
     scale = np.float32(np.float64(x.scale) / (np.float64(y.scale) * inner))
     ctx.requant(p.rq, np.array([scale], np.float32), y, Activation.NONE)
     return "MEAN", p
+
+
+def _arg_axis(op) -> int:
+    rank = len(op.inputs[0].shape)
+    axis = int(np.asarray(op.inputs[1].constant).reshape(-1)[0])
+    return axis + rank if axis < 0 else axis
+
+
+def arg_rule(op) -> Optional[str]:
+    if len(op.inputs) != 2 or None in op.inputs:
+        return "inputs"
+    x, y = op.inputs[0], op.outputs[0]
+    if x.dtype not in rules.QUANTIZED or x.is_constant:
+        return "not a non-constant int8/uint8 tensor"
+    if y.dtype not in (np.dtype(np.int32), np.dtype(np.int64)):
+        return "output is not int32/int64"
+    if not op.inputs[1].is_constant or op.inputs[1].constant.size != 1:
+        return "axis is not one constant"
+    axis = _arg_axis(op)
+    if not 0 <= axis < len(x.shape) or x.shape[axis] < 1:
+        return "axis"
+    if tuple(y.shape) != tuple(x.shape[:axis]) + tuple(x.shape[axis + 1:]):
+        return "output shape"
+    return None
+
+
+def build_arg(op, ctx):
+    x, y = op.inputs[0], op.outputs[0]
+    axis = _arg_axis(op)
+    p = ctx.new("qrun_arg_params *")
+    p.outer = int(np.prod(x.shape[:axis], dtype=np.int64))
+    p.axis_size = int(x.shape[axis])
+    p.inner = int(np.prod(x.shape[axis + 1:], dtype=np.int64))
+    p.is_signed, p.is_min = x.dtype == np.int8, op.opname == "ARG_MIN"
+    p.out_size = y.dtype.itemsize
+    p.in_off, p.out_off = ctx.offset(x), ctx.offset(y)
+    return "ARG", p
+
+
+for _name in ("ARG_MAX", "ARG_MIN"):
+    delegate_op(_name, arg_rule, "int8, uint8 to int32/int64: exact, first index of the "
+                "extreme")(build_arg)

@@ -59,3 +59,19 @@ def test_mean(dtype, shape, axes, keep, zps):
     b.add_op("MEAN", [x, ax], [y], keep_dims=keep)
     b.mark_output(y)
     check_delegate(b.build(), seed=3)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", ["ARG_MAX", "ARG_MIN"])
+@pytest.mark.parametrize("shape,axis", [((1, 5, 6, 21), 3), ((2, 7, 3), 1), ((4, 9), -2),
+                                        ((3, 1, 4), 1)])
+@pytest.mark.parametrize("out_type", [np.int32, np.int64])
+def test_arg(op, dtype, shape, axis, out_type):
+    b = ModelBuilder()
+    x = b.add_input(shape, dtype, scale=0.1, zero_point=3)
+    a = b.add_constant(np.array([axis], np.int32))
+    out = tuple(d for i, d in enumerate(shape) if i != axis % len(shape))
+    y = b.add_tensor(out, out_type)
+    b.add_op(op, [x, a], [y], output_type=2 if out_type == np.int32 else 4)
+    b.mark_output(y)
+    check_delegate(b.build(), seed=len(shape), lsb=0)
