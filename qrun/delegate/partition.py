@@ -26,8 +26,9 @@ class DelegateStep(Step):
         self._plan.num_nodes = len(entries)
         self._plan.num_threads = num_threads
         self._plan.nodes = nodes
-        self._ctx = ctx
         self._arena = ctx.ffi.from_buffer("uint8_t[]", ctx.graph.arena)
+        ctx.graph = None   # the plan is built: no step -> graph reference cycle
+        self._ctx = ctx
         self._execute = lib.qrun_execute
 
     def run(self) -> None:

@@ -218,3 +218,16 @@ def test_plan_context_checks_arena_ranges():
     weights = g.subgraph.operators[0].inputs[1]
     with pytest.raises(PlanError, match="not in the arena"):
         ctx.offset(weights)
+
+
+def test_a_deleted_interpreter_frees_its_arena_at_once():
+    import gc
+    import weakref
+    gc.disable()
+    try:
+        it, steps = _steps(_chain_model("none"))
+        owner = weakref.ref(it._graphs[0].arena_owner)
+        del it, steps
+        assert owner() is None
+    finally:
+        gc.enable()
