@@ -19,7 +19,8 @@ enum qrun_op_kind {
     QRUN_OP_TRANSPOSE = 10,
     QRUN_OP_RESIZE_BILINEAR = 11,
     QRUN_OP_ARG = 12,      /* ARG_MAX, ARG_MIN */
-    QRUN_OP_COUNT = 13
+    QRUN_OP_QUANTIZE = 13, /* float32 -> int8/uint8 */
+    QRUN_OP_COUNT = 14
 };
 
 enum qrun_cpu_feature {
@@ -214,6 +215,18 @@ typedef struct {
     int64_t in_off;
     int64_t out_off;
 } qrun_arg_params;
+
+/* QUANTIZE float32 -> bytes as TFLite's AffineQuantize: round(x / scale) half away from
+ * zero (non-finite or out of int32: INT32_MIN), + zero point, clamped to [qmin, qmax]. */
+typedef struct {
+    int64_t n;
+    int64_t in_off;
+    int64_t out_off;
+    float scale;
+    int32_t zero_point;
+    int32_t qmin;
+    int32_t qmax;
+} qrun_quantize_params;
 
 typedef struct {
     int32_t kind;             /* enum qrun_op_kind */

@@ -7,7 +7,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from ..interpreter.quant import activation_range_quantized
+from ..interpreter.quant import activation_range_quantized, dtype_range
 from ..interpreter.registry import find_kernel
 from ..interpreter.schema import Activation
 from . import rules
@@ -17,7 +17,7 @@ from .table import delegate_op
 # Unary ops whose int8/uint8 output depends on the input value only: a table of the numpy
 # reference kernel over all 256 inputs is exact.
 LUT_OPS = ("LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "ELU", "RELU", "RELU6",
-           "RELU_N1_TO_1", "RELU_0_TO_1", "QUANTIZE")
+           "RELU_N1_TO_1", "RELU_0_TO_1")
 
 
 def lut_rule(op) -> Optional[str]:
@@ -75,6 +75,34 @@ def dequantize_rule(op) -> Optional[str]:
 
 delegate_op("DEQUANTIZE", dequantize_rule, "int8, uint8 per tensor to float32: exact "
             "256-entry table of the reference kernel")(build_lut)
+
+
+def quantize_rule(op) -> Optional[str]:
+    """int8/uint8 -> int8/uint8 as a table; float32 -> int8/uint8 per tensor."""
+    x = op.inputs[0] if op.inputs else None
+    if x is None or x.dtype != np.float32:
+        return lut_rule(op)
+    y = op.outputs[0]
+    if len(op.inputs) != 1 or len(op.outputs) != 1 or x.is_constant:
+        return "expects one non-constant input and one output"
+    if tuple(x.shape) != tuple(y.shape):
+        return "output shape differs from the input's"
+    return rules.per_tensor_activation(y, y.dtype) if y.dtype in rules.QUANTIZED else \
+        "output is not int8/uint8"
+
+
+@delegate_op("QUANTIZE", quantize_rule, "int8, uint8 to int8, uint8 (exact table); float32 to "
+             "int8, uint8 per tensor (exact)")
+def build_quantize(op, ctx):
+    x, y = op.inputs[0], op.outputs[0]
+    if x.dtype != np.float32:
+        return build_lut(op, ctx)
+    p = ctx.new("qrun_quantize_params *")
+    p.n = int(np.prod(x.shape, dtype=np.int64))
+    p.in_off, p.out_off = ctx.offset(x), ctx.offset(y)
+    p.scale, p.zero_point = float(np.float32(y.scale)), y.zero_point
+    p.qmin, p.qmax = dtype_range(y.dtype)
+    return "QUANTIZE", p
 
 
 for _name in LUT_OPS:

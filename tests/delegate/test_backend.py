@@ -71,7 +71,8 @@ def test_reference_resolver_does_not_delegate():
 
 
 def _chain_model(middle: str):
-    """conv -> depthwise -> `middle` -> conv -> fully connected, int8."""
+    """conv -> depthwise -> `middle` -> conv -> fully connected, int8; `middle` "float RELU"
+    is DEQUANTIZE -> RELU on float32 (not delegated) -> QUANTIZE."""
     rng = np.random.default_rng(0)
     b = ModelBuilder()
     q = dict(scale=0.05, zero_point=-3)
@@ -96,11 +97,13 @@ def _chain_model(middle: str):
     t2 = act([1, 6, 6, 8])
     b.add_op("DEPTHWISE_CONV_2D", [t1, weights((1, 3, 3, 8), 3), bias(8)], [t2],
              depth_multiplier=1, **conv)
-    if middle == "DEQUANTIZE_QUANTIZE":
+    if middle == "float RELU":
         f = act([1, 6, 6, 8], np.float32)
         b.add_op("DEQUANTIZE", [t2], [f])
+        g = act([1, 6, 6, 8], np.float32)
+        b.add_op("RELU", [f], [g])
         t3 = act([1, 6, 6, 8])
-        b.add_op("QUANTIZE", [f], [t3])
+        b.add_op("QUANTIZE", [g], [t3])
     else:
         t3 = t2
     t4 = act([1, 6, 6, 4])
@@ -124,19 +127,20 @@ def test_a_run_of_supported_ops_is_one_partition():
 
 
 def test_unsupported_ops_split_partitions():
-    it, steps = _steps(_chain_model("DEQUANTIZE_QUANTIZE"))
+    it, steps = _steps(_chain_model("float RELU"))
     details = it._get_ops_details()
     assert [d["op_name"] for d in details] == [
-        "CONV_2D", "DEPTHWISE_CONV_2D", "DEQUANTIZE", "QUANTIZE", "CONV_2D", "FULLY_CONNECTED"]
-    expected = ["c", "c", "c", "numpy", "c", "c"]
+        "CONV_2D", "DEPTHWISE_CONV_2D", "DEQUANTIZE", "RELU", "QUANTIZE", "CONV_2D",
+        "FULLY_CONNECTED"]
+    expected = ["c", "c", "c", "numpy", "c", "c", "c"]
     assert [d["backend"] for d in details] == expected
-    assert [len(s.ops) for s in steps] == [3, 1, 2]
+    assert [len(s.ops) for s in steps] == [3, 1, 3]
     assert all(d["isa"] == ISAS[-1] for d, e in zip(details, expected) if e == "c")
 
 
 def test_partitions_and_numpy_share_the_arena():
     # Each op is within 1 LSB of the reference; through four ops the output moves by a few.
-    model = _chain_model("DEQUANTIZE_QUANTIZE")
+    model = _chain_model("float RELU")
     inputs = model_inputs(model, 3)
     it = Interpreter(model_content=model)
     it.allocate_tensors()

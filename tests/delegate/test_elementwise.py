@@ -135,3 +135,22 @@ def test_mul_with_a_degenerate_output_scale_stays_on_numpy():
     b.mark_output(y)
     model = b.build()
     run_delegate(model, model_inputs(model, 0), expect_backend="numpy")
+
+
+@pytest.mark.parametrize("dtype,scale,zp", [(np.int8, 0.01, 0), (np.int8, 0.0078125, -128),
+                                            (np.uint8, 0.02, 128), (np.uint8, 1 / 255, 0)])
+def test_quantize_float(dtype, scale, zp):
+    b = ModelBuilder()
+    x = b.add_input((2, 9, 5), np.float32)
+    y = b.add_tensor((2, 9, 5), dtype, scale=scale, zero_point=zp)
+    b.add_op("QUANTIZE", [x], [y])
+    b.mark_output(y)
+    model = b.build()
+    # Values spread past the range, exact halves (ties round away from zero) and non-finite.
+    rng = np.random.default_rng(zp & 15)
+    x = (rng.uniform(-3, 3, (2, 9, 5)) * scale * 150).astype(np.float32)
+    x.flat[:6] = np.float32(scale) * np.array([0.5, -0.5, 2.5, -3.5, 1e9, -1e9], np.float32)
+    x.flat[6:9] = [np.inf, -np.inf, np.nan]
+    from tests.delegate.util import run_delegate
+    from tests.oracle import assert_same, run_litert
+    assert_same(run_delegate(model, [x]), run_litert(model, [x]))
