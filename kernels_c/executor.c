@@ -16,6 +16,7 @@ static const qrun_op_entry* op_entry(int32_t kind) {
     case QRUN_OP_RESIZE_BILINEAR: return &qrun_resize_entry;
     case QRUN_OP_ARG: return &qrun_arg_entry;
     case QRUN_OP_QUANTIZE: return &qrun_quantize_entry;
+    case QRUN_OP_SOFTMAX: return &qrun_softmax_entry;
     default: return NULL;
     }
 }

@@ -60,6 +60,7 @@ extern const qrun_op_entry qrun_transpose_entry;
 extern const qrun_op_entry qrun_resize_entry;
 extern const qrun_op_entry qrun_arg_entry;
 extern const qrun_op_entry qrun_quantize_entry;
+extern const qrun_op_entry qrun_softmax_entry;
 
 /* A scaled float -> output byte. The same float operations in every build (max, min, add
  * of 1.5 * 2^23 which rounds to nearest even), so every ISA gives the same answer. */

@@ -20,7 +20,8 @@ enum qrun_op_kind {
     QRUN_OP_RESIZE_BILINEAR = 11,
     QRUN_OP_ARG = 12,      /* ARG_MAX, ARG_MIN */
     QRUN_OP_QUANTIZE = 13, /* float32 -> int8/uint8 */
-    QRUN_OP_COUNT = 14
+    QRUN_OP_SOFTMAX = 14,
+    QRUN_OP_COUNT = 15
 };
 
 enum qrun_cpu_feature {
@@ -227,6 +228,23 @@ typedef struct {
     int32_t qmin;
     int32_t qmax;
 } qrun_quantize_params;
+
+/* SOFTMAX over rows of `depth` bytes, bit-exact with TFLite's 8-bit reference kernel: per
+ * byte difference d = x - row max (index d + 255), exps[] is exp in Q0.31, sums[] its
+ * Q12.19 share of the row sum (0 where d is below the kernel's diff_min, as valid[] says);
+ * the sum's fixed-point reciprocal scales the exps. Bytes read as int8 when is_signed. */
+typedef struct {
+    int64_t rows;
+    int64_t depth;
+    int32_t is_signed;
+    int32_t out_min;
+    int32_t out_max;
+    const int32_t* exps;
+    const int32_t* sums;
+    const uint8_t* valid;
+    int64_t in_off;
+    int64_t out_off;
+} qrun_softmax_params;
 
 typedef struct {
     int32_t kind;             /* enum qrun_op_kind */

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import warnings
 
-from . import conv, datamove, elementwise, pool, resize  # noqa: F401  (fill the op table)
+from . import conv, datamove, elementwise, pool, resize, softmax  # noqa: F401  (fill the table)
 from .backend import BackendError, current_backend
 from .partition import Delegate, DelegateStep
 from .table import OPS, support_table

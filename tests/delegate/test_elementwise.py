@@ -154,3 +154,15 @@ def test_quantize_float(dtype, scale, zp):
     from tests.delegate.util import run_delegate
     from tests.oracle import assert_same, run_litert
     assert_same(run_delegate(model, [x]), run_litert(model, [x]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(1, 1001), (3, 10), (2, 4, 5, 21), (5, 1)])
+@pytest.mark.parametrize("in_scale,beta", [(0.1, 1.0), (0.02, 1.0), (0.5, 0.3), (0.004, 2.0)])
+def test_softmax(dtype, shape, in_scale, beta):
+    b = ModelBuilder()
+    x = b.add_input(shape, dtype, scale=in_scale, zero_point=3)
+    y = b.add_tensor(shape, dtype, scale=1 / 256, zero_point=-128 if dtype == np.int8 else 0)
+    b.add_op("SOFTMAX", [x], [y], beta=beta)
+    b.mark_output(y)
+    check_delegate(b.build(), seed=shape[-1], lsb=0)
