@@ -31,8 +31,9 @@ class PlanContext:
         return self.keep(self.ffi.new(ctype, init))
 
     def buffer(self, array: np.ndarray, item: str):
-        """A C `item *` to a plan-owned contiguous copy of `array`."""
-        return self.keep(self.ffi.from_buffer(item + "[]", np.array(array, order="C")))
+        """A C `item *` to `array` (made contiguous), kept alive with the plan; the caller
+        must not modify it afterwards."""
+        return self.keep(self.ffi.from_buffer(item + "[]", np.ascontiguousarray(array)))
 
     def offset(self, tensor, nbytes: int = -1) -> int:
         """The arena offset of a non-constant tensor, checked to hold `nbytes` (default: the
