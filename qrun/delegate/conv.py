@@ -1,4 +1,5 @@
-"""CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED: support rules and plan builders.
+"""CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and TRANSPOSE_CONV: support rules and plan
+builders.
 
 Domains: uint8 activations and weights are read as int8 (x - 128, w - 128); the kernel adds
 a_sum_mult * (row sum of A) for a nonzero weight zero point, and every static term (input
@@ -11,7 +12,7 @@ import numpy as np
 from ..interpreter.kernels.common import out_size, pad_before
 from ..interpreter.schema import Activation
 from . import rules
-from .packing import pack_dwconv, pack_gemm, window_indirection
+from .packing import deconv_indirection, pack_dwconv, pack_gemm, window_indirection
 from .plan import PlanError, activation_domain, wrap_int32, zero_row
 from .table import delegate_op
 
@@ -26,28 +27,37 @@ def _requant_scales(x, w, out, channels: int) -> np.ndarray:
     return (np.float32(x.scale) * sw / np.float32(out.scale)).astype(np.float32)
 
 
+def _operands(op):
+    """(input, weights, bias or None, output): TRANSPOSE_CONV takes (output_shape, weights,
+    input, bias), the others (input, weights, bias)."""
+    ins = list(op.inputs) + [None] * 4
+    if op.opname == "TRANSPOSE_CONV":
+        return ins[2], ins[1], ins[3], op.outputs[0]
+    return ins[0], ins[1], ins[2], op.outputs[0]
+
+
 def _bias(op, channels: int) -> np.ndarray:
-    b = op.inputs[2] if len(op.inputs) > 2 else None
+    b = _operands(op)[2]
     return np.zeros(channels, np.int64) if b is None else b.constant.astype(np.int64).ravel()
 
 
 def _quantized_io(op, weight_axis: int, channels: int):
-    x, w = op.inputs[0], op.inputs[1]
+    x, w, b, y = _operands(op)
     dtype = x.dtype if x is not None else None
     if dtype not in rules.QUANTIZED:
         return "input is not int8/uint8"
     return rules.first_reason(
         rules.per_tensor_activation(x, dtype),
-        rules.per_tensor_activation(op.outputs[0], dtype),
+        rules.per_tensor_activation(y, dtype),
         rules.static_weights(w, dtype, channels, weight_axis),
-        rules.static_bias(op.inputs[2] if len(op.inputs) > 2 else None, channels),
+        rules.static_bias(b, channels),
         rules.clamp_activation(op))
 
 
 def fill_gemm(ctx, p, op, w2d: np.ndarray, ks: int) -> None:
     """The weight side of a qrun_gemm_params: packed weights with the folded bias, the
     activation domain and the requantization. w2d: [n, ks * kc] raw weights, tap-major."""
-    x, w, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    x, w, _, out = _operands(op)
     n, k = w2d.shape
     flip, shift = activation_domain(x.dtype)
     w8 = w2d.astype(np.int32) - shift
@@ -197,3 +207,53 @@ def build_fc(op, ctx):
     p.a_off, p.a_stride = ctx.offset(x, p.m * k), k
     p.c_off, p.c_stride = ctx.offset(out, p.m * n), n
     return "GEMM", p
+
+
+def _deconv_geometry(op):
+    x, w, _, y = _operands(op)
+    o = op.options
+    strides = (int(o.stride_h), int(o.stride_w))
+    pads = tuple(pad_before(st, 1, n, k, out_size(o.padding, n, k, st))
+                 for n, k, st in zip(y.shape[1:3], w.shape[1:3], strides))
+    return strides, pads
+
+
+def transpose_conv_rule(op):
+    if len(op.inputs) < 3 or None in op.inputs[:3]:
+        return "missing inputs"
+    x, w, _, y = _operands(op)
+    if len(x.shape) != 4 or len(w.shape) != 4 or len(y.shape) != 4:
+        return "tensors are not 4-D"
+    if not op.inputs[0].is_constant:
+        return "output shape is not constant"
+    reason = _quantized_io(op, 0, w.shape[0])
+    if reason:
+        return reason
+    if w.shape[3] != x.shape[3] or y.shape[0] != x.shape[0] or y.shape[3] != w.shape[0]:
+        return "shapes"
+    try:
+        _deconv_geometry(op)
+    except (ValueError, AttributeError) as exc:
+        return str(exc)
+    return None
+
+
+@delegate_op("TRANSPOSE_CONV", transpose_conv_rule, "int8 (per-tensor/per-channel), uint8: "
+             "indirect deconvolution (a gather, no col2im scatter)")
+def build_transpose_conv(op, ctx):
+    x, w, _, y = _operands(op)
+    b, ih, iw, c = x.shape
+    _, oh, ow, o = y.shape
+    (sh, sw), (ph, pw) = _deconv_geometry(op)
+    kh, kw = w.shape[1], w.shape[2]
+    p = ctx.new("qrun_gemm_params *")
+    fill_gemm(ctx, p, op, w.constant.reshape(o, kh * kw * c), kh * kw)
+    ind = deconv_indirection(b, ih, iw, c, oh, ow, kh, kw, sh, sw, ph, pw)
+    if ind.max(initial=-1) + c > x.nbytes:
+        raise PlanError("indirection reaches past the input")
+    p.m = b * oh * ow
+    p.a_off = ctx.offset(x)
+    p.c_off, p.c_stride = ctx.offset(y, p.m * o), o
+    p.indirection = ctx.buffer(ind, "int64_t")
+    p.zero = ctx.buffer(zero_row(c, x.zero_point, x.dtype), "uint8_t")
+    return "IGEMM", p

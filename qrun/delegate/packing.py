@@ -35,18 +35,16 @@ def pack_dwconv(w: np.ndarray, bias: np.ndarray, cr: int) -> np.ndarray:
     return np.concatenate([bp.reshape(nb, cr).view(np.uint8), wp.view(np.uint8)], axis=1).ravel()
 
 
-def window_indirection(batch: int, in_h: int, in_w: int, pixel_bytes: int, out_h: int,
-                       out_w: int, k_h: int, k_w: int, stride_h: int, stride_w: int,
-                       dil_h: int, dil_w: int, pad_top: int, pad_left: int) -> np.ndarray:
-    """[batch * out_h * out_w, k_h * k_w] int64: the byte offset of the input pixel each
-    window tap reads (relative to the input tensor), -1 where the tap falls in the padding."""
-    # Separable: a row term per (oy, ky) and a column term per (ox, kx), each hugely
-    # negative outside the input, so that one add and one clamp give the offsets.
+def _separable_indirection(batch: int, in_h: int, in_w: int, pixel_bytes: int,
+                           iy: np.ndarray, iy_ok: np.ndarray, ix: np.ndarray,
+                           ix_ok: np.ndarray) -> np.ndarray:
+    """[batch * out_h * out_w, k_h * k_w] byte offsets of input pixels from the row index
+    iy[oy, ky] and column index ix[ox, kx] each tap reads (-1 where not *_ok): a row term
+    and a column term, hugely negative where invalid, so one add and one clamp do it."""
     outside = -(1 << 60)
-    iy = np.arange(out_h)[:, None] * stride_h - pad_top + np.arange(k_h)[None, :] * dil_h
-    ix = np.arange(out_w)[:, None] * stride_w - pad_left + np.arange(k_w)[None, :] * dil_w
-    rows = np.where((iy >= 0) & (iy < in_h), iy.astype(np.int64) * in_w * pixel_bytes, outside)
-    cols = np.where((ix >= 0) & (ix < in_w), ix.astype(np.int64) * pixel_bytes, outside)
+    rows = np.where(iy_ok, iy.astype(np.int64) * in_w * pixel_bytes, outside)
+    cols = np.where(ix_ok, ix.astype(np.int64) * pixel_bytes, outside)
+    (out_h, k_h), (out_w, k_w) = rows.shape, cols.shape
     ind = np.empty((batch, out_h, out_w, k_h, k_w), np.int64)
     np.add(rows[None, :, None, :, None], cols[None, None, :, None, :], out=ind)
     if batch > 1:
@@ -54,3 +52,29 @@ def window_indirection(batch: int, in_h: int, in_w: int, pixel_bytes: int, out_h
                                                                              None]
     np.maximum(ind, -1, out=ind)
     return ind.reshape(batch * out_h * out_w, k_h * k_w)
+
+
+def window_indirection(batch: int, in_h: int, in_w: int, pixel_bytes: int, out_h: int,
+                       out_w: int, k_h: int, k_w: int, stride_h: int, stride_w: int,
+                       dil_h: int, dil_w: int, pad_top: int, pad_left: int) -> np.ndarray:
+    """Convolution and pooling windows: [batch * out_h * out_w, k_h * k_w] int64, the byte
+    offset of the input pixel each window tap reads (relative to the input tensor), -1 where
+    the tap falls in the padding."""
+    iy = np.arange(out_h)[:, None] * stride_h - pad_top + np.arange(k_h)[None, :] * dil_h
+    ix = np.arange(out_w)[:, None] * stride_w - pad_left + np.arange(k_w)[None, :] * dil_w
+    return _separable_indirection(batch, in_h, in_w, pixel_bytes, iy, (iy >= 0) & (iy < in_h),
+                                  ix, (ix >= 0) & (ix < in_w))
+
+
+def deconv_indirection(batch: int, in_h: int, in_w: int, pixel_bytes: int, out_h: int,
+                       out_w: int, k_h: int, k_w: int, stride_h: int, stride_w: int,
+                       pad_top: int, pad_left: int) -> np.ndarray:
+    """Transpose convolution as a gather: output (oy, ox) takes tap (ky, kx) from the input
+    pixel that scatters there, iy = (oy + pad_top - ky) / stride_h when that divides; -1
+    where no input pixel does."""
+    ty = np.arange(out_h)[:, None] + pad_top - np.arange(k_h)[None, :]
+    tx = np.arange(out_w)[:, None] + pad_left - np.arange(k_w)[None, :]
+    iy, ix = ty // stride_h, tx // stride_w
+    return _separable_indirection(
+        batch, in_h, in_w, pixel_bytes, iy, (ty % stride_h == 0) & (iy >= 0) & (iy < in_h),
+        ix, (tx % stride_w == 0) & (ix >= 0) & (ix < in_w))
