@@ -1,4 +1,5 @@
-/* ADD, SUB, MUL with broadcasting, requantized in fp32. */
+/* ADD, SUB, MUL with broadcasting, requantized in fp32; other binary byte ops through an
+ * exact 256 x 256 table. */
 #include "qrun.h"
 
 static int64_t binary_tiles(const void* params) {
@@ -22,7 +23,10 @@ static void binary_run(const void* params, uint8_t* arena, int64_t begin, int64_
         const uint8_t* a = (p->a_const ? p->a_const : arena + p->a_off) + ia;
         const uint8_t* b = (p->b_const ? p->b_const : arena + p->b_off) + ib;
         uint8_t* out = arena + p->out_off + row * p->inner;
-        if (p->kind == QRUN_BINARY_MUL) {
+        if (p->kind == QRUN_BINARY_TABLE) {
+            for (int64_t j = 0; j < p->inner; j++)
+                out[j] = p->table[((size_t)a[j * sa] << 8) | b[j * sb]];
+        } else if (p->kind == QRUN_BINARY_MUL) {
             for (int64_t j = 0; j < p->inner; j++) {
                 const int32_t prod = (qrun_load_a(a[j * sa], flip) - p->a_zero) *
                                      (qrun_load_a(b[j * sb], flip) - p->b_zero);

@@ -126,7 +126,8 @@ typedef struct {
 
 enum qrun_binary_kind {
     QRUN_BINARY_ADD = 0,      /* a_scale * (a - a_zero) + b_scale * (b - b_zero) (SUB: b_scale < 0) */
-    QRUN_BINARY_MUL = 1       /* a_scale * (a - a_zero) * (b - b_zero) */
+    QRUN_BINARY_MUL = 1,      /* a_scale * (a - a_zero) * (b - b_zero) */
+    QRUN_BINARY_TABLE = 2     /* table[a * 256 + b] (bytes): MAXIMUM, MINIMUM, PRELU, exact */
 };
 
 /* Elementwise on a broadcast [rows..., inner] output: the output is dense; a and b advance
@@ -149,6 +150,7 @@ typedef struct {
     const uint8_t* b_const;
     int64_t out_off;
     qrun_requant rq;          /* scale unused: the float result is clamped and rounded */
+    const uint8_t* table;     /* QRUN_BINARY_TABLE: 65536 output bytes */
 } qrun_binary_params;
 
 /* Pooling, exact: out[p, c] = max or rounded average over the valid taps (indirection

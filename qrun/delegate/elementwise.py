@@ -1,5 +1,5 @@
 """Elementwise ops: unary ops (and DEQUANTIZE) as exact 256-entry tables, ADD/SUB/MUL with
-broadcasting."""
+broadcasting in fp32, MAXIMUM/MINIMUM/PRELU with broadcasting as exact 256 x 256 tables."""
 from __future__ import annotations
 
 import dataclasses
@@ -180,6 +180,21 @@ def _broadcast(a_shape, b_shape, out_shape):
     return shape[:4], shape[4], [m[1] for m in merged], [m[2] for m in merged]
 
 
+def _set_operands(ctx, p, a, b, outer, inner) -> None:
+    """Arena offsets (or plan-owned bytes for constants) of both operands, their broadcast
+    strides checked to stay inside them."""
+    for t, strides, off, const in ((a, p.a_stride, "a_off", "a_const"),
+                                   (b, p.b_stride, "b_off", "b_const")):
+        reach = sum((d - 1) * s for d, s in zip(list(outer) + [inner], strides))
+        if t.nbytes and reach >= t.nbytes:
+            raise PlanError("broadcast strides reach past tensor %d" % t.index)
+        if t.is_constant:
+            setattr(p, const, ctx.buffer(np.ascontiguousarray(t.constant).view(np.uint8),
+                                         "uint8_t"))
+        else:
+            setattr(p, off, ctx.offset(t))
+
+
 def build_binary(op, ctx):
     a, b, y = op.inputs[0], op.inputs[1], op.outputs[0]
     outer, inner, sa, sb = _broadcast(a.shape, b.shape, y.shape)
@@ -191,16 +206,7 @@ def build_binary(op, ctx):
     p.a_scale, p.b_scale = _binary_scales(op)
     p.shape, p.inner = outer, inner
     p.a_stride, p.b_stride = sa, sb
-    for t, strides in ((a, sa), (b, sb)):
-        reach = sum((d - 1) * s for d, s in zip(outer + [inner], strides))
-        if t.nbytes and reach >= t.nbytes:
-            raise PlanError("broadcast strides reach past tensor %d" % t.index)
-    for t, off, const in ((a, "a_off", "a_const"), (b, "b_off", "b_const")):
-        if t.is_constant:
-            setattr(p, const, ctx.buffer(np.ascontiguousarray(t.constant).view(np.uint8),
-                                         "uint8_t"))
-        else:
-            setattr(p, off, ctx.offset(t))
+    _set_operands(ctx, p, a, b, outer, inner)
     p.out_off = ctx.offset(y)
     act = getattr(op.options, "fused_activation_function", Activation.NONE)
     lo, hi = activation_range_quantized(act, y.scale, y.zero_point, y.dtype)
@@ -212,3 +218,53 @@ def build_binary(op, ctx):
 for _name in ("ADD", "SUB", "MUL"):
     delegate_op(_name, binary_rule, "int8, uint8 per-tensor; numpy broadcasting up to 5 merged "
                 "axes; constant operands; fused NONE/RELU/RELU6/RELU_N1_TO_1")(build_binary)
+
+
+def table_binary_rule(op) -> Optional[str]:
+    """Two int8/uint8 operands whose output byte depends on the two input bytes only."""
+    if len(op.inputs) != 2 or len(op.outputs) != 1 or None in op.inputs:
+        return "expects two inputs and one output"
+    a, b, y = op.inputs[0], op.inputs[1], op.outputs[0]
+    if any(t.dtype not in rules.QUANTIZED for t in (a, b, y)):
+        return "not int8/uint8"
+    if a.is_constant and b.is_constant:
+        return "both inputs constant"
+    if len(y.shape) > 6 or _broadcast(a.shape, b.shape, y.shape) is None:
+        return "broadcast of %s and %s to %s" % (list(a.shape), list(b.shape), list(y.shape))
+    if find_kernel(op) is None:
+        return "no reference kernel to tabulate"
+    return None
+
+
+def pair_table(op) -> np.ndarray:
+    """The reference kernel on every pair of bytes: table[a * 256 + b] = output byte."""
+    a, b, y = op.inputs[0], op.inputs[1], op.outputs[0]
+    byte = np.arange(256, dtype=np.uint8)
+    pairs = (np.repeat(byte, 256).view(a.dtype), np.tile(byte, 256).view(b.dtype))
+    probe = dataclasses.replace(
+        op, inputs=[dataclasses.replace(t, shape=(65536,), data=v, constant=None)
+                    for t, v in zip((a, b), pairs)],
+        outputs=[dataclasses.replace(y, shape=(65536,), data=np.zeros(65536, y.dtype))])
+    out = np.asarray(find_kernel(probe).fn(probe))
+    if out.dtype != y.dtype or out.size != 65536:
+        raise PlanError("%s: the reference kernel gave %s[%d] for a 65536-entry table"
+                        % (op.opname, out.dtype, out.size))
+    return np.ascontiguousarray(out.reshape(65536)).view(np.uint8)
+
+
+def build_table_binary(op, ctx):
+    a, b, y = op.inputs[0], op.inputs[1], op.outputs[0]
+    outer, inner, sa, sb = _broadcast(a.shape, b.shape, y.shape)
+    p = ctx.new("qrun_binary_params *")
+    p.kind = 2
+    p.shape, p.inner = outer, inner
+    p.a_stride, p.b_stride = sa, sb
+    _set_operands(ctx, p, a, b, outer, inner)
+    p.out_off = ctx.offset(y)
+    p.table = ctx.buffer(pair_table(op), "uint8_t")
+    return "BINARY", p
+
+
+for _name in ("MAXIMUM", "MINIMUM", "PRELU"):
+    delegate_op(_name, table_binary_rule, "int8, uint8 with numpy broadcasting: exact 256 x 256 "
+                "table of the reference kernel")(build_table_binary)

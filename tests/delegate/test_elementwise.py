@@ -166,3 +166,38 @@ def test_softmax(dtype, shape, in_scale, beta):
     b.add_op("SOFTMAX", [x], [y], beta=beta)
     b.mark_output(y)
     check_delegate(b.build(), seed=shape[-1], lsb=0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", ["MAXIMUM", "MINIMUM"])
+@pytest.mark.parametrize("s", [0, 2, 3, 5])
+def test_maximum_minimum(op, dtype, s):
+    rng = np.random.default_rng(s)
+    b = ModelBuilder()
+    q = _q(rng, dtype)
+    a = b.add_input(SHAPES[s][0], dtype, **q)
+    c = b.add_input(SHAPES[s][1], dtype, **q)
+    y = b.add_tensor(np.broadcast_shapes(*SHAPES[s]), dtype, **q)
+    b.add_op(op, [a, c], [y])
+    b.mark_output(y)
+    check_delegate(b.build(), seed=s, lsb=0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("alpha_shape,const", [((7,), True), ((1, 1, 7), True),
+                                               ((4, 5, 7), True), ((7,), False)])
+def test_prelu(dtype, alpha_shape, const):
+    rng = np.random.default_rng(len(alpha_shape))
+    b = ModelBuilder()
+    x = b.add_input((2, 4, 5, 7), dtype, **_q(rng, dtype))
+    qa = dict(scale=0.01, zero_point=0 if dtype == np.int8 else 128)
+    if const:
+        info = np.iinfo(dtype)
+        alpha = b.add_constant(rng.integers(info.min, info.max + 1, alpha_shape).astype(dtype),
+                               **qa)
+    else:
+        alpha = b.add_input(alpha_shape, dtype, **qa)
+    y = b.add_tensor((2, 4, 5, 7), dtype, **_q(rng, dtype))
+    b.add_op("PRELU", [x, alpha], [y])
+    b.mark_output(y)
+    check_delegate(b.build(), seed=3, lsb=0)
