@@ -12,8 +12,9 @@ import numpy as np
 from ..interpreter.kernels.common import out_size, pad_before
 from ..interpreter.schema import Activation
 from . import rules
-from .packing import deconv_indirection, pack_dwconv, pack_gemm, window_indirection
-from .plan import PlanError, activation_domain, wrap_int32, zero_row
+from .packing import (deconv_indirection, indirection_buffer, pack_dwconv, pack_gemm,
+                      window_indirection)
+from .plan import activation_domain, wrap_int32, zero_row
 from .table import delegate_op
 
 
@@ -127,11 +128,9 @@ def build_conv(op, ctx):
         p.a_off, p.a_stride = ctx.offset(x, p.m * c), c
         return "GEMM", p
     p.a_off = ctx.offset(x)
-    ind = window_indirection(b, ih, iw, c, oh, ow, kh, kw, s.stride_h, s.stride_w,
-                             s.dilation_h_factor, s.dilation_w_factor, pt, pl)
-    if ind.max(initial=-1) + c > x.nbytes:
-        raise PlanError("indirection reaches past the input")
-    p.indirection = ctx.buffer(ind, "int64_t")
+    p.indirection = indirection_buffer(ctx, window_indirection, (
+        b, ih, iw, c, oh, ow, kh, kw, s.stride_h, s.stride_w, s.dilation_h_factor,
+        s.dilation_w_factor, pt, pl), x.nbytes)
     p.zero = ctx.buffer(zero_row(c, x.zero_point, x.dtype), "uint8_t")
     return "IGEMM", p
 
@@ -157,14 +156,12 @@ def build_depthwise(op, ctx):
     zx = x.zero_point - shift
     bias = _bias(op, c) - zx * wt.sum(axis=0, dtype=np.int64)
     s = op.options
-    ind = window_indirection(b, ih, iw, c_in, oh, ow, kh, kw, s.stride_h, s.stride_w,
-                             s.dilation_h_factor, s.dilation_w_factor, pt, pl)
-    if ind.max(initial=-1) + c_in > x.nbytes:
-        raise PlanError("indirection reaches past the input")
     p = ctx.new("qrun_dwconv_params *")
     p.pixels, p.channels, p.taps, p.multiplier = b * oh * ow, c, kh * kw, c // c_in
     p.in_off = ctx.offset(x)
-    p.indirection = ctx.buffer(ind, "int64_t")
+    p.indirection = indirection_buffer(ctx, window_indirection, (
+        b, ih, iw, c_in, oh, ow, kh, kw, s.stride_h, s.stride_w, s.dilation_h_factor,
+        s.dilation_w_factor, pt, pl), x.nbytes)
     p.zero = ctx.buffer(zero_row(c_in, x.zero_point, x.dtype), "uint8_t")
     p.packed_w = ctx.buffer(pack_dwconv(wt.astype(np.int16), wrap_int32(bias),
                                         ctx.backend.dw_cr), "uint8_t")
@@ -248,12 +245,10 @@ def build_transpose_conv(op, ctx):
     kh, kw = w.shape[1], w.shape[2]
     p = ctx.new("qrun_gemm_params *")
     fill_gemm(ctx, p, op, w.constant.reshape(o, kh * kw * c), kh * kw)
-    ind = deconv_indirection(b, ih, iw, c, oh, ow, kh, kw, sh, sw, ph, pw)
-    if ind.max(initial=-1) + c > x.nbytes:
-        raise PlanError("indirection reaches past the input")
     p.m = b * oh * ow
     p.a_off = ctx.offset(x)
     p.c_off, p.c_stride = ctx.offset(y, p.m * o), o
-    p.indirection = ctx.buffer(ind, "int64_t")
+    p.indirection = indirection_buffer(ctx, deconv_indirection, (
+        b, ih, iw, c, oh, ow, kh, kw, sh, sw, ph, pw), x.nbytes)
     p.zero = ctx.buffer(zero_row(c, x.zero_point, x.dtype), "uint8_t")
     return "IGEMM", p

@@ -1,7 +1,11 @@
 """Weight packing and indirection buffers, in the layouts qrun_api.h describes."""
 from __future__ import annotations
 
+from typing import Callable, Optional
+
 import numpy as np
+
+from .plan import PlanError
 
 
 def _blocks(n: int, width: int) -> int:
@@ -78,3 +82,18 @@ def deconv_indirection(batch: int, in_h: int, in_w: int, pixel_bytes: int, out_h
     return _separable_indirection(
         batch, in_h, in_w, pixel_bytes, iy, (ty % stride_h == 0) & (iy >= 0) & (iy < in_h),
         ix, (tx % stride_w == 0) & (ix >= 0) & (ix < in_w))
+
+
+def indirection_buffer(ctx, make: Callable[..., np.ndarray], args: tuple, input_nbytes: int,
+                       check: Optional[Callable[[np.ndarray], None]] = None):
+    """The plan buffer of make(*args) (args start with batch, in_h, in_w, pixel_bytes), one
+    per geometry for all the ops of a graph, checked to read whole pixels inside the input
+    (and by `check`)."""
+    def build() -> np.ndarray:
+        ind = make(*args)
+        if ind.max(initial=-1) + args[3] > input_nbytes:
+            raise PlanError("indirection reaches past the input")
+        if check is not None:
+            check(ind)
+        return ind
+    return ctx.shared_buffer((make.__name__, input_nbytes) + tuple(args), build, "int64_t")

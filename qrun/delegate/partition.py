@@ -64,7 +64,8 @@ class Delegate:
         if graph.arena is None or graph.arena.size == 0:
             return steps
         result: List[Step] = []
-        run = _Run(PlanContext(self.backend, graph))
+        self._shared: Dict[tuple, object] = {}
+        run = _Run(PlanContext(self.backend, graph, self._shared))
         for step in steps:
             if self.why_not(graph, step) is None:
                 try:
@@ -83,7 +84,7 @@ class Delegate:
         if not run.ops:
             return run
         result.append(DelegateStep(run.ops, run.ctx, run.entries, self.num_threads))
-        return _Run(PlanContext(self.backend, graph))
+        return _Run(PlanContext(self.backend, graph, self._shared))
 
 
 class _Run:

@@ -1,7 +1,7 @@
 """The plan of one partition: C structs, the buffers they point to, checked arena addresses."""
 from __future__ import annotations
 
-from typing import List
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -16,12 +16,13 @@ class PlanContext:
     """What a plan builder needs: the backend (tile sizes, ffi), checked arena offsets, and
     ownership of every buffer the C structs point to (alive as long as the plan)."""
 
-    def __init__(self, backend, graph):
+    def __init__(self, backend, graph, shared: Optional[Dict[tuple, object]] = None):
         self.backend = backend
         self.ffi = backend.ffi
         self.graph = graph
         self.arena_bytes = int(graph.arena_bytes)
         self._owned: List[object] = []
+        self._shared = {} if shared is None else shared
 
     def keep(self, obj):
         self._owned.append(obj)
@@ -34,6 +35,15 @@ class PlanContext:
         """A C `item *` to `array` (made contiguous), kept alive with the plan; the caller
         must not modify it afterwards."""
         return self.keep(self.ffi.from_buffer(item + "[]", np.ascontiguousarray(array)))
+
+    def shared_buffer(self, key: tuple, make: Callable[[], np.ndarray], item: str):
+        """Like buffer(make()), but one buffer for every op of the graph with the same `key`
+        (e.g. the indirection buffer of one convolution geometry)."""
+        buf = self._shared.get(key)
+        if buf is None:
+            buf = self._shared[key] = self.ffi.from_buffer(item + "[]",
+                                                           np.ascontiguousarray(make()))
+        return self.keep(buf)
 
     def offset(self, tensor, nbytes: int = -1) -> int:
         """The arena offset of a non-constant tensor, checked to hold `nbytes` (default: the

@@ -10,7 +10,7 @@ from ..interpreter.kernels.common import out_size, pad_before
 from ..interpreter.quant import activation_range_quantized
 from ..interpreter.schema import Activation
 from . import rules
-from .packing import window_indirection
+from .packing import indirection_buffer, window_indirection
 from .plan import PlanError, activation_domain
 from .table import delegate_op
 
@@ -49,22 +49,23 @@ def pool_rule(op) -> Optional[str]:
     return None
 
 
+def _every_window_reads(ind: np.ndarray) -> None:
+    if ind.size and (ind.max(axis=1) < 0).any():
+        raise PlanError("a pooling window lies entirely in the padding")
+
+
 def build_pool(op, ctx):
     x, y = op.inputs[0], op.outputs[0]
     b, ih, iw, c, oh, ow, pt, pl = _geometry(op)
     o = op.options
-    ind = window_indirection(b, ih, iw, c, oh, ow, o.filter_height, o.filter_width,
-                             o.stride_h, o.stride_w, 1, 1, pt, pl)
-    if ind.size and (ind.max(axis=1) < 0).any():
-        raise PlanError("a pooling window lies entirely in the padding")
-    if ind.max(initial=-1) + c > x.nbytes:
-        raise PlanError("indirection reaches past the input")
     act = getattr(o, "fused_activation_function", Activation.NONE)
     lo, hi = activation_range_quantized(act, y.scale, y.zero_point, y.dtype)
     p = ctx.new("qrun_pool_params *")
     p.pixels, p.channels, p.taps = b * oh * ow, c, o.filter_height * o.filter_width
     p.in_off, p.out_off = ctx.offset(x), ctx.offset(y, b * oh * ow * c)
-    p.indirection = ctx.buffer(ind, "int64_t")
+    p.indirection = indirection_buffer(ctx, window_indirection, (
+        b, ih, iw, c, oh, ow, o.filter_height, o.filter_width, o.stride_h, o.stride_w, 1, 1,
+        pt, pl), x.nbytes, _every_window_reads)
     p.is_max = op.opname == "MAX_POOL_2D"
     p.is_signed = x.dtype == np.int8
     p.act_min, p.act_max = lo, hi
