@@ -235,3 +235,24 @@ def test_a_deleted_interpreter_frees_its_arena_at_once():
         assert owner() is None
     finally:
         gc.enable()
+
+
+def test_ops_on_dynamic_tensors_stay_on_numpy():
+    # RESHAPE to a shape given at run time: its output (and what reads it) is sized during
+    # invoke, so neither can be planned in C.
+    q = dict(scale=0.05, zero_point=-3)
+    b = ModelBuilder()
+    x = b.add_input([2, 6], np.int8, **q)
+    shape = b.add_input([2], np.int32)
+    r = b.add_tensor([3, 4], np.int8, **q)
+    b.add_op("RESHAPE", [x, shape], [r])
+    y = b.add_tensor([3, 4], np.int8, scale=0.05, zero_point=-3)
+    b.add_op("RELU", [r], [y])
+    b.mark_output(y)
+    it = Interpreter(model_content=b.build())
+    it.allocate_tensors()
+    assert [d["backend"] for d in it._get_ops_details()] == ["numpy", "numpy"]
+    it.set_tensor(it.get_input_details()[0]["index"], np.arange(12, dtype=np.int8).reshape(2, 6))
+    it.set_tensor(it.get_input_details()[1]["index"], np.array([3, 4], np.int32))
+    it.invoke()
+    assert it.get_tensor(it.get_output_details()[0]["index"]).shape == (3, 4)
