@@ -1,5 +1,14 @@
 /* The plan executor: runs a partition's nodes in order on the arena, in one call. */
+#include <time.h>
+
 #include "qrun.h"
+
+/* The profiler's clock (C11: timespec_get; the node intervals it measures are short). */
+static int64_t executor_now_ns(void) {
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static const qrun_op_entry* op_entry(int32_t kind) {
     switch (kind) {
@@ -24,11 +33,15 @@ static const qrun_op_entry* op_entry(int32_t kind) {
 int32_t qrun_execute(const qrun_plan* plan, uint8_t* arena) {
     for (int32_t i = 0; i < plan->num_nodes; i++) {
         const qrun_node* node = &plan->nodes[i];
+        if (plan->timestamps_ns != NULL)
+            plan->timestamps_ns[i] = executor_now_ns();
         const qrun_op_entry* e = op_entry(node->kind);
         if (e == NULL)
             return -(i + 1);
         /* Single-threaded: the caller runs every tile; the pool will split this range. */
         e->run(node->params, arena, 0, e->tiles(node->params));
     }
+    if (plan->timestamps_ns != NULL)
+        plan->timestamps_ns[plan->num_nodes] = executor_now_ns();
     return 0;
 }

@@ -257,6 +257,7 @@ typedef struct {
     int32_t num_nodes;
     int32_t num_threads;      /* for the thread pool; 1 runs every tile on the caller */
     const qrun_node* nodes;
+    int64_t* timestamps_ns;   /* profiler (NULL: off): node i starts at [i]; [num_nodes]: end */
 } qrun_plan;
 
 const qrun_isa_info* qrun_isa(void);

@@ -12,10 +12,11 @@ class DelegateStep(Step):
     """A partition: its ops' plan, run by one qrun_execute call (cffi releases the GIL)."""
     backend = "c"
 
-    def __init__(self, ops, ctx, entries, num_threads: int):
+    def __init__(self, ops, ctx, entries, num_threads: int, node_ops):
         """entries: the (kind name, params cdata) nodes of the ops, from the plan builders;
-        ctx owns every buffer they point to."""
+        ctx owns every buffer they point to; node_ops: the op of each node (for the profiler)."""
         self.ops = list(ops)
+        self.node_ops = list(node_ops)
         self.isa = ctx.backend.isa
         lib = ctx.backend.lib
         nodes = ctx.new("qrun_node[]", len(entries))
@@ -30,6 +31,18 @@ class DelegateStep(Step):
         ctx.graph = None   # the plan is built: no step -> graph reference cycle
         self._ctx = ctx
         self._execute = lib.qrun_execute
+        self._timestamps = None
+
+    def set_profiling(self, enabled: bool) -> None:
+        """Timestamps around every node in C (num_nodes + 1 of them) or none (zero cost)."""
+        ffi = self._ctx.ffi
+        self._timestamps = ffi.new("int64_t[]", self._plan.num_nodes + 1) if enabled else None
+        self._plan.timestamps_ns = ffi.NULL if self._timestamps is None else self._timestamps
+
+    def node_seconds(self) -> List[float]:
+        """Each node's time in the last run (profiling on)."""
+        ts = self._timestamps
+        return [(ts[i + 1] - ts[i]) * 1e-9 for i in range(self._plan.num_nodes)]
 
     def run(self) -> None:
         rc = self._execute(self._plan, self._arena)
@@ -83,7 +96,8 @@ class Delegate:
     def _flush(self, graph, run: "_Run", result: List[Step]) -> "_Run":
         if not run.ops:
             return run
-        result.append(DelegateStep(run.ops, run.ctx, run.entries, self.num_threads))
+        result.append(DelegateStep(run.ops, run.ctx, run.entries, self.num_threads,
+                                   run.node_ops))
         return _Run(PlanContext(self.backend, graph, self._shared))
 
 
@@ -94,7 +108,10 @@ class _Run:
         self.ctx = ctx
         self.ops: list = []
         self.entries: List[tuple] = []
+        self.node_ops: list = []
 
     def add(self, op, built) -> None:
         self.ops.append(op)
-        self.entries.extend(built if isinstance(built, list) else [built])
+        nodes = built if isinstance(built, list) else [built]
+        self.entries.extend(nodes)
+        self.node_ops.extend([op] * len(nodes))

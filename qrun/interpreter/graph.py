@@ -1,6 +1,7 @@
 """A subgraph made runnable: shapes propagated, kernels bound, tensors placed in the arena."""
 from __future__ import annotations
 
+import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -25,6 +26,9 @@ class Step:
 
     def run(self) -> None:
         raise NotImplementedError
+
+    def set_profiling(self, enabled: bool) -> None:
+        """Steps with inner timers (a partition's nodes) switch them here."""
 
 
 class KernelStep(Step):
@@ -82,6 +86,7 @@ class Graph:
         self.prepared = False
         self.delegate = None
         self._variables_ready = False
+        self.step_seconds: Optional[List[float]] = None
 
     # -- preparation -----------------------------------------------------------------
 
@@ -190,6 +195,7 @@ class Graph:
         if delegate is not None:
             steps = delegate.partition(self, steps)
         self.steps = steps
+        self.step_seconds = None
         self.delegate = delegate
         self.reset_variables()
         self.prepared = True
@@ -203,9 +209,25 @@ class Graph:
 
     # -- execution ---------------------------------------------------------------------
 
+    def set_profiling(self, enabled: bool) -> None:
+        """Time each step of every run into step_seconds (and the nodes inside steps)."""
+        for step in self.steps:
+            step.set_profiling(enabled)
+        self.step_seconds = [0.0] * len(self.steps) if enabled else None
+
     def run(self) -> None:
+        if self.step_seconds is not None:
+            self._run_timed(self.step_seconds)
+            return
         for step in self.steps:
             step.run()
+
+    def _run_timed(self, seconds: List[float]) -> None:
+        clock = time.perf_counter
+        for i, step in enumerate(self.steps):
+            start = clock()
+            step.run()
+            seconds[i] = clock() - start
 
     def internal_arena_refs(self) -> int:
         import sys
