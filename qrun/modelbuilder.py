@@ -21,7 +21,7 @@ import tflite
 _DTYPE_CODES = {np.dtype(np.float32): 0, np.dtype(np.float16): 1, np.dtype(np.int32): 2,
                 np.dtype(np.uint8): 3, np.dtype(np.int64): 4, np.dtype(np.bool_): 6,
                 np.dtype(np.int16): 7, np.dtype(np.int8): 9, np.dtype(np.float64): 10,
-                np.dtype(np.uint32): 15, np.dtype(np.uint16): 16}
+                np.dtype(np.uint32): 15, np.dtype(np.uint16): 16, np.dtype(object): 5}
 
 # Ops whose options table is not named after the op.
 _OPTIONS_OF_OP = {
@@ -71,6 +71,18 @@ class ModelBuilder:
         self.inputs: List[int] = []
         self.outputs: List[int] = []
         self.signature: Optional[dict] = None
+        self.name = "main"
+        self.subgraphs: List["ModelBuilder"] = []   # subgraphs 1.. (control-flow bodies)
+
+    def add_subgraph(self, name: str) -> "ModelBuilder":
+        """A builder for the next subgraph (index len(subgraphs)), sharing this model's buffers;
+        give it tensors, ops, inputs and outputs as for the main one, then build() the main."""
+        sub = ModelBuilder(self.description)
+        sub.buffers = self.buffers
+        sub.name = name
+        self.subgraphs.append(sub)
+        sub.index = len(self.subgraphs)
+        return sub
 
     # -- tensors ---------------------------------------------------------------------------
 
@@ -82,7 +94,7 @@ class ModelBuilder:
         buffer = 0
         if data is not None:
             arr = np.ascontiguousarray(np.asarray(data, dtype=dtype).reshape(shape))
-            self.buffers.append(arr.tobytes())
+            self.buffers.append(string_buffer(arr) if dtype == object else arr.tobytes())
             buffer = len(self.buffers) - 1
         index = len(self.tensors)
         self.tensors.append(dict(
@@ -126,15 +138,18 @@ class ModelBuilder:
                              intermediates=list(intermediates)))
         return len(self.ops) - 1
 
-    def set_signature(self, key: str, inputs: Dict[str, int], outputs: Dict[str, int]) -> None:
-        self.signature = dict(key=key, inputs=inputs, outputs=outputs)
+    def set_signature(self, key: str, inputs: Dict[str, int], outputs: Dict[str, int],
+                      subgraph_index: int = 0) -> None:
+        self.signature = dict(key=key, inputs=inputs, outputs=outputs,
+                              subgraph_index=subgraph_index)
 
     # -- serialization -------------------------------------------------------------------------
 
     def build(self) -> bytes:
         b = flatbuffers.Builder(1024)
         opcode_keys: List[tuple] = []
-        for op in self.ops:
+        graphs = [self] + self.subgraphs
+        for op in (op for g in graphs for op in g.ops):
             key = (op["opname"], op["version"])
             if key not in opcode_keys:
                 opcode_keys.append(key)
@@ -152,8 +167,7 @@ class ModelBuilder:
                 tflite.BufferAddData(b, vec)
             buffers.append(tflite.BufferEnd(b))
 
-        tensors = [self._build_tensor(b, t) for t in self.tensors]
-        operators = [self._build_op(b, op, opcode_keys) for op in self.ops]
+        subgraphs = [g._build_subgraph(b, opcode_keys) for g in graphs]
 
         opcodes = []
         for name, version in opcode_keys:
@@ -167,19 +181,6 @@ class ModelBuilder:
             if custom is not None:
                 tflite.OperatorCodeAddCustomCode(b, custom)
             opcodes.append(tflite.OperatorCodeEnd(b))
-
-        sg_tensors = _offset_vector(b, tensors)
-        sg_ops = _offset_vector(b, operators)
-        sg_in = _int_vector(b, self.inputs, np.int32)
-        sg_out = _int_vector(b, self.outputs, np.int32)
-        name = b.CreateString("main")
-        tflite.SubGraphStart(b)
-        tflite.SubGraphAddTensors(b, sg_tensors)
-        tflite.SubGraphAddOperators(b, sg_ops)
-        tflite.SubGraphAddInputs(b, sg_in)
-        tflite.SubGraphAddOutputs(b, sg_out)
-        tflite.SubGraphAddName(b, name)
-        subgraph = tflite.SubGraphEnd(b)
 
         signatures = []
         if self.signature is not None:
@@ -198,11 +199,11 @@ class ModelBuilder:
             tflite.SignatureDefAddInputs(b, maps[0])
             tflite.SignatureDefAddOutputs(b, maps[1])
             tflite.SignatureDefAddSignatureKey(b, key)
-            tflite.SignatureDefAddSubgraphIndex(b, 0)
+            tflite.SignatureDefAddSubgraphIndex(b, self.signature["subgraph_index"])
             signatures.append(tflite.SignatureDefEnd(b))
 
         m_opcodes = _offset_vector(b, opcodes)
-        m_subgraphs = _offset_vector(b, [subgraph])
+        m_subgraphs = _offset_vector(b, subgraphs)
         m_buffers = _offset_vector(b, buffers)
         m_sigs = _offset_vector(b, signatures) if signatures else None
         desc = b.CreateString(self.description)
@@ -216,6 +217,22 @@ class ModelBuilder:
             tflite.ModelAddSignatureDefs(b, m_sigs)
         b.Finish(tflite.ModelEnd(b), file_identifier=b"TFL3")
         return bytes(b.Output())
+
+    def _build_subgraph(self, b, opcode_keys) -> int:
+        tensors = [self._build_tensor(b, t) for t in self.tensors]
+        operators = [self._build_op(b, op, opcode_keys) for op in self.ops]
+        sg_tensors = _offset_vector(b, tensors)
+        sg_ops = _offset_vector(b, operators)
+        sg_in = _int_vector(b, self.inputs, np.int32)
+        sg_out = _int_vector(b, self.outputs, np.int32)
+        name = b.CreateString(self.name)
+        tflite.SubGraphStart(b)
+        tflite.SubGraphAddTensors(b, sg_tensors)
+        tflite.SubGraphAddOperators(b, sg_ops)
+        tflite.SubGraphAddInputs(b, sg_in)
+        tflite.SubGraphAddOutputs(b, sg_out)
+        tflite.SubGraphAddName(b, name)
+        return tflite.SubGraphEnd(b)
 
     def _build_tensor(self, b, t: dict) -> int:
         shape = _int_vector(b, t["shape"], np.int32)
@@ -269,6 +286,14 @@ class ModelBuilder:
         return tflite.OperatorEnd(b)
 
 
+def string_buffer(strings: np.ndarray) -> bytes:
+    """TFLite's string tensor format: int32 count, count + 1 int32 offsets, the bytes."""
+    items = [s.encode("utf-8") if isinstance(s, str) else bytes(s) for s in strings.reshape(-1)]
+    offsets = np.cumsum([4 * (len(items) + 2)] + [len(x) for x in items])
+    header = np.concatenate([[len(items)], offsets]).astype("<i4")
+    return header.tobytes() + b"".join(items)
+
+
 def _old_endvector() -> bool:
     """flatbuffers < 2 needs EndVector(n); later versions take the count from StartVector."""
     import inspect
@@ -296,6 +321,8 @@ def _build_options(b, cls_name: str, fields: dict) -> int:
     for key, value in fields.items():
         if isinstance(value, (list, tuple, np.ndarray)):
             vectors[key] = _int_vector(b, value, np.int32)
+        elif isinstance(value, str) and key not in _ENUMS:
+            vectors[key] = b.CreateString(value)
     getattr(tflite, cls_name + "Start")(b)
     for key, value in fields.items():
         adder = getattr(tflite, "%sAdd%s" % (cls_name, _camel(key)), None)
