@@ -1,34 +1,315 @@
 /* GEMM and indirect GEMM (convolution) with the fp32 requantization epilogue.
  *
- * Both run the same MR x NR gemm_microkernel; they differ only in how row r of A at tap t is
- * found: GEMM rows are strided, IGEMM rows come from the indirection buffer. */
+ * Both run the same MR x NR block kernel per ISA; they differ only in how row r of A at tap t
+ * is found: GEMM rows are strided, IGEMM rows come from the indirection buffer.
+ * Kernels: scalar (KR 1), SSE4.1 / AVX2 (KR 2: A and W sign-extended to 16 bits, pmaddwd),
+ * AVX-512 VNNI (KR 4: vpdpbusd on A + 128 as unsigned bytes; the packer folds
+ * -128 * (weight sum) into the bias, QRUN_GEMM_A_OFFSET). All keep the same int32
+ * accumulators (wrapping) and the same fp32 requantization, so every ISA gives the same bytes.
+ */
 #include "qrun.h"
 
-#define GEMM_GROUP_BYTES (QRUN_GEMM_NR * QRUN_GEMM_KR)
+#if !defined(QRUN_ISA_SCALAR)
+#include <immintrin.h>
+#endif
 
 static inline int64_t gemm_round_up(int64_t x, int64_t q) {
     return (x + q - 1) / q * q;
 }
 
-/* Row r (< mr) at tap t of the row block starting at m0. */
+/* Row r of the row block starting at m0, at tap t. */
 static inline const uint8_t* gemm_row_at(const qrun_gemm_params* p, const uint8_t* arena,
-                                    int64_t m0, int64_t r, int64_t t) {
+                                         int64_t m0, int64_t r, int64_t t) {
     if (p->indirection == NULL)
         return arena + p->a_off + (m0 + r) * p->a_stride;
     int64_t off = p->indirection[(m0 + r) * p->ks + t];
     return off < 0 ? p->zero : arena + p->a_off + off;
 }
 
-static void gemm_microkernel(const qrun_gemm_params* p, uint8_t* arena, int64_t m0, int64_t mr,
-                        int64_t block) {
+/* The MR rows at tap t; rows past mr repeat the last valid one (computed, never stored). */
+static inline void gemm_rows(const qrun_gemm_params* p, const uint8_t* arena, int64_t m0,
+                             int64_t mr, int64_t t, const uint8_t* a[QRUN_GEMM_MR]) {
+    for (int64_t r = 0; r < QRUN_GEMM_MR; r++)
+        a[r] = gemm_row_at(p, arena, m0, r < mr ? r : mr - 1, t);
+}
+
+/* a_sum_mult * (row sum of A read as int8): the weight zero point's term. It does not depend
+ * on the output channel, so it is computed once per row block, outside the block kernels. */
+static void gemm_row_terms(const qrun_gemm_params* p, const uint8_t* arena, int64_t m0,
+                           int64_t mr, int32_t term[QRUN_GEMM_MR]) {
+    for (int64_t r = 0; r < QRUN_GEMM_MR; r++)
+        term[r] = 0;
+    if (p->a_sum_mult == 0)
+        return;
+    const uint8_t flip = (uint8_t)p->a_flip;
+    for (int64_t t = 0; t < p->ks; t++) {
+        const uint8_t* a[QRUN_GEMM_MR];
+        gemm_rows(p, arena, m0, mr, t, a);
+        for (int64_t r = 0; r < mr; r++)
+            for (int64_t k = 0; k < p->kc; k++)
+                term[r] += qrun_load_a(a[r][k], flip);
+    }
+    for (int64_t r = 0; r < mr; r++)
+        term[r] *= p->a_sum_mult;
+}
+
+/* Channel block `block`'s packed biases (then its weights, right after them). */
+static inline const uint8_t* gemm_packed_block(const qrun_gemm_params* p, int64_t block) {
     const int64_t kcp = gemm_round_up(p->kc, QRUN_GEMM_KR);
-    const int64_t block_bytes = QRUN_GEMM_NR * 4 + p->ks * kcp * QRUN_GEMM_NR;
-    const uint8_t* packed = (const uint8_t*)p->packed_w + block * block_bytes;
+    return (const uint8_t*)p->packed_w + block * (QRUN_GEMM_NR * 4 + p->ks * kcp * QRUN_GEMM_NR);
+}
+
+static inline uint8_t* gemm_out_row(const qrun_gemm_params* p, uint8_t* arena, int64_t m,
+                                    int64_t n0) {
+    return arena + p->c_off + m * p->c_stride + n0;
+}
+
+#if defined(QRUN_ISA_AVX512VNNI)
+
+#define GEMM_NV (QRUN_GEMM_NR / 16)   /* zmm vectors of int32 accumulators per row */
+
+/* Up to 4 bytes of A as a little-endian word (the K tail; missing bytes meet zero weights). */
+static inline uint32_t gemm_load_u32(const uint8_t* a, int64_t n) {
+    uint32_t v = 0;
+    memcpy(&v, a, (size_t)n);
+    return v;
+}
+
+/* acc[r][j] += the next 4 bytes of K of each row (x4, read by the statement given) x the next weights. */
+#define GEMM_VNNI_STEP(...)                                                                 \
+    do {                                                                                    \
+        __m512i wv[GEMM_NV];                                                                \
+        _Pragma("GCC unroll 8") for (int j = 0; j < GEMM_NV; j++)                           \
+            wv[j] = _mm512_loadu_si512(w + 64 * j);                                         \
+        _Pragma("GCC unroll 16") for (int r = 0; r < QRUN_GEMM_MR; r++) {                   \
+            uint32_t x4;                                                                    \
+            __VA_ARGS__;                                                                    \
+            const __m512i av = _mm512_xor_si512(_mm512_set1_epi32((int32_t)x4), to_unsigned); \
+            _Pragma("GCC unroll 8") for (int j = 0; j < GEMM_NV; j++)                       \
+                acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], av, wv[j]);                      \
+        }                                                                                   \
+        w += QRUN_GEMM_NR * 4;                                                              \
+    } while (0)
+
+QRUN_TARGET_VNNI
+static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, int64_t m0, int64_t mr,
+                       int64_t block, const int32_t term[QRUN_GEMM_MR]) {
+    const uint8_t* packed = gemm_packed_block(p, block);
+    const int8_t* w = (const int8_t*)(packed + QRUN_GEMM_NR * 4);
+    /* byte ^ a_flip is the int8 value; ^ 0x80 more makes it the unsigned value + 128. */
+    const __m512i to_unsigned = _mm512_set1_epi32((int32_t)(0x01010101u * (0x80u ^ (uint8_t)p->a_flip)));
+    const int64_t kc = p->kc;
+    __m512i acc[QRUN_GEMM_MR][GEMM_NV];
+
+#pragma GCC unroll 8
+    for (int j = 0; j < GEMM_NV; j++) {
+        const __m512i bias = _mm512_loadu_si512(packed + 64 * j);
+#pragma GCC unroll 16
+        for (int r = 0; r < QRUN_GEMM_MR; r++)
+            acc[r][j] = bias;
+    }
+
+    for (int64_t t = 0; t < p->ks; t++) {
+        const uint8_t* a[QRUN_GEMM_MR];
+        gemm_rows(p, arena, m0, mr, t, a);
+        int64_t k = 0;
+        for (; k + 4 <= kc; k += 4)
+            GEMM_VNNI_STEP(memcpy(&x4, a[r] + k, 4));
+        if (k < kc)
+            GEMM_VNNI_STEP(x4 = gemm_load_u32(a[r] + k, kc - k));
+    }
+
+    const int64_t n0 = block * QRUN_GEMM_NR;
+    const int64_t nc = QRUN_MIN(QRUN_GEMM_NR, p->n - n0);
+    const qrun_requant rq = p->rq;
+    const __m512 lo = _mm512_set1_ps(rq.min_less_zp);
+    const __m512 hi = _mm512_set1_ps(rq.max_less_zp);
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    const __m512i magic_less_zp = _mm512_set1_epi32(0x4B400000 - rq.zero_point);
+#pragma GCC unroll 8
+    for (int j = 0; j < GEMM_NV; j++) {
+        const int64_t lanes = nc - 16 * j;
+        if (lanes <= 0)
+            break;
+        const __mmask16 mask = lanes >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << lanes) - 1);
+        const __m512 scale = _mm512_maskz_loadu_ps(mask, rq.scale + n0 + 16 * j);
+#pragma GCC unroll 16
+        for (int r = 0; r < QRUN_GEMM_MR; r++) {
+            if (r >= mr)
+                break;
+            const __m512i x = _mm512_add_epi32(acc[r][j], _mm512_set1_epi32(term[r]));
+            __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(x), scale);
+            v = _mm512_add_ps(_mm512_min_ps(_mm512_max_ps(v, lo), hi), magic);
+            const __m512i q = _mm512_sub_epi32(_mm512_castps_si512(v), magic_less_zp);
+            _mm512_mask_cvtepi32_storeu_epi8(gemm_out_row(p, arena, m0 + r, n0 + 16 * j), mask, q);
+        }
+    }
+}
+
+#elif defined(QRUN_ISA_AVX2) || defined(QRUN_ISA_SSE41)
+
+/* One template for both: a vector holds GEMM_LANES int32 accumulators (one per channel); the
+ * packed weights hold, per pair of K, GEMM_LANES channels x 2 int8 per vector. */
+#if defined(QRUN_ISA_AVX2)
+#define GEMM_LANES 8
+typedef __m256i gemm_vi;
+typedef __m256 gemm_vf;
+#define gemm_load_w(ptr) _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(ptr)))
+#define gemm_dup_a(a16) _mm256_broadcastsi128_si256(a16)
+#define gemm_pair(a, imm) _mm256_shuffle_epi32(a, imm)
+#define gemm_madd _mm256_madd_epi16
+#define gemm_add _mm256_add_epi32
+#define gemm_sub _mm256_sub_epi32
+#define gemm_set1 _mm256_set1_epi32
+#define gemm_load_bias(ptr) _mm256_loadu_si256((const __m256i*)(ptr))
+#define gemm_set1_ps _mm256_set1_ps
+#define gemm_load_ps _mm256_loadu_ps
+#define gemm_mul_ps _mm256_mul_ps
+#define gemm_add_ps _mm256_add_ps
+#define gemm_min_ps _mm256_min_ps
+#define gemm_max_ps _mm256_max_ps
+#define gemm_cvt_ps _mm256_cvtepi32_ps
+#define gemm_cast_si _mm256_castps_si256
+#else
+#define GEMM_LANES 4
+typedef __m128i gemm_vi;
+typedef __m128 gemm_vf;
+#define gemm_load_w(ptr) _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i*)(ptr)))
+#define gemm_dup_a(a16) (a16)
+#define gemm_pair(a, imm) _mm_shuffle_epi32(a, imm)
+#define gemm_madd _mm_madd_epi16
+#define gemm_add _mm_add_epi32
+#define gemm_sub _mm_sub_epi32
+#define gemm_set1 _mm_set1_epi32
+#define gemm_load_bias(ptr) _mm_loadu_si128((const __m128i*)(ptr))
+#define gemm_set1_ps _mm_set1_ps
+#define gemm_load_ps _mm_loadu_ps
+#define gemm_mul_ps _mm_mul_ps
+#define gemm_add_ps _mm_add_ps
+#define gemm_min_ps _mm_min_ps
+#define gemm_max_ps _mm_max_ps
+#define gemm_cvt_ps _mm_cvtepi32_ps
+#define gemm_cast_si _mm_castps_si128
+#endif
+
+#define GEMM_NV (QRUN_GEMM_NR / GEMM_LANES)
+
+/* The low byte of each int32 lane, stored to out (GEMM_LANES bytes). */
+static inline void gemm_store_low_bytes(uint8_t* out, gemm_vi q) {
+    const __m128i low_bytes = _mm_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1,
+                                            -1, -1, -1, -1);
+#if defined(QRUN_ISA_AVX2)
+    const __m128i b0 = _mm_shuffle_epi8(_mm256_castsi256_si128(q), low_bytes);
+    const __m128i b1 = _mm_shuffle_epi8(_mm256_extracti128_si256(q, 1), low_bytes);
+    _mm_storel_epi64((__m128i*)out, _mm_unpacklo_epi32(b0, b1));
+#else
+    const int32_t b = _mm_cvtsi128_si32(_mm_shuffle_epi8(q, low_bytes));
+    memcpy(out, &b, 4);
+#endif
+}
+
+/* acc[r][j] += (A pair `imm` of each row) x (the next weight vectors); w moves past them. */
+#define GEMM_MADD_STEP(imm)                                                        \
+    do {                                                                           \
+        gemm_vi wv[GEMM_NV];                                                       \
+        _Pragma("GCC unroll 8") for (int j = 0; j < GEMM_NV; j++)                  \
+            wv[j] = gemm_load_w(w + 2 * GEMM_LANES * j);                           \
+        _Pragma("GCC unroll 16") for (int r = 0; r < QRUN_GEMM_MR; r++) {          \
+            const gemm_vi ap = gemm_pair(a16[r], imm);                             \
+            _Pragma("GCC unroll 8") for (int j = 0; j < GEMM_NV; j++)              \
+                acc[r][j] = gemm_add(acc[r][j], gemm_madd(ap, wv[j]));             \
+        }                                                                          \
+        w += QRUN_GEMM_NR * 2;                                                     \
+    } while (0)
+
+static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, int64_t m0, int64_t mr,
+                       int64_t block, const int32_t term[QRUN_GEMM_MR]) {
+    const uint8_t* packed = gemm_packed_block(p, block);
+    const int8_t* w = (const int8_t*)(packed + QRUN_GEMM_NR * 4);
+    const __m128i flip = _mm_set1_epi8((char)p->a_flip);
+    const int64_t kc = p->kc;
+    gemm_vi acc[QRUN_GEMM_MR][GEMM_NV];
+
+#pragma GCC unroll 8
+    for (int j = 0; j < GEMM_NV; j++) {
+        const gemm_vi bias = gemm_load_bias(packed + 4 * GEMM_LANES * j);
+#pragma GCC unroll 16
+        for (int r = 0; r < QRUN_GEMM_MR; r++)
+            acc[r][j] = bias;
+    }
+
+    for (int64_t t = 0; t < p->ks; t++) {
+        const uint8_t* a[QRUN_GEMM_MR];
+        gemm_rows(p, arena, m0, mr, t, a);
+        /* 8 bytes of K per row at a time: sign-extended once, then 4 pairs broadcast. */
+        for (int64_t k = 0; k < kc; k += 8) {
+            const int64_t n = kc - k < 8 ? kc - k : 8;
+            gemm_vi a16[QRUN_GEMM_MR];
+#pragma GCC unroll 16
+            for (int r = 0; r < QRUN_GEMM_MR; r++) {
+                __m128i x;
+                if (n == 8) {
+                    x = _mm_loadl_epi64((const __m128i*)(a[r] + k));
+                } else {
+                    uint8_t tail[8] = {0};
+                    memcpy(tail, a[r] + k, (size_t)n);
+                    x = _mm_loadl_epi64((const __m128i*)tail);
+                }
+                a16[r] = gemm_dup_a(_mm_cvtepi8_epi16(_mm_xor_si128(x, flip)));
+            }
+            /* Only the pairs the packed weights hold (kc rounded up to 2). */
+            GEMM_MADD_STEP(0x00);
+            if (n > 2)
+                GEMM_MADD_STEP(0x55);
+            if (n > 4)
+                GEMM_MADD_STEP(0xAA);
+            if (n > 6)
+                GEMM_MADD_STEP(0xFF);
+        }
+    }
+
+    const int64_t n0 = block * QRUN_GEMM_NR;
+    const int64_t nc = QRUN_MIN(QRUN_GEMM_NR, p->n - n0);
+    const qrun_requant rq = p->rq;
+    float padded[QRUN_GEMM_NR] = {0};
+    const float* scale = rq.scale + n0;
+    if (nc < QRUN_GEMM_NR) {
+        memcpy(padded, scale, (size_t)nc * sizeof(float));
+        scale = padded;
+    }
+    const gemm_vf lo = gemm_set1_ps(rq.min_less_zp);
+    const gemm_vf hi = gemm_set1_ps(rq.max_less_zp);
+    const gemm_vf magic = gemm_set1_ps(12582912.0f);
+    const gemm_vi magic_less_zp = gemm_set1(0x4B400000 - rq.zero_point);
+#pragma GCC unroll 16
+    for (int r = 0; r < QRUN_GEMM_MR; r++) {
+        if (r >= mr)
+            break;
+        uint8_t out[QRUN_GEMM_NR];
+#pragma GCC unroll 8
+        for (int j = 0; j < GEMM_NV; j++) {
+            const gemm_vi x = gemm_add(acc[r][j], gemm_set1(term[r]));
+            gemm_vf v = gemm_mul_ps(gemm_cvt_ps(x), gemm_load_ps(scale + GEMM_LANES * j));
+            v = gemm_add_ps(gemm_min_ps(gemm_max_ps(v, lo), hi), magic);
+            gemm_store_low_bytes(out + GEMM_LANES * j, gemm_sub(gemm_cast_si(v), magic_less_zp));
+        }
+        uint8_t* c = gemm_out_row(p, arena, m0 + r, n0);
+        if (nc == QRUN_GEMM_NR)
+            memcpy(c, out, QRUN_GEMM_NR);
+        else
+            memcpy(c, out, (size_t)nc);
+    }
+}
+
+#else
+
+static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, int64_t m0, int64_t mr,
+                       int64_t block, const int32_t term[QRUN_GEMM_MR]) {
+    const uint8_t* packed = gemm_packed_block(p, block);
     const int8_t* w = (const int8_t*)(packed + QRUN_GEMM_NR * 4);
     const uint8_t flip = (uint8_t)p->a_flip;
     int32_t bias[QRUN_GEMM_NR];
     int32_t acc[QRUN_GEMM_MR][QRUN_GEMM_NR];
-    int32_t asum[QRUN_GEMM_MR] = {0};
 
     memcpy(bias, packed, sizeof bias);
     for (int64_t r = 0; r < QRUN_GEMM_MR; r++)
@@ -37,17 +318,14 @@ static void gemm_microkernel(const qrun_gemm_params* p, uint8_t* arena, int64_t 
 
     for (int64_t t = 0; t < p->ks; t++) {
         const uint8_t* a[QRUN_GEMM_MR];
-        for (int64_t r = 0; r < QRUN_GEMM_MR; r++)
-            a[r] = gemm_row_at(p, arena, m0, r < mr ? r : mr - 1, t);
-        const int8_t* wt = w + t * kcp * QRUN_GEMM_NR;
+        gemm_rows(p, arena, m0, mr, t, a);
         for (int64_t k = 0; k < p->kc; k++) {
-            const int8_t* wk = wt + (k / QRUN_GEMM_KR) * GEMM_GROUP_BYTES + k % QRUN_GEMM_KR;
             for (int64_t r = 0; r < QRUN_GEMM_MR; r++) {
                 const int32_t x = qrun_load_a(a[r][k], flip);
-                asum[r] += x;
                 for (int64_t j = 0; j < QRUN_GEMM_NR; j++)
-                    acc[r][j] += x * (int32_t)wk[j * QRUN_GEMM_KR];
+                    acc[r][j] += x * (int32_t)w[j];
             }
+            w += QRUN_GEMM_NR;
         }
     }
 
@@ -56,12 +334,13 @@ static void gemm_microkernel(const qrun_gemm_params* p, uint8_t* arena, int64_t 
     const qrun_requant rq = p->rq;   /* a local copy: stores to `c` cannot alias it */
     const float* scale = rq.scale + n0;
     for (int64_t r = 0; r < mr; r++) {
-        uint8_t* c = arena + p->c_off + (m0 + r) * p->c_stride + n0;
-        const int32_t corr = p->a_sum_mult * asum[r];
+        uint8_t* c = gemm_out_row(p, arena, m0 + r, n0);
         for (int64_t j = 0; j < nc; j++)
-            c[j] = qrun_requantize(acc[r][j] + corr, scale[j], &rq);
+            c[j] = qrun_requantize(acc[r][j] + term[r], scale[j], &rq);
     }
 }
+
+#endif
 
 static int64_t gemm_tiles(const void* params) {
     const qrun_gemm_params* p = (const qrun_gemm_params*)params;
@@ -75,8 +354,10 @@ static void gemm_run(const void* params, uint8_t* arena, int64_t begin, int64_t 
     for (int64_t tile = begin; tile < end; tile++) {
         const int64_t m0 = tile * QRUN_GEMM_MR;
         const int64_t mr = QRUN_MIN(QRUN_GEMM_MR, p->m - m0);
+        int32_t term[QRUN_GEMM_MR];
+        gemm_row_terms(p, arena, m0, mr, term);
         for (int64_t b = 0; b < blocks; b++)
-            gemm_microkernel(p, arena, m0, mr, b);
+            gemm_block(p, arena, m0, mr, b, term);
     }
 }
 

@@ -31,10 +31,29 @@
 #define QRUN_TARGET_VNNI __attribute__((target("avx512vnni")))
 #endif
 
-/* Tile sizes. The SIMD builds run the portable kernels for now, with the same tiles. */
+/* GEMM tiles per ISA (gemm.c): MR rows x NR channels, K grouped by KR in the packed weights;
+ * the VNNI kernel reads A + QRUN_GEMM_A_OFFSET (unsigned), the packer compensates the bias. */
+#if defined(QRUN_ISA_AVX512VNNI)
+#define QRUN_GEMM_MR 4
+#define QRUN_GEMM_NR 32
+#define QRUN_GEMM_KR 4
+#define QRUN_GEMM_A_OFFSET 128
+#elif defined(QRUN_ISA_AVX2)
+#define QRUN_GEMM_MR 4
+#define QRUN_GEMM_NR 16
+#define QRUN_GEMM_KR 2
+#elif defined(QRUN_ISA_SSE41)
+#define QRUN_GEMM_MR 4
+#define QRUN_GEMM_NR 8
+#define QRUN_GEMM_KR 2
+#else
 #define QRUN_GEMM_MR 4
 #define QRUN_GEMM_NR 8
 #define QRUN_GEMM_KR 1
+#endif
+#ifndef QRUN_GEMM_A_OFFSET
+#define QRUN_GEMM_A_OFFSET 0
+#endif
 #define QRUN_DW_CR 16
 
 #define QRUN_RESTRICT __restrict__

@@ -36,6 +36,7 @@ typedef struct {
     int32_t gemm_mr;     /* rows of A per microkernel call */
     int32_t gemm_nr;     /* output channels per packed weight block */
     int32_t gemm_kr;     /* K elements grouped per channel in the packed weights */
+    int32_t gemm_a_offset; /* added to A by the GEMM kernel: bias -= gemm_a_offset * weight sums */
     int32_t dw_cr;       /* channels per packed depthwise block */
 } qrun_isa_info;
 

@@ -23,6 +23,7 @@ class Backend:
     gemm_mr: int
     gemm_nr: int
     gemm_kr: int
+    gemm_a_offset: int
     dw_cr: int
 
 
@@ -39,7 +40,7 @@ def _make(isa: str, module) -> Backend:
     if name != isa:
         raise BackendError("module _qrun_%s reports ISA %r" % (isa, name))
     return Backend(isa, module.ffi, module.lib, info.gemm_mr, info.gemm_nr, info.gemm_kr,
-                   info.dw_cr)
+                   info.gemm_a_offset, info.dw_cr)
 
 
 def cpu_isas() -> list:

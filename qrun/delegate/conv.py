@@ -65,8 +65,10 @@ def fill_gemm(ctx, p, op, w2d: np.ndarray, ks: int) -> None:
     zw = w.zero_point - shift
     zx = x.zero_point - shift
     # sum (x - zx)(w - zw) = sum x*w - zw*sum x - zx*sum w + K*zx*zw
-    bias = _bias(op, n) - zx * w8.sum(axis=1, dtype=np.int64) + k * zx * zw
     be = ctx.backend
+    # The kernel may read A + gemm_a_offset (VNNI: unsigned bytes); its weight sums cancel it.
+    wsum = w8.sum(axis=1, dtype=np.int64)
+    bias = _bias(op, n) - (zx + be.gemm_a_offset) * wsum + k * zx * zw
     packed = pack_gemm(w8.astype(np.int8), wrap_int32(bias), ks,
                        be.gemm_nr, be.gemm_kr)
     p.n, p.kc, p.ks = n, k // ks, ks
