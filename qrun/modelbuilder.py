@@ -319,7 +319,9 @@ def _offset_vector(b, offsets: List[int]) -> int:
 def _build_options(b, cls_name: str, fields: dict) -> int:
     vectors = {}
     for key, value in fields.items():
-        if isinstance(value, (list, tuple, np.ndarray)):
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+            vectors[key] = _numpy_vector(b, value.astype(np.float32))  # e.g. BUCKETIZE
+        elif isinstance(value, (list, tuple, np.ndarray)):
             vectors[key] = _int_vector(b, value, np.int32)
         elif isinstance(value, str) and key not in _ENUMS:
             vectors[key] = b.CreateString(value)

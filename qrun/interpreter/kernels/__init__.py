@@ -19,3 +19,6 @@ from . import transpose_conv  # noqa: F401
 from . import normalization  # noqa: F401
 from . import resize  # noqa: F401
 from . import unary  # noqa: F401
+from . import sort_select  # noqa: F401
+from . import scatter_gather  # noqa: F401
+from . import math_extra  # noqa: F401
