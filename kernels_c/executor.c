@@ -30,7 +30,70 @@ static const qrun_op_entry* op_entry(int32_t kind) {
     }
 }
 
+/* Splitting a node over threads: each chunk (a tile range) should be worth much more than
+ * the ~1 us of handing it to another thread, and there are a few chunks per thread so that
+ * threads that finish early (uneven tiles, a core busy with another process) take more. */
+#define EXECUTOR_CHUNK_WORK 65536
+#define EXECUTOR_CHUNKS_PER_THREAD 4
+
+/* A node's work in GEMM multiply-adds; the other kinds are weighted by how much slower per
+ * element their kernels are (byte ops, gathers), roughly. */
+static int64_t executor_node_work(int32_t kind, const void* params, int64_t tiles) {
+    switch (kind) {
+    case QRUN_OP_GEMM:
+    case QRUN_OP_IGEMM: {
+        const qrun_gemm_params* p = (const qrun_gemm_params*)params;
+        return p->m * p->n * p->kc * p->ks;
+    }
+    case QRUN_OP_DWCONV: {
+        const qrun_dwconv_params* p = (const qrun_dwconv_params*)params;
+        return 4 * p->pixels * p->channels * p->taps;
+    }
+    case QRUN_OP_POOL: {
+        const qrun_pool_params* p = (const qrun_pool_params*)params;
+        return 4 * p->pixels * p->channels * p->taps;
+    }
+    case QRUN_OP_MEAN: {
+        const qrun_mean_params* p = (const qrun_mean_params*)params;
+        return 2 * p->outer * p->inner * p->channels;
+    }
+    case QRUN_OP_LUT:
+        return 8 * ((const qrun_lut_params*)params)->n;
+    case QRUN_OP_COPY: {
+        const qrun_copy_params* p = (const qrun_copy_params*)params;
+        int64_t bytes = 0;
+        for (int64_t r = 0; r < p->count; r++)
+            bytes += p->ranges[3 * r + 2];
+        return 4 * bytes + 64 * p->count;
+    }
+    case QRUN_OP_FILL:
+        return ((const qrun_fill_params*)params)->nbytes;
+    case QRUN_OP_BINARY:
+        return 16 * tiles * ((const qrun_binary_params*)params)->inner;
+    case QRUN_OP_TRANSPOSE:
+        return 8 * tiles * ((const qrun_transpose_params*)params)->inner;
+    case QRUN_OP_RESIZE_BILINEAR: {
+        const qrun_resize_params* p = (const qrun_resize_params*)params;
+        return 16 * tiles * p->out_w * p->channels;
+    }
+    case QRUN_OP_ARG: {
+        const qrun_arg_params* p = (const qrun_arg_params*)params;
+        return 2 * p->outer * p->axis_size * p->inner;
+    }
+    case QRUN_OP_QUANTIZE:
+        return 8 * ((const qrun_quantize_params*)params)->n;
+    case QRUN_OP_SOFTMAX: {
+        const qrun_softmax_params* p = (const qrun_softmax_params*)params;
+        return 16 * p->rows * p->depth;
+    }
+    default:
+        return 0;
+    }
+}
+
 int32_t qrun_execute(const qrun_plan* plan, uint8_t* arena) {
+    /* With one thread (no pool) no pool code runs. */
+    const int64_t threads = plan->pool == NULL ? 1 : qrun_pool_threads(plan->pool);
     for (int32_t i = 0; i < plan->num_nodes; i++) {
         const qrun_node* node = &plan->nodes[i];
         if (plan->timestamps_ns != NULL)
@@ -38,8 +101,15 @@ int32_t qrun_execute(const qrun_plan* plan, uint8_t* arena) {
         const qrun_op_entry* e = op_entry(node->kind);
         if (e == NULL)
             return -(i + 1);
-        /* Single-threaded: the caller runs every tile; the pool will split this range. */
-        e->run(node->params, arena, 0, e->tiles(node->params));
+        const int64_t tiles = e->tiles(node->params);
+        if (threads == 1) {
+            e->run(node->params, arena, 0, tiles);
+        } else {
+            const int64_t work = executor_node_work(node->kind, node->params, tiles);
+            qrun_pool_run(plan->pool, e, node->params, arena, tiles,
+                          QRUN_MIN(threads * EXECUTOR_CHUNKS_PER_THREAD,
+                                   work / EXECUTOR_CHUNK_WORK));
+        }
     }
     if (plan->timestamps_ns != NULL)
         plan->timestamps_ns[plan->num_nodes] = executor_now_ns();

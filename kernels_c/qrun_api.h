@@ -249,6 +249,9 @@ typedef struct {
     int64_t out_off;
 } qrun_softmax_params;
 
+/* The thread pool (threadpool.c): created once per interpreter with num_threads >= 2. */
+typedef struct qrun_pool qrun_pool;
+
 typedef struct {
     int32_t kind;             /* enum qrun_op_kind */
     const void* params;       /* the kind's params struct */
@@ -256,7 +259,7 @@ typedef struct {
 
 typedef struct {
     int32_t num_nodes;
-    int32_t num_threads;      /* for the thread pool; 1 runs every tile on the caller */
+    qrun_pool* pool;          /* splits each node's tiles over threads; NULL: all on the caller */
     const qrun_node* nodes;
     int64_t* timestamps_ns;   /* profiler (NULL: off): node i starts at [i]; [num_nodes]: end */
 } qrun_plan;
@@ -264,3 +267,6 @@ typedef struct {
 const qrun_isa_info* qrun_isa(void);
 int32_t qrun_cpu_features(void);
 int32_t qrun_execute(const qrun_plan* plan, uint8_t* arena);
+qrun_pool* qrun_pool_create(int32_t num_threads);
+void qrun_pool_destroy(qrun_pool* pool);
+int64_t qrun_pool_chunks_dispatched(const qrun_pool* pool);   /* tile ranges handed out so far */

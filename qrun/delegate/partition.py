@@ -12,9 +12,10 @@ class DelegateStep(Step):
     """A partition: its ops' plan, run by one qrun_execute call (cffi releases the GIL)."""
     backend = "c"
 
-    def __init__(self, ops, ctx, entries, num_threads: int, node_ops):
+    def __init__(self, ops, ctx, entries, pool, node_ops):
         """entries: the (kind name, params cdata) nodes of the ops, from the plan builders;
-        ctx owns every buffer they point to; node_ops: the op of each node (for the profiler)."""
+        ctx owns every buffer they point to; pool: the delegate's thread pool (NULL: one
+        thread); node_ops: the op of each node (for the profiler)."""
         self.ops = list(ops)
         self.node_ops = list(node_ops)
         self.isa = ctx.backend.isa
@@ -25,7 +26,8 @@ class DelegateStep(Step):
             node.params = params
         self._plan = ctx.new("qrun_plan *")
         self._plan.num_nodes = len(entries)
-        self._plan.num_threads = num_threads
+        self._plan.pool = pool
+        self._pool = pool   # the pool lives as long as a plan uses it
         self._plan.nodes = nodes
         self._arena = ctx.ffi.from_buffer("uint8_t[]", ctx.graph.arena)
         ctx.graph = None   # the plan is built: no step -> graph reference cycle
@@ -56,7 +58,16 @@ class Delegate:
         self.backend = backend
         self.num_threads = num_threads
         self.isa = backend.isa
+        self._pool = None
         self.rejected: Dict[int, str] = {}
+
+    @property
+    def pool(self):
+        """The C thread pool of num_threads threads, created with the first partition and
+        shared by all of them (NULL for one thread)."""
+        if self._pool is None:
+            self._pool = self.backend.thread_pool(self.num_threads)
+        return self._pool
 
     def why_not(self, graph, step: Step) -> Optional[str]:
         """None when `step`'s op runs in C, else the reason it stays on numpy."""
@@ -96,8 +107,7 @@ class Delegate:
     def _flush(self, graph, run: "_Run", result: List[Step]) -> "_Run":
         if not run.ops:
             return run
-        result.append(DelegateStep(run.ops, run.ctx, run.entries, self.num_threads,
-                                   run.node_ops))
+        result.append(DelegateStep(run.ops, run.ctx, run.entries, self.pool, run.node_ops))
         return _Run(PlanContext(self.backend, graph, self._shared))
 
 
