@@ -35,6 +35,12 @@ class DelegateStep(Step):
         self._execute = lib.qrun_execute
         self._timestamps = None
 
+    def plan_buffers(self) -> Dict[int, int]:
+        """{id: bytes} of the buffers the plan owns (packed weights, indirection, tables,
+        params); ids let a memory report count a buffer shared by partitions once."""
+        ffi = self._ctx.ffi
+        return {id(buf): ffi.sizeof(buf) for buf in self._ctx._owned}
+
     def set_profiling(self, enabled: bool) -> None:
         """Timestamps around every node in C (num_nodes + 1 of them) or none (zero cost)."""
         ffi = self._ctx.ffi
