@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import time
+import functools
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
 from . import kernels  # noqa: F401  (fills the kernel table)
 from .model import Operator, Subgraph, Tensor
-from .planner import ALIGNMENT, Allocation, plan_arena
+from .planner import ALIGNMENT, Allocation, find_aliases, plan_arena
 from .registry import SHAPES, dtype_key, find_kernel
 from .schema import TENSOR_TYPE_NAMES
 
@@ -64,6 +65,13 @@ class KernelStep(Step):
                 np.copyto(t.data, value)
 
 
+class AliasStep(KernelStep):
+    """An op whose output is its input's bytes (planner.find_aliases): nothing to run."""
+
+    def run(self) -> None:
+        pass
+
+
 def describe_op(op: Operator) -> str:
     types = ",".join(TENSOR_TYPE_NAMES.get(t.type_code, "?") if t is not None else "-"
                      for t in op.inputs)
@@ -74,8 +82,9 @@ class Graph:
     """Runs one subgraph. prepare() after any shape change; run() per invoke."""
 
     def __init__(self, subgraph: Subgraph, preserve_all_tensors: bool = False,
-                 max_arena_bytes: int = DEFAULT_MAX_ARENA_BYTES):
+                 max_arena_bytes: int = DEFAULT_MAX_ARENA_BYTES, runtime=None):
         self.subgraph = subgraph
+        self.runtime = runtime   # interpreter-wide state (other subgraphs, resources)
         self.preserve_all_tensors = preserve_all_tensors
         self.max_arena_bytes = max_arena_bytes
         self.steps: List[Step] = []
@@ -83,6 +92,7 @@ class Graph:
         self.arena_bytes = 0
         self.arena_offsets: Dict[int, int] = {}
         self.dynamic: set = set()
+        self.aliases: Dict[int, tuple] = {}
         self.prepared = False
         self.delegate = None
         self._variables_ready = False
@@ -111,10 +121,11 @@ class Graph:
             if any(t is not None and t.index in dynamic for t in op.inputs):
                 dynamic.update(t.index for t in op.outputs)
                 continue
-            rule = SHAPES.get(op.opname)
+            rule = self._bind(SHAPES.get(op.opname))
             try:
                 shapes = rule(op) if rule is not None else None
-            except (ValueError, IndexError, KeyError, TypeError, ZeroDivisionError) as exc:
+            except (ValueError, IndexError, KeyError, TypeError, ZeroDivisionError,
+                    AttributeError) as exc:   # AttributeError: an omitted (-1) input it needs
                 raise RuntimeError("%s failed to prepare: %s" % (describe_op(op), exc)) from None
             if shapes is None:
                 dynamic.update(t.index for t in op.outputs)
@@ -130,6 +141,13 @@ class Graph:
                 t.shape = shape
         self.dynamic = dynamic
         del tensors
+
+    def _bind(self, fn: Optional[Callable]) -> Optional[Callable]:
+        """Kernels and shape rules marked `uses_runtime` (control flow, resources) get the
+        interpreter-wide Runtime as a keyword argument."""
+        if fn is not None and getattr(fn, "uses_runtime", False):
+            return functools.partial(fn, runtime=self.runtime)
+        return fn
 
     def _lifetimes(self) -> List[Allocation]:
         sg = self.subgraph
@@ -151,7 +169,8 @@ class Graph:
             last[i] = n
         allocs = []
         for t in sg.tensors:
-            if t.is_constant or t.index in self.dynamic or t.index not in first:
+            if (t.is_constant or t.index in self.dynamic or t.index not in first
+                    or t.dtype.hasobject):
                 continue
             if t.is_variable:
                 first[t.index], last[t.index] = -1, n
@@ -166,7 +185,11 @@ class Graph:
                 raise RuntimeError("Tensor %d (%s) of shape %s needs %d bytes, over the %d-byte "
                                    "limit" % (t.index, t.name, list(t.shape), a.nbytes,
                                               self.max_arena_bytes))
-        offsets, total = plan_arena(allocs, share=not self.preserve_all_tensors)
+        # Kept tensors keep their own bytes (TFLite shares none then either).
+        self.aliases = {} if self.preserve_all_tensors else find_aliases(self.subgraph,
+                                                                         self.dynamic)
+        offsets, total = plan_arena(allocs, share=not self.preserve_all_tensors,
+                                    aliases=self.aliases.values())
         if total > self.max_arena_bytes:
             raise RuntimeError("The arena would need %d bytes, over the %d-byte limit"
                                % (total, self.max_arena_bytes))
@@ -179,6 +202,9 @@ class Graph:
             elif t.index in offsets:
                 off = offsets[t.index]
                 t.data = arena[off:off + t.nbytes].view(t.dtype).reshape(t.shape)
+            elif t.dtype.hasobject and t.index not in self.dynamic:
+                # String tensors hold Python bytes objects, outside the arena.
+                t.data = np.full(t.shape, b"", dtype=object)
             else:
                 t.data = None
         self.arena_owner = owner
@@ -190,8 +216,11 @@ class Graph:
         functions = self.check_kernels()
         self.propagate_shapes()
         self.plan_memory()
-        steps: List[Step] = [KernelStep(op, functions[op.index], any(
-            t.index in self.dynamic for t in op.outputs)) for op in self.subgraph.operators]
+        steps: List[Step] = [
+            (AliasStep if op.index in self.aliases else KernelStep)(
+                op, self._bind(functions[op.index]),
+                any(t.index in self.dynamic for t in op.outputs))
+            for op in self.subgraph.operators]
         if delegate is not None:
             steps = delegate.partition(self, steps)
         self.steps = steps

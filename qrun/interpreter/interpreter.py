@@ -12,6 +12,7 @@ import numpy as np
 from .graph import Graph
 from .loader import load_model
 from .model import Tensor
+from .runtime import Runtime
 from .schema import TENSOR_TYPE_NAMES
 
 
@@ -82,7 +83,8 @@ class Interpreter:
         self._preserve_all_tensors = bool(experimental_preserve_all_tensors)
         self._experimental_compress_quantization_zero_points = (
             experimental_compress_quantization_zero_points)
-        self._graphs: Dict[int, Graph] = {}
+        self._runtime = Runtime(self._model, self._preserve_all_tensors)
+        self._graphs: Dict[int, Graph] = self._runtime.graphs
         self._invoke_lock = threading.Lock()
         self._signature_defs = self.get_signature_list()
 
@@ -99,11 +101,7 @@ class Interpreter:
         return get_delegate(self._num_threads)
 
     def _graph(self, subgraph_index: int = 0) -> Graph:
-        g = self._graphs.get(subgraph_index)
-        if g is None:
-            g = Graph(self._model.subgraphs[subgraph_index], self._preserve_all_tensors)
-            self._graphs[subgraph_index] = g
-        return g
+        return self._runtime.graph(subgraph_index)
 
     def _check_subgraph(self, subgraph_index: int) -> None:
         n = len(self._model.subgraphs)
@@ -124,10 +122,7 @@ class Interpreter:
         return tensors[i]
 
     def _allocate(self, subgraph_index: int = 0) -> None:
-        g = self._graph(subgraph_index)
-        g.prepared = False
-        g.prepare(self._delegate())
-        g.baseline_refs = g.internal_arena_refs()
+        self._runtime.prepare(self._graph(subgraph_index), self._delegate())
 
     def _safe_to_run(self) -> bool:
         return all(not g.prepared or g.internal_arena_refs() == g.baseline_refs

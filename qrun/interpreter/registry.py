@@ -36,10 +36,12 @@ def register(op: str, dtypes: Iterable, shape: Optional[ShapeFn] = None,
     """Decorator: registers `fn` as the kernel of `op` for each dtype in `dtypes`."""
     def wrap(fn: KernelFn) -> KernelFn:
         for dt in dtypes:
-            key = (op, np.dtype(dt))
+            # None keys ops without tensors (CALL_ONCE).
+            dt = None if dt is None else np.dtype(dt)
+            key = (op, dt)
             if key in KERNELS:
-                raise RuntimeError("kernel for %s/%s registered twice" % (op, np.dtype(dt).name))
-            KERNELS[key] = KernelEntry(op, np.dtype(dt), fn)
+                raise RuntimeError("kernel for %s/%s registered twice" % (op, dt))
+            KERNELS[key] = KernelEntry(op, dt, fn)
         if shape is not None:
             SHAPES[op] = shape
         if dtype_input:
@@ -65,5 +67,5 @@ def supported_table() -> Dict[str, List[str]]:
     """op name -> sorted dtype names: the source of the README's op table."""
     table: Dict[str, List[str]] = {}
     for (op, dt) in KERNELS:
-        table.setdefault(op, []).append(dt.name)
+        table.setdefault(op, []).append("no tensors" if dt is None else dt.name)
     return {op: sorted(v) for op, v in sorted(table.items())}

@@ -30,6 +30,7 @@ TENSOR_DTYPES: Dict[int, Optional[np.dtype]] = {
     9: np.dtype(np.int8), 10: np.dtype(np.float64), 11: np.dtype(np.complex128),
     12: np.dtype(np.uint64), 13: None, 14: None, 15: np.dtype(np.uint32),
     16: np.dtype(np.uint16), 17: None, 18: None,
+    20: np.dtype(np.int32),   # RESOURCE: TFLite stores the int32 resource id
 }
 TENSOR_TYPE_NAMES: Dict[int, str] = {
     code: name for name, code in vars(tflite.TensorType).items()
@@ -69,7 +70,30 @@ def _getters(cls: type) -> list:
     return found
 
 
-def parse_builtin_options(op) -> SimpleNamespace:
+# The options table each builtin op reads, where the name alone does not say it.
+_OPTIONS_OF_OP = {
+    "AVERAGE_POOL_2D": "Pool2DOptions", "MAX_POOL_2D": "Pool2DOptions",
+    "L2_POOL_2D": "Pool2DOptions", "L2_NORMALIZATION": "L2NormOptions",
+    "MAXIMUM": "MaximumMinimumOptions", "MINIMUM": "MaximumMinimumOptions",
+    "UNIDIRECTIONAL_SEQUENCE_RNN": "SequenceRNNOptions", "CONV_3D_TRANSPOSE": "Conv3DOptions",
+    "RANDOM_STANDARD_NORMAL": "RandomOptions", "RANDOM_UNIFORM": "RandomOptions",
+    "MULTINOMIAL": "RandomOptions",
+    **{op: "ReducerOptions" for op in ("MEAN", "SUM", "REDUCE_PROD", "REDUCE_MAX",
+                                       "REDUCE_MIN", "REDUCE_ANY", "REDUCE_ALL")},
+}
+_OPTIONS_BY_KEY = {name[:-len("Options")].lower(): name for name in _OPTION_CLASS_NAMES.values()
+                   if name.endswith("Options")}
+# A flatbuffer table with no fields (vtable of 4 bytes, then the table): every getter
+# returns the schema default.
+_EMPTY_TABLE = bytearray(b"\x04\x00\x04\x00\x04\x00\x00\x00")
+
+
+def expected_options_class(opname: str) -> Optional[str]:
+    """The options class of a builtin op (CONV_2D -> Conv2DOptions), None for ops without."""
+    return _OPTIONS_OF_OP.get(opname) or _OPTIONS_BY_KEY.get(opname.replace("_", "").lower())
+
+
+def parse_builtin_options(op, opname: str = "") -> SimpleNamespace:
     """Reads an Operator's builtin options table into a namespace of snake_case fields.
 
     Vector fields become int/float numpy arrays; absent tables give an empty namespace.
@@ -78,6 +102,11 @@ def parse_builtin_options(op) -> SimpleNamespace:
     code = op.BuiltinOptionsType()
     table = op.BuiltinOptions()
     class_name = _OPTION_CLASS_NAMES.get(code)
+    expected = expected_options_class(opname)
+    if expected is not None and (table is None or class_name != expected):
+        # As LiteRT does (builtin_options_as_X() is null): absent or mismatched options
+        # mean the defaults of the op's own options table.
+        class_name, table = expected, SimpleNamespace(Bytes=_EMPTY_TABLE, Pos=4)
     if table is None or class_name is None:
         return opts
     cls = getattr(tflite, class_name, None)

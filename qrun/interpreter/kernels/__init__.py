@@ -22,3 +22,5 @@ from . import unary  # noqa: F401
 from . import sort_select  # noqa: F401
 from . import scatter_gather  # noqa: F401
 from . import math_extra  # noqa: F401
+from . import resources  # noqa: F401
+from . import control_flow  # noqa: F401
