@@ -1,4 +1,4 @@
-"""Data movement, exact: RESHAPE/SQUEEZE/EXPAND_DIMS, CONCATENATION, PAD, SPLIT,
+"""Data movement, exact: RESHAPE/SQUEEZE/EXPAND_DIMS (aliases), CONCATENATION, PAD, SPLIT,
 RESIZE_NEAREST_NEIGHBOR and the slicing/gathering ops as byte-range copies (uint8
 CONCATENATION's rescaling as a table), TRANSPOSE as a strided gather."""
 from __future__ import annotations
@@ -73,13 +73,18 @@ def alias_rule(op) -> Optional[str]:
 
 
 def build_alias(op, ctx):
+    """No node when the planner gave the output the input's bytes; else one copy (graph
+    inputs and outputs keep their own bytes)."""
     x, y = op.inputs[0], op.outputs[0]
     src = _extent(ctx, x)
+    if src[0] == ctx.offset(y):
+        return []
     return copy_node(ctx, [[src[0], ctx.offset(y), x.nbytes]], [src], y)
 
 
 for _name in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS"):
-    delegate_op(_name, alias_rule, "int8, uint8: one copy")(build_alias)
+    delegate_op(_name, alias_rule, "int8, uint8: an alias of the input (no copy), one copy "
+                "into a graph output or from a graph input")(build_alias)
 
 
 def _concat_axis(op) -> int:
