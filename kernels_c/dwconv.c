@@ -1,44 +1,252 @@
-/* Depthwise convolution through an indirection buffer, any kernel size and multiplier. */
+/* Depthwise convolution through an indirection buffer, any kernel size and multiplier.
+ *
+ * Weights are packed per block of QRUN_DW_CR channels with their biases and scales, taps in
+ * pairs (qrun_api.h). The SIMD kernels sign-extend two taps' activations to int16,
+ * interleave them with 16-bit unpacks and multiply-add the pairs (pmaddwd), so the packed
+ * channel order is the order those unpacks produce. They run 3x3 and 5x5 windows with the
+ * tap count fixed at compile time, other windows generically, depth multiplier 1; the
+ * portable kernel runs everything else and the scalar build. */
 #include "qrun.h"
 
 static int64_t dwconv_tiles(const void* params) {
     return ((const qrun_dwconv_params*)params)->pixels;
 }
 
+static inline int64_t dwconv_block_bytes(int64_t taps) {
+    return QRUN_DW_CR * 8 + (taps + 1) / 2 * QRUN_DW_CR * 4;
+}
+
+static inline const uint8_t* dwconv_tap(const qrun_dwconv_params* p, const uint8_t* in,
+                                        int64_t offset) {
+    return offset < 0 ? p->zero : in + offset;
+}
+
 /* Tiles are output pixels; each runs over every block of CR channels. */
-static void dwconv_run(const void* params, uint8_t* arena, int64_t begin, int64_t end) {
-    const qrun_dwconv_params* p = (const qrun_dwconv_params*)params;
-    const int64_t blocks = (p->channels + QRUN_DW_CR - 1) / QRUN_DW_CR;
-    const int64_t block_bytes = QRUN_DW_CR * 4 + p->taps * QRUN_DW_CR * 2;
+static void dwconv_run_portable(const qrun_dwconv_params* p, uint8_t* arena, int64_t begin,
+                                int64_t end) {
+    const int64_t cr = QRUN_DW_CR, half = QRUN_DW_CR / 2;
+    const int64_t blocks = (p->channels + cr - 1) / cr;
+    const int64_t block_bytes = dwconv_block_bytes(p->taps);
     const uint8_t flip = (uint8_t)p->a_flip;
     const int64_t mult = p->multiplier;
     const qrun_requant rq = p->rq;   /* a local copy: stores to `out` cannot alias it */
+    const uint8_t* in = arena + p->in_off;
+    int64_t chan[QRUN_DW_CR];        /* packed position -> channel within the block */
+    for (int64_t k = 0; k < cr; k++)
+        chan[k] = (k % half) / 4 * 8 + k / half * 4 + k % 4;
 
     for (int64_t px = begin; px < end; px++) {
         const int64_t* ind = p->indirection + px * p->taps;
         uint8_t* out = arena + p->out_off + px * p->channels;
         for (int64_t b = 0; b < blocks; b++) {
             const uint8_t* packed = (const uint8_t*)p->packed_w + b * block_bytes;
-            const int16_t* w = (const int16_t*)(packed + QRUN_DW_CR * 4);
-            const int64_t c0 = b * QRUN_DW_CR;
-            const int64_t cn = QRUN_MIN(QRUN_DW_CR, p->channels - c0);
+            const int16_t* w = (const int16_t*)(packed + cr * 8);
+            const int64_t c0 = b * cr;
             int32_t acc[QRUN_DW_CR];
+            float scale[QRUN_DW_CR];
             memcpy(acc, packed, sizeof acc);
+            memcpy(scale, packed + cr * 4, sizeof scale);
             for (int64_t t = 0; t < p->taps; t++) {
-                const uint8_t* a = ind[t] < 0 ? p->zero : arena + p->in_off + ind[t];
-                const int16_t* wt = w + t * QRUN_DW_CR;
-                if (mult == 1) {
-                    for (int64_t j = 0; j < cn; j++)
-                        acc[j] += qrun_load_a(a[c0 + j], flip) * (int32_t)wt[j];
-                } else {
-                    for (int64_t j = 0; j < cn; j++)
-                        acc[j] += qrun_load_a(a[(c0 + j) / mult], flip) * (int32_t)wt[j];
+                const uint8_t* a = dwconv_tap(p, in, ind[t]);
+                const int16_t* wt = w + t / 2 * cr * 2 + t % 2;
+                for (int64_t k = 0; k < cr; k++) {
+                    const int64_t c = c0 + chan[k];
+                    if (c < p->channels)
+                        acc[k] += qrun_load_a(a[c / mult], flip) * (int32_t)wt[2 * k];
                 }
             }
-            for (int64_t j = 0; j < cn; j++)
-                out[c0 + j] = qrun_requantize(acc[j], rq.scale[c0 + j], &rq);
+            for (int64_t k = 0; k < cr; k++) {
+                const int64_t c = c0 + chan[k];
+                if (c < p->channels)
+                    out[c] = qrun_requantize(acc[k], scale[k], &rq);
+            }
         }
     }
 }
+
+#if defined(QRUN_ISA_SCALAR)
+
+static void dwconv_run(const void* params, uint8_t* arena, int64_t begin, int64_t end) {
+    dwconv_run_portable((const qrun_dwconv_params*)params, arena, begin, end);
+}
+
+#else
+#include <immintrin.h>
+
+/* Per ISA: a vector of DWCONV_T int16 activations (one packed block), the 32-bit and float
+ * vectors of half as many lanes, loading one block's activation bytes and storing its
+ * output bytes. Everything else is the same code on every ISA, through DWCONV_(). */
+#if defined(QRUN_ISA_AVX512VNNI)
+#define DWCONV_(op) _mm512_##op
+#define DWCONV_LOADU(ptr) _mm512_loadu_si512((const void*)(ptr))
+#define DWCONV_CAST_SI(v) _mm512_castps_si512(v)
+typedef __m512i dwconv_vi;
+typedef __m512 dwconv_vf;
+
+/* n < 32 bytes: masked, the rest read as zero (their weights are zero). */
+static inline __m512i dwconv_row(const uint8_t* a, int64_t n, uint8_t flip) {
+    const __m256i x = n >= 32 ? _mm256_loadu_si256((const __m256i*)a)
+                              : _mm256_maskz_loadu_epi8((__mmask32)((1ull << n) - 1), a);
+    return _mm512_cvtepi8_epi16(_mm256_xor_si256(x, _mm256_set1_epi8((char)flip)));
+}
+
+/* q: output values as int32, positions [0, 16) and [16, 32); packs restores channel order. */
+static inline void dwconv_store(uint8_t* out, __m512i q_lo, __m512i q_hi, int64_t n) {
+    const __m256i bytes = _mm512_cvtepi16_epi8(_mm512_packs_epi32(q_lo, q_hi));
+    if (n >= 32)
+        _mm256_storeu_si256((__m256i*)out, bytes);
+    else
+        _mm256_mask_storeu_epi8(out, (__mmask32)((1ull << n) - 1), bytes);
+}
+
+#elif defined(QRUN_ISA_AVX2)
+#define DWCONV_(op) _mm256_##op
+#define DWCONV_LOADU(ptr) _mm256_loadu_si256((const __m256i*)(ptr))
+#define DWCONV_CAST_SI(v) _mm256_castps_si256(v)
+typedef __m256i dwconv_vi;
+typedef __m256 dwconv_vf;
+
+static inline __m256i dwconv_row(const uint8_t* a, int64_t n, uint8_t flip) {
+    uint8_t tail[16] = {0};
+    if (n < 16)
+        a = memcpy(tail, a, (size_t)n);
+    const __m128i x = _mm_loadu_si128((const __m128i*)a);
+    return _mm256_cvtepi8_epi16(_mm_xor_si128(x, _mm_set1_epi8((char)flip)));
+}
+
+static inline void dwconv_store(uint8_t* out, __m256i q_lo, __m256i q_hi, int64_t n) {
+    const __m256i w = _mm256_and_si256(_mm256_packs_epi32(q_lo, q_hi), _mm256_set1_epi16(0xFF));
+    const __m256i b = _mm256_permute4x64_epi64(_mm256_packus_epi16(w, w), 0x08);
+    const __m128i bytes = _mm256_castsi256_si128(b);
+    if (n >= 16) {
+        _mm_storeu_si128((__m128i*)out, bytes);
+    } else {
+        uint8_t tail[16];
+        _mm_storeu_si128((__m128i*)tail, bytes);
+        memcpy(out, tail, (size_t)n);
+    }
+}
+
+#elif defined(QRUN_ISA_SSE41)
+#define DWCONV_(op) _mm_##op
+#define DWCONV_LOADU(ptr) _mm_loadu_si128((const __m128i*)(ptr))
+#define DWCONV_CAST_SI(v) _mm_castps_si128(v)
+typedef __m128i dwconv_vi;
+typedef __m128 dwconv_vf;
+
+static inline __m128i dwconv_row(const uint8_t* a, int64_t n, uint8_t flip) {
+    uint8_t tail[8] = {0};
+    if (n < 8)
+        a = memcpy(tail, a, (size_t)n);
+    const __m128i x = _mm_loadl_epi64((const __m128i*)a);
+    return _mm_cvtepi8_epi16(_mm_xor_si128(x, _mm_set1_epi8((char)flip)));
+}
+
+static inline void dwconv_store(uint8_t* out, __m128i q_lo, __m128i q_hi, int64_t n) {
+    const __m128i w = _mm_and_si128(_mm_packs_epi32(q_lo, q_hi), _mm_set1_epi16(0xFF));
+    const __m128i bytes = _mm_packus_epi16(w, w);
+    if (n >= 8) {
+        _mm_storel_epi64((__m128i*)out, bytes);
+    } else {
+        uint8_t tail[8];
+        _mm_storel_epi64((__m128i*)tail, bytes);
+        memcpy(out, tail, (size_t)n);
+    }
+}
+#endif
+
+#define DWCONV_T QRUN_DW_CR
+#define DWCONV_NB 2   /* blocks per tile: two accumulator pairs per block hide latency */
+
+/* qrun_requantize() on a vector: the same float operations, then bits - 2^23 * 1.5 + zp. */
+typedef struct {
+    dwconv_vf min_less_zp, max_less_zp, magic;
+    dwconv_vi bits_less_zp;
+} dwconv_rq;
+
+static inline dwconv_vi dwconv_quantize(dwconv_vi acc, const uint8_t* scale, const dwconv_rq* rq) {
+    dwconv_vf v = DWCONV_(mul_ps)(DWCONV_(cvtepi32_ps)(acc),
+                                  DWCONV_(loadu_ps)((const float*)scale));
+    v = DWCONV_(max_ps)(v, rq->min_less_zp);
+    v = DWCONV_(min_ps)(v, rq->max_less_zp);
+    v = DWCONV_(add_ps)(v, rq->magic);
+    return DWCONV_(sub_epi32)(DWCONV_CAST_SI(v), rq->bits_less_zp);
+}
+
+/* nb consecutive blocks from channel c0 of one pixel (n channels in all: nb * T, or fewer in
+ * a last single block). taps is a compile-time constant for the specialised windows. */
+static inline __attribute__((always_inline)) void dwconv_tile(
+        const qrun_dwconv_params* p, const uint8_t* in, const int64_t* ind, uint8_t* out,
+        const uint8_t* packed, int64_t c0, int64_t n, const dwconv_rq* rq, const int64_t taps,
+        const int nb) {
+    const int64_t block_bytes = dwconv_block_bytes(taps);
+    const uint8_t flip = (uint8_t)p->a_flip;
+    dwconv_vi lo[DWCONV_NB], hi[DWCONV_NB];
+    for (int b = 0; b < nb; b++) {
+        lo[b] = DWCONV_LOADU(packed + b * block_bytes);
+        hi[b] = DWCONV_LOADU(packed + b * block_bytes + DWCONV_T * 2);
+    }
+    for (int64_t t = 0; t < taps; t += 2) {
+        const uint8_t* a0 = dwconv_tap(p, in, ind[t]) + c0;
+        const uint8_t* a1 = t + 1 < taps ? dwconv_tap(p, in, ind[t + 1]) + c0 : a0;
+        const uint8_t* w = packed + DWCONV_T * 8 + t / 2 * DWCONV_T * 4;
+        for (int b = 0; b < nb; b++) {
+            const int64_t nr = nb == 1 ? n : DWCONV_T;
+            const dwconv_vi r0 = dwconv_row(a0 + b * DWCONV_T, nr, flip);
+            const dwconv_vi r1 = dwconv_row(a1 + b * DWCONV_T, nr, flip);
+            const uint8_t* wb = w + b * block_bytes;
+            lo[b] = DWCONV_(add_epi32)(lo[b], DWCONV_(madd_epi16)(DWCONV_(unpacklo_epi16)(r0, r1),
+                                                                 DWCONV_LOADU(wb)));
+            hi[b] = DWCONV_(add_epi32)(hi[b], DWCONV_(madd_epi16)(DWCONV_(unpackhi_epi16)(r0, r1),
+                                                                 DWCONV_LOADU(wb + DWCONV_T * 2)));
+        }
+    }
+    for (int b = 0; b < nb; b++) {
+        const uint8_t* scale = packed + b * block_bytes + DWCONV_T * 4;
+        dwconv_store(out + c0 + b * DWCONV_T, dwconv_quantize(lo[b], scale, rq),
+                     dwconv_quantize(hi[b], scale + DWCONV_T * 2, rq),
+                     nb == 1 ? n : DWCONV_T);
+    }
+}
+
+static inline __attribute__((always_inline)) void dwconv_pixels(
+        const qrun_dwconv_params* p, uint8_t* arena, int64_t begin, int64_t end,
+        const int64_t taps) {
+    const int64_t block_bytes = dwconv_block_bytes(taps);
+    const uint8_t* in = arena + p->in_off;
+    dwconv_rq rq;
+    rq.min_less_zp = DWCONV_(set1_ps)(p->rq.min_less_zp);
+    rq.max_less_zp = DWCONV_(set1_ps)(p->rq.max_less_zp);
+    rq.magic = DWCONV_(set1_ps)(12582912.0f);
+    rq.bits_less_zp = DWCONV_(set1_epi32)(0x4B400000 - p->rq.zero_point);
+    for (int64_t px = begin; px < end; px++) {
+        const int64_t* ind = p->indirection + px * taps;
+        uint8_t* out = arena + p->out_off + px * p->channels;
+        const uint8_t* packed = (const uint8_t*)p->packed_w;
+        int64_t c0 = 0;
+        for (; c0 + DWCONV_NB * DWCONV_T <= p->channels; c0 += DWCONV_NB * DWCONV_T) {
+            dwconv_tile(p, in, ind, out, packed, c0, DWCONV_NB * DWCONV_T, &rq, taps, DWCONV_NB);
+            packed += DWCONV_NB * block_bytes;
+        }
+        for (; c0 < p->channels; c0 += DWCONV_T) {
+            dwconv_tile(p, in, ind, out, packed, c0, QRUN_MIN(DWCONV_T, p->channels - c0), &rq,
+                        taps, 1);
+            packed += block_bytes;
+        }
+    }
+}
+
+static void dwconv_run(const void* params, uint8_t* arena, int64_t begin, int64_t end) {
+    const qrun_dwconv_params* p = (const qrun_dwconv_params*)params;
+    if (p->multiplier != 1)
+        dwconv_run_portable(p, arena, begin, end);
+    else if (p->taps == 9)
+        dwconv_pixels(p, arena, begin, end, 9);
+    else if (p->taps == 25)
+        dwconv_pixels(p, arena, begin, end, 25);
+    else
+        dwconv_pixels(p, arena, begin, end, p->taps);
+}
+#endif
 
 const qrun_op_entry qrun_dwconv_entry = {dwconv_tiles, dwconv_run};

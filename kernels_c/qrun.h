@@ -54,7 +54,16 @@
 #ifndef QRUN_GEMM_A_OFFSET
 #define QRUN_GEMM_A_OFFSET 0
 #endif
+
+/* Depthwise channels per packed block: one vector of int16 activations (32 for AVX-512,
+ * 16 for AVX2, 8 for SSE4.1); the scalar build reads the same layout with 16. */
+#if defined(QRUN_ISA_AVX512VNNI)
+#define QRUN_DW_CR 32
+#elif defined(QRUN_ISA_SSE41)
+#define QRUN_DW_CR 8
+#else
 #define QRUN_DW_CR 16
+#endif
 
 #define QRUN_RESTRICT __restrict__
 #define QRUN_MIN(a, b) ((a) < (b) ? (a) : (b))

@@ -74,8 +74,10 @@ typedef struct {
 
 /* Depthwise: out[p, c] = requant(bias[c] + sum_t A[p, t, c / multiplier] * W[t, c]).
  * Pixel p, tap t reads input channels at in_off + indirection[p * taps + t] (or `zero`).
- * packed_w: for each block of dw_cr channels: dw_cr int32 biases, then taps x dw_cr int16
- *           weights (w - weight zero point; channels padded with zeros). */
+ * packed_w: for each block of dw_cr channels: dw_cr int32 biases, dw_cr float scales (rq's,
+ *           reordered), then per pair of taps dw_cr pairs of int16 weights (w - weight zero
+ *           point; an odd last tap pairs with 0), channels in the order of
+ *           packing.dwconv_positions (channels padded with zeros). */
 typedef struct {
     int64_t pixels;
     int64_t channels;

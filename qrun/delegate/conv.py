@@ -165,11 +165,12 @@ def build_depthwise(op, ctx):
         b, ih, iw, c_in, oh, ow, kh, kw, s.stride_h, s.stride_w, s.dilation_h_factor,
         s.dilation_w_factor, pt, pl), x.nbytes)
     p.zero = ctx.buffer(zero_row(c_in, x.zero_point, x.dtype), "uint8_t")
-    p.packed_w = ctx.buffer(pack_dwconv(wt.astype(np.int16), wrap_int32(bias),
+    scales = _requant_scales(x, w, out, c)
+    p.packed_w = ctx.buffer(pack_dwconv(wt.astype(np.int16), wrap_int32(bias), scales,
                                         ctx.backend.dw_cr), "uint8_t")
     p.out_off = ctx.offset(out, b * oh * ow * c)
     p.a_flip = flip
-    ctx.requant(p.rq, _requant_scales(x, w, out, c), out, _activation(op))
+    ctx.requant(p.rq, scales, out, _activation(op))
     return "DWCONV", p
 
 

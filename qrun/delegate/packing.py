@@ -26,17 +26,31 @@ def pack_gemm(w: np.ndarray, bias: np.ndarray, ks: int, nr: int, kr: int) -> np.
     return np.concatenate([bp.reshape(nb, nr).view(np.uint8), wp.view(np.uint8)], axis=1).ravel()
 
 
-def pack_dwconv(w: np.ndarray, bias: np.ndarray, cr: int) -> np.ndarray:
-    """w: [taps, channels] int16, bias: [channels] int32 -> bytes: per block of cr channels,
-    cr int32 biases then [taps][cr] int16 (channels zero-padded)."""
+def dwconv_positions(cr: int) -> np.ndarray:
+    """Where channel j of a depthwise block sits: the order in which the SIMD kernels'
+    16-bit unpacks produce channels (per 8 channels, the low 4 in the first accumulator
+    vector, the high 4 in the second). cr is a multiple of 8."""
+    j = np.arange(cr)
+    return (j % 8) // 4 * (cr // 2) + j // 8 * 4 + j % 4
+
+
+def pack_dwconv(w: np.ndarray, bias: np.ndarray, scale: np.ndarray, cr: int) -> np.ndarray:
+    """w: [taps, channels] int16, bias: [channels] int32, scale: [channels] float32 -> bytes:
+    per block of cr channels, cr int32 biases, cr float32 scales, then for each pair of taps
+    (t, t + 1) cr pairs of int16 (w[t], w[t + 1]) (an odd last tap pairs with 0); within a
+    block, channel j at dwconv_positions(cr)[j] (channels zero-padded)."""
     taps, c = w.shape
-    nb = _blocks(c, cr)
-    wp = np.zeros((taps, nb * cr), np.int16)
-    wp[:, :c] = w
-    wp = wp.reshape(taps, nb, cr).transpose(1, 0, 2).reshape(nb, -1)
-    bp = np.zeros(nb * cr, np.int32)
-    bp[:c] = bias
-    return np.concatenate([bp.reshape(nb, cr).view(np.uint8), wp.view(np.uint8)], axis=1).ravel()
+    nb, pairs = _blocks(c, cr), _blocks(taps, 2)
+    pos = dwconv_positions(cr)
+    wp = np.zeros((pairs * 2, nb, cr), np.int16)
+    wp[:taps, :, pos] = np.pad(w, ((0, 0), (0, nb * cr - c))).reshape(taps, nb, cr)
+    wp = wp.reshape(pairs, 2, nb, cr).transpose(2, 0, 3, 1).reshape(nb, -1)
+    bp = np.zeros((nb, cr), np.int32)
+    sp = np.zeros((nb, cr), np.float32)
+    bp[:, pos] = np.pad(bias, (0, nb * cr - c)).reshape(nb, cr)
+    sp[:, pos] = np.pad(scale, (0, nb * cr - c)).reshape(nb, cr)
+    return np.concatenate([bp.view(np.uint8), sp.view(np.uint8), wp.view(np.uint8)],
+                          axis=1).ravel()
 
 
 def _separable_indirection(batch: int, in_h: int, in_w: int, pixel_bytes: int,
