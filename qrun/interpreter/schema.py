@@ -23,14 +23,14 @@ BUILTIN_OP_NAMES: Dict[int, str] = {
 }
 
 # TensorType -> numpy dtype; None where numpy has no equivalent we can run.
+# RESOURCE (13) tensors hold an int32 resource id, as in TFLite.
 TENSOR_DTYPES: Dict[int, Optional[np.dtype]] = {
     0: np.dtype(np.float32), 1: np.dtype(np.float16), 2: np.dtype(np.int32),
     3: np.dtype(np.uint8), 4: np.dtype(np.int64), 5: np.dtype(object),
     6: np.dtype(np.bool_), 7: np.dtype(np.int16), 8: np.dtype(np.complex64),
     9: np.dtype(np.int8), 10: np.dtype(np.float64), 11: np.dtype(np.complex128),
-    12: np.dtype(np.uint64), 13: None, 14: None, 15: np.dtype(np.uint32),
+    12: np.dtype(np.uint64), 13: np.dtype(np.int32), 14: None, 15: np.dtype(np.uint32),
     16: np.dtype(np.uint16), 17: None, 18: None,
-    20: np.dtype(np.int32),   # RESOURCE: TFLite stores the int32 resource id
 }
 TENSOR_TYPE_NAMES: Dict[int, str] = {
     code: name for name, code in vars(tflite.TensorType).items()
@@ -57,7 +57,7 @@ def _getters(cls: type) -> list:
         return found
     found = []
     for name, fn in vars(cls).items():
-        if name.startswith(("_", "Init", "GetRootAs")) or not callable(fn):
+        if name == "Init" or name.startswith(("_", "GetRootAs")) or not callable(fn):
             continue
         if name.endswith(_SKIP_SUFFIXES) or "BufferHasIdentifier" in name:
             continue
