@@ -16,9 +16,9 @@ from .shape_ops import known, normalize_axis
 SCATTER_TYPES = (np.float32, np.uint8, np.int8, np.int64, np.int32, np.bool_)
 UPDATE_SLICE_TYPES = (np.float32, np.float16, np.int8, np.uint8, np.int16, np.int32, np.int64,
                       np.bool_)
-REVERSE_TYPES = (np.float32, np.int16, np.int32, np.int64, np.uint8, np.int8)
-DIAG_TYPES = (np.float32, np.int8, np.uint8, np.int32, np.int64, np.bool_)
-ONE_HOT_TYPES = (np.float32, np.int16, np.int32, np.int64, np.int8, np.uint8, np.bool_)
+REVERSE_TYPES = (np.float32, np.int16, np.int32, np.int64, np.uint8)
+DIAG_TYPES = (np.float32, np.int8, np.uint8, np.int32, np.int64)
+ONE_HOT_TYPES = (np.float32, np.int32, np.int64, np.int8, np.uint8, np.bool_)
 SEGMENT_TYPES = (np.float32, np.int32)
 
 
@@ -236,8 +236,8 @@ def segment_sum_shape(op):
 @register("SEGMENT_SUM", SEGMENT_TYPES, shape=segment_sum_shape)
 def segment_sum(op):
     data, ids = op.inputs[0].data, op.inputs[1].data.astype(np.int64)
-    if np.any(ids < 0) or np.any(np.diff(ids) < 0):
-        raise ValueError("SEGMENT_SUM segment_ids must be sorted and non-negative")
+    if ids.size and (ids[0] != 0 or np.any((np.diff(ids) != 0) & (np.diff(ids) != 1))):
+        raise ValueError("SEGMENT_SUM segment_ids must start at 0 and grow by 0 or 1")
     count = int(ids.max()) + 1 if ids.size else 0
     out = np.zeros((count,) + data.shape[1:], data.dtype)
     np.add.at(out, ids, data)
