@@ -42,6 +42,14 @@ def _type_name(dtype: np.dtype) -> str:
     return names.get(np.dtype(dtype), np.dtype(dtype).name.upper())
 
 
+def _as_strings(value: np.ndarray) -> np.ndarray:
+    """A STRING tensor's value as an object array of bytes (str is encoded as UTF-8)."""
+    out = np.empty(value.shape, dtype=object)
+    out.reshape(-1)[:] = [v.encode("utf-8") if isinstance(v, str) else bytes(v)
+                          for v in value.reshape(-1).tolist()]
+    return out
+
+
 class Interpreter:
     """Drop-in for tflite_runtime.interpreter.Interpreter."""
 
@@ -162,7 +170,7 @@ class Interpreter:
             "index": t.index,
             "shape": np.array(t.shape, dtype=np.int32),
             "shape_signature": np.array(t.shape_signature, dtype=np.int32),
-            "dtype": t.dtype.type,
+            "dtype": np.bytes_ if t.dtype.hasobject else t.dtype.type,   # STRING, as LiteRT
             "quantization": (q.scale, q.zero_point) if len(q.scales) == 1 else (0.0, 0),
             "quantization_parameters": {
                 "scales": q.scales.astype(np.float32),
@@ -201,6 +209,8 @@ class Interpreter:
             raise ValueError("Cannot set tensor: Tensor is unallocated. Try calling "
                              "allocate_tensors() first")
         value = np.asarray(value)
+        if t.dtype.hasobject and value.dtype.kind in "SUO":
+            value = _as_strings(value)
         if value.dtype != t.dtype:
             raise ValueError("Cannot set tensor: Got value of type %s but expected type %s for "
                              "input %d, name: %s " % (_type_name(value.dtype), _type_name(t.dtype),

@@ -188,6 +188,23 @@ def _read_quantization(t, index: int, shape: tuple, nbytes: int) -> Quantization
     return Quantization(scales, zero_points, qdim)
 
 
+def _read_strings(raw: np.ndarray, shape, what: str) -> np.ndarray:
+    """A STRING constant: int32 count n, n + 1 int32 offsets from the buffer start, bytes."""
+    count = int(np.prod(shape, dtype=np.int64))
+    head = 4 * (count + 2)
+    if raw.size < head or int(raw[:4].view("<i4")[0]) != count:
+        raise ModelError("%s: string buffer does not hold %d strings" % (what, count))
+    offsets = raw[4:head].view("<i4").astype(np.int64)
+    if offsets[0] != head or np.any(np.diff(offsets) < 0) or offsets[-1] > raw.size:
+        raise ModelError("%s: string buffer offsets out of order or out of bounds" % what)
+    data = raw.tobytes()
+    strings = np.empty(count, dtype=object)
+    strings[:] = [data[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+    strings = strings.reshape(shape)
+    strings.flags.writeable = False
+    return strings
+
+
 def _read_tensor(t, index: int, buffers, nbytes: int) -> Tensor:
     if not _vector_bounds_ok(t, 4, 4, nbytes):
         raise ModelError("Tensor %d: shape vector runs past the end of the file" % index)
@@ -219,8 +236,10 @@ def _read_tensor(t, index: int, buffers, nbytes: int) -> Tensor:
     if constant is None and buffer_index > 0 and 0 in shape and dtype is not None:
         # An empty constant (e.g. a [0]-shaped shape or dims input) stores no bytes.
         constant = np.zeros(0, np.uint8)
-    if constant is not None:
-        if dtype is None or dtype == np.dtype(object):
+    if constant is not None and dtype == np.dtype(object):
+        constant = _read_strings(constant, shape, "Tensor %d (%s)" % (index, name))
+    elif constant is not None:
+        if dtype is None:
             raise ModelError("Tensor %d (%s): constant of type %s is not supported"
                              % (index, name, TENSOR_TYPE_NAMES[type_code]))
         expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
