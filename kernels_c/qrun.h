@@ -8,6 +8,12 @@
 #ifndef QRUN_H
 #define QRUN_H
 
+/* POSIX threads, clocks and signals for threadpool.c (the cffi build already has them from
+ * Python.h, which must come first). */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -89,6 +95,14 @@ extern const qrun_op_entry qrun_resize_entry;
 extern const qrun_op_entry qrun_arg_entry;
 extern const qrun_op_entry qrun_quantize_entry;
 extern const qrun_op_entry qrun_softmax_entry;
+
+/* The thread pool's internals for the executor (threadpool.c). Threads the pool runs on
+ * (1 for NULL, or in a forked child); runs tiles [0, tiles) of an entry as `chunks` ranges
+ * on the pool's threads and the caller, returning when all are done. */
+#define QRUN_POOL_MAX_CHUNKS 0xFFFF
+int32_t qrun_pool_threads(const qrun_pool* pool);
+void qrun_pool_run(qrun_pool* pool, const qrun_op_entry* entry, const void* params,
+                   uint8_t* arena, int64_t tiles, int64_t chunks);
 
 /* The thread pool's internals for the executor (threadpool.c). Threads the pool runs on
  * (1 for NULL, or in a forked child); runs tiles [0, tiles) of an entry as `chunks` ranges
