@@ -104,14 +104,6 @@ int32_t qrun_pool_threads(const qrun_pool* pool);
 void qrun_pool_run(qrun_pool* pool, const qrun_op_entry* entry, const void* params,
                    uint8_t* arena, int64_t tiles, int64_t chunks);
 
-/* The thread pool's internals for the executor (threadpool.c). Threads the pool runs on
- * (1 for NULL, or in a forked child); runs tiles [0, tiles) of an entry as `chunks` ranges
- * on the pool's threads and the caller, returning when all are done. */
-#define QRUN_POOL_MAX_CHUNKS 0xFFFF
-int32_t qrun_pool_threads(const qrun_pool* pool);
-void qrun_pool_run(qrun_pool* pool, const qrun_op_entry* entry, const void* params,
-                   uint8_t* arena, int64_t tiles, int64_t chunks);
-
 /* A scaled float -> output byte. The same float operations in every build (max, min, add
  * of 1.5 * 2^23 which rounds to nearest even), so every ISA gives the same answer. */
 static inline uint8_t qrun_quantize(float v, const qrun_requant* rq) {

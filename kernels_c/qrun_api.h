@@ -254,9 +254,6 @@ typedef struct {
 /* The thread pool (threadpool.c): created once per interpreter with num_threads >= 2. */
 typedef struct qrun_pool qrun_pool;
 
-/* The thread pool (threadpool.c): created once per interpreter with num_threads >= 2. */
-typedef struct qrun_pool qrun_pool;
-
 typedef struct {
     int32_t kind;             /* enum qrun_op_kind */
     const void* params;       /* the kind's params struct */
@@ -272,9 +269,6 @@ typedef struct {
 const qrun_isa_info* qrun_isa(void);
 int32_t qrun_cpu_features(void);
 int32_t qrun_execute(const qrun_plan* plan, uint8_t* arena);
-qrun_pool* qrun_pool_create(int32_t num_threads);
-void qrun_pool_destroy(qrun_pool* pool);
-int64_t qrun_pool_chunks_dispatched(const qrun_pool* pool);   /* tile ranges handed out so far */
 qrun_pool* qrun_pool_create(int32_t num_threads);
 void qrun_pool_destroy(qrun_pool* pool);
 int64_t qrun_pool_chunks_dispatched(const qrun_pool* pool);   /* tile ranges handed out so far */

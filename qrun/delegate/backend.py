@@ -37,17 +37,6 @@ class Backend:
             raise MemoryError("qrun: cannot allocate a thread pool of %d threads" % num_threads)
         return self.ffi.gc(pool, self.lib.qrun_pool_destroy)
 
-    def thread_pool(self, num_threads: int):
-        """A C thread pool running ops on `num_threads` threads (the caller and
-        num_threads - 1 workers), stopped and joined when the last reference to it goes;
-        NULL for one thread, so that no pool code runs."""
-        if num_threads < 2:
-            return self.ffi.NULL
-        pool = self.lib.qrun_pool_create(num_threads)
-        if pool == self.ffi.NULL:
-            raise MemoryError("qrun: cannot allocate a thread pool of %d threads" % num_threads)
-        return self.ffi.gc(pool, self.lib.qrun_pool_destroy)
-
 
 def _import(isa: str):
     try:

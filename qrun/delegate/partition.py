@@ -65,16 +65,7 @@ class Delegate:
         self.num_threads = num_threads
         self.isa = backend.isa
         self._pool = None
-        self._pool = None
         self.rejected: Dict[int, str] = {}
-
-    @property
-    def pool(self):
-        """The C thread pool of num_threads threads, created with the first partition and
-        shared by all of them (NULL for one thread)."""
-        if self._pool is None:
-            self._pool = self.backend.thread_pool(self.num_threads)
-        return self._pool
 
     @property
     def pool(self):
