@@ -1,6 +1,8 @@
 """The `qrun` command, and the demo models it is shown with in the README."""
 from __future__ import annotations
 
+import io
+import json
 import os
 import re
 import subprocess
@@ -10,10 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qrun import cli
+from qrun import Interpreter, cli, inputs
+from qrun.bench import ProgressBar
+from qrun.delegate import backend
 from qrun.modelbuilder import ModelBuilder
 
-from .oracle import check_against_litert
+from .oracle import SHARED_MODELS, check_against_litert, litert
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "models" / "qrun_demo_mobilenet_int8.tflite"
@@ -74,8 +78,8 @@ def test_classifier_output_shows_top5(tmp_path, capsys):
     code, out, _ = run_cli(capsys, write(tmp_path, classifier_model()), "--seed", "3")
     assert code == 0
     assert "[0] logits_in  [1, 2, 5]  int8  scale 0.25, zero point -5" in out
-    x = cli.random_input(dict(shape=np.array([1, 2, 5]), dtype=np.int8),
-                         np.random.default_rng(3)).reshape(-1)
+    x = inputs.random_input(dict(shape=np.array([1, 2, 5]), dtype=np.int8),
+                            np.random.default_rng(3)).reshape(-1)
     scores = (x.astype(np.float64) + 5) * 0.25
     top = np.argsort(-scores, kind="stable")[:5]
     expected = ", ".join("%d (%.4g)" % (i, scores[i]) for i in top)
@@ -86,7 +90,8 @@ def test_top5_per_batch_row():
     d = dict(quantization_parameters=dict(scales=np.array([], np.float32),
                                           zero_points=np.array([], np.int32),
                                           quantized_dimension=0))
-    lines = cli.summarize_output(d, np.array([[0.1, 0.9, 0.5], [3.0, 2.0, 1.0]], np.float32))
+    lines = cli.output_lines(cli.summarize_output(
+        dict(d, index=0, name="y"), np.array([[0.1, 0.9, 0.5], [3.0, 2.0, 1.0]], np.float32)))
     assert lines == ["top-3 (batch 0): 1 (0.9), 2 (0.5), 0 (0.1)",
                      "top-3 (batch 1): 0 (3), 1 (2), 2 (1)"]
 
@@ -195,3 +200,288 @@ def test_demo_models_are_small_and_reproducible():
         data = (ROOT / "models" / name).read_bytes()
         assert len(data) < 1 << 20
         assert build() == data, "%s differs from what models/make_models.py writes" % name
+
+
+# -- the command's modes through a subprocess, parsed from --json ------------------------------
+
+REAL = SHARED_MODELS / "mobilenet_v1_0.25_128_quant.tflite"   # uint8, 1001 classes
+FAST = ["--num-runs", "5", "--warmup-runs", "1", "--min-secs", "0"]
+
+
+def qrun(*argv, env=None):
+    """`python -m qrun argv...` -> (exit code, stdout, stderr)."""
+    env = dict(os.environ if env is None else env, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-m", "qrun"] + [str(a) for a in argv],
+                          capture_output=True, text=True, env=env, timeout=600)
+    return done.returncode, done.stdout, done.stderr
+
+
+def qrun_json(*argv) -> dict:
+    code, out, err = qrun(*argv, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def litert_outputs(path, feed, resolver="BUILTIN_REF"):
+    lite = litert()
+    it = lite.Interpreter(model_path=str(path),
+                          experimental_op_resolver_type=lite.OpResolverType[resolver])
+    it.allocate_tensors()
+    for index, value in feed.items():
+        it.set_tensor(index, value)
+    it.invoke()
+    return {d["index"]: it.get_tensor(d["index"]) for d in it.get_output_details()}
+
+
+def model_details(path):
+    it = Interpreter(model_path=str(path))
+    return it.get_input_details(), it.get_output_details()
+
+
+def qrun_outputs(path, feed):
+    it = Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    for index, value in feed.items():
+        it.set_tensor(index, value)
+    it.invoke()
+    return {d["index"]: it.get_tensor(d["index"]) for d in it.get_output_details()}
+
+
+@pytest.mark.parametrize("path", [DEMO, REAL], ids=["demo", "real"])
+@pytest.mark.parametrize("numpy_only", [False, True], ids=["c", "numpy"])
+def test_json_summary_and_run(path, numpy_only):
+    doc = qrun_json(path, "--seed", "4", *(["--no-delegate"] if numpy_only else []))
+    ins, outs = model_details(path)
+    assert [t["name"] for t in doc["model"]["inputs"]] == [d["name"] for d in ins]
+    assert doc["model"]["inputs"][0]["shape"] == [int(s) for s in ins[0]["shape"]]
+    assert sum(doc["model"]["op_counts"].values()) == doc["model"]["ops"]
+    rt = doc["runtime"]
+    assert sum(rt["backends"].values()) == doc["model"]["ops"]
+    assert sum(rt["c_ops"].values()) + len(rt["numpy_ops"]) == doc["model"]["ops"]
+    assert all(o["reason"] for o in rt["numpy_ops"])
+    assert rt["arena_bytes"] > 0 and doc["model"]["weight_bytes"] > 0 and rt["init_ms"] > 0
+    # the top-5 of the run on the same input: the numpy path is bit-exact with LiteRT's
+    # reference kernels; the C path (fp32 requantization) is checked against qrun in-process
+    # here and against LiteRT in tests/delegate/
+    feed = inputs.random_inputs(ins, 4)
+    run = litert_outputs if numpy_only else qrun_outputs
+    expected = run(path, feed)[outs[0]["index"]][0]
+    scale, zero = outs[0]["quantization"]
+    top = doc["run"]["outputs"][0]["top"][0]
+    scores = (expected.astype(np.float64) - zero) * scale
+    assert [t["class"] for t in top] == list(np.argsort(-scores, kind="stable")[:5])
+    assert [t["score"] for t in top] == pytest.approx(np.sort(scores)[::-1][:5])
+
+
+def test_json_bench():
+    doc = qrun_json(DEMO, "--bench", "--num-runs", "12", "--warmup-runs", "2", "--min-secs", "0")
+    b = doc["bench"]
+    assert b["count"] >= 12 and b["warmup_runs"] == 2
+    assert 0 < b["min_ms"] <= b["median_ms"] <= b["p90_ms"] and b["min_ms"] <= b["mean_ms"]
+    assert b["std_ms"] >= 0 and b["init_ms"] > 0 and b["first_run_ms"] > 0
+    assert b["inferences_per_s"] == pytest.approx(1e3 / b["mean_ms"])
+
+
+@pytest.mark.parametrize("path,extra", [(DEMO, []), (DEMO, ["--no-delegate"]), (REAL, [])],
+                         ids=["demo", "demo-numpy", "real"])
+def test_json_profile_adds_up(path, extra):
+    doc = qrun_json(path, "--profile", "--num-runs", "20", "--min-secs", "0", *extra)
+    p = doc["profile"]
+    ops = Interpreter(model_path=str(path)).model.subgraphs[0].operators
+    assert sorted(r["index"] for r in p["ops"]) == list(range(len(ops)))
+    times = [r["ms"] for r in p["ops"]]
+    assert times == sorted(times, reverse=True) and min(times) >= 0
+    # the per-op timers account for the invoke time, within 10%
+    assert abs(p["ops_ms"] - p["invoke_ms"]) <= 0.1 * p["invoke_ms"], p
+    assert p["ops_ms"] == pytest.approx(sum(times))
+    assert sum(g["count"] for g in p["by_type"]) == len(ops)
+    assert sum(g["ms"] for g in p["by_type"]) == pytest.approx(p["ops_ms"])
+    backend = "numpy" if extra else "c/"
+    assert all(r["backend"].startswith(backend) for r in p["ops"])
+    for r in p["ops"]:
+        op = ops[r["index"]]
+        assert r["op"] == op.opname
+        if op.opname == "CONV_2D":   # MACs: output elements x kernel volume
+            w = op.inputs[1].shape
+            assert r["macs"] == int(np.prod(op.outputs[0].shape)) * w[1] * w[2] * w[3]
+            assert r["gmacs_per_s"] == pytest.approx(r["macs"] / r["ms"] * 1e-6)
+
+
+@pytest.mark.parametrize("path", [DEMO, REAL], ids=["demo", "real"])
+def test_json_compare(path):
+    doc = qrun_json(path, "--compare")
+    c = doc["compare"]
+    _, outs = model_details(path)
+    for name in ("litert_xnnpack", "litert_builtin_ref"):
+        r = c[name]
+        assert r["median_ms"] > 0 and r["speed_ratio"] == pytest.approx(
+            c["qrun_median_ms"] / r["median_ms"])
+        (o,) = r["outputs"]
+        scale = outs[0]["quantization"][0]
+        assert 0 <= o["mean_lsb"] <= o["max_lsb"] <= 3, o
+        assert o["max_abs"] == pytest.approx(o["max_lsb"] * scale)
+        assert o["top1_agreement"] == 1.0
+    # the same figure from LiteRT's reference kernels, computed here
+    ins, _ = model_details(path)
+    feed = inputs.random_inputs(ins, 0)
+    ref = litert_outputs(path, feed)[outs[0]["index"]]
+    ours = Interpreter(model_path=str(path))
+    ours.allocate_tensors()
+    ours.set_tensor(ins[0]["index"], feed[ins[0]["index"]])
+    ours.invoke()
+    lsb = np.abs(ours.get_tensor(outs[0]["index"]).astype(int) - ref.astype(int))
+    assert c["litert_builtin_ref"]["outputs"][0]["max_lsb"] == lsb.max()
+
+
+def test_compare_without_litert():
+    code = ("import sys; sys.modules['ai_edge_litert'] = sys.modules['tflite_runtime'] = None; "
+            "from qrun.cli import main; sys.exit(main(sys.argv[1:]))")
+    done = subprocess.run([sys.executable, "-c", code, str(DEMO), "--compare"],
+                          capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert done.returncode == 1
+    assert done.stderr.startswith("qrun: error: --compare needs LiteRT, which is not installed")
+    assert "top-5" in done.stdout    # what could run did
+
+
+def test_text_modes_print_every_section():
+    code, out, err = qrun(DEMO, "--bench", "--profile", *FAST)
+    assert code == 0, err
+    for pattern in (r"\nmemory: arena [\d.]+ MB, weights [\d.]+ MB, C plan [\d.]+ MB",
+                    r"\nin C \(\w+, 1 partition, 1 thread\): CONV_2D 10, ",
+                    r"\nbenchmark: init [\d.]+ ms, first run [\d.]+ ms",
+                    r"runs: min [\d.]+, median [\d.]+, mean [\d.]+, p90 [\d.]+, std [\d.]+ ms; "
+                    r"[\d.]+ inferences/s",
+                    r"\nprofile: mean of 5 runs, invoke [\d.]+ ms = ops [\d.]+",
+                    r"\n +0  CONV_2D +c/\w+ +1x48x48x16 +995328 ",
+                    r"  by op type:\n"):
+        assert re.search(pattern, out), pattern
+    assert err == ""    # no progress bar: stderr is not a terminal
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("stream,shown", [(_Terminal(), True), (io.StringIO(), False)])
+def test_progress_bar_only_on_a_terminal(stream, shown):
+    bar = ProgressBar(stream)
+    bar.update(0.5, "early")           # under a second: nothing
+    assert stream.getvalue() == ""
+    bar.start -= ProgressBar.DELAY
+    bar.update(0.5, "7 runs")
+    bar.close()
+    assert ("[###############...............] 7 runs" in stream.getvalue()) == shown
+
+
+def test_fallback_ops_say_why():
+    # a float RESHAPE has no C kernel (the delegate takes quantized tensors): numpy, with a reason
+    doc = qrun_json(DEMO_FLOAT_IO)
+    rt = doc["runtime"]
+    assert rt["isa"] and rt["c_ops"]["CONV_2D"] == 10
+    reasons = {o["op"]: o["reason"] for o in rt["numpy_ops"]}
+    for o in rt["numpy_ops"]:
+        it = Interpreter(model_path=str(DEMO_FLOAT_IO))
+        it.allocate_tensors()
+        g = it._graphs[0]
+        step = next(s for s in g.steps if s.ops[0].index == o["index"])
+        assert o["reason"] == (g.delegate.rejected.get(o["index"]) or g.delegate.why_not(g, step))
+    assert rt["numpy_ops"] or reasons == {}
+
+
+def test_no_delegate_and_isa(tmp_path):
+    doc = qrun_json(DEMO, "--no-delegate")
+    assert doc["runtime"]["isa"] is None and list(doc["runtime"]["backends"]) == ["numpy"]
+    assert {o["reason"] for o in doc["runtime"]["numpy_ops"]} == {
+        "numpy requested (--no-delegate)"}
+    outputs = {}
+    for isa in backend.cpu_isas():
+        path = tmp_path / (isa + ".npz")
+        doc = qrun_json(DEMO, "--isa", isa, "--output", path)
+        assert doc["runtime"]["isa"] == isa
+        assert list(doc["runtime"]["backends"]) == ["c/" + isa]
+        outputs[isa] = np.load(path)["output"]
+    for isa, y in outputs.items():   # every ISA bit-identical to the scalar build
+        np.testing.assert_array_equal(y, outputs["scalar"], err_msg=isa)
+
+
+def test_input_files_and_output_file(tmp_path):
+    ins, outs = model_details(REAL)
+    feed = inputs.random_inputs(ins, 9)
+    x = feed[ins[0]["index"]]
+    expected = litert_outputs(REAL, feed)[outs[0]["index"]]
+    results = []
+    np.save(tmp_path / "x.npy", x)
+    np.savez(tmp_path / "x.npz", **{ins[0]["name"]: x})
+    for source in ("x.npy", "x.npz"):
+        out = tmp_path / ("y_" + source.replace(".", "_") + ".npz")
+        doc = qrun_json(REAL, "--input", tmp_path / source, "--output", out)
+        assert doc["run"]["input"] == "input from %s" % (tmp_path / source)
+        with np.load(out) as saved:
+            assert list(saved.files) == [outs[0]["name"]]
+            results.append(saved[outs[0]["name"]])
+    np.testing.assert_array_equal(results[0], results[1])
+    assert np.abs(results[0].astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_float_array_input_is_quantized(tmp_path):
+    ins, _ = model_details(DEMO)
+    scale, zero = ins[0]["quantization"]
+    q = inputs.random_inputs(ins, 2)[ins[0]["index"]]
+    np.save(tmp_path / "real.npy", (q.astype(np.float32) - zero) * scale)
+    np.save(tmp_path / "q.npy", q)
+    a = qrun_json(DEMO, "--input", tmp_path / "real.npy")["run"]["outputs"]
+    b = qrun_json(DEMO, "--input", tmp_path / "q.npy")["run"]["outputs"]
+    assert a == b
+
+
+def test_image_input(tmp_path):
+    Image = pytest.importorskip("PIL.Image")   # the optional extra `image`
+    rng = np.random.default_rng(5)
+    pixels = rng.integers(0, 256, size=(40, 50, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "x.png")
+    doc = qrun_json(DEMO, "--input", tmp_path / "x.png", "--output", tmp_path / "y.npz")
+    # oracle: the image resized as PIL does, pixels over int8's range, through LiteRT's reference
+    resized = np.asarray(Image.fromarray(pixels).resize((96, 96), Image.BILINEAR), np.int16)
+    x = (resized - 128).astype(np.int8)[None]
+    ins, outs = model_details(DEMO)
+    expected = litert_outputs(DEMO, {ins[0]["index"]: x})[outs[0]["index"]]
+    got = np.load(tmp_path / "y.npz")["output"]
+    assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+    assert doc["run"]["outputs"][0]["top"][0][0]["class"] == int(np.argmax(got[0]))
+
+
+def test_labels(tmp_path):
+    names = ["class_%03d" % i for i in range(100)]
+    (tmp_path / "labels.txt").write_text("\n".join(names) + "\n")
+    doc = qrun_json(DEMO, "--labels", tmp_path / "labels.txt")
+    top = doc["run"]["outputs"][0]["top"][0]
+    assert [t["label"] for t in top] == [names[t["class"]] for t in top]
+    code, out, _ = qrun(DEMO, "--labels", tmp_path / "labels.txt")
+    assert re.search(r"top-5: \d+ class_\d{3} \([\d.]+\), ", out)
+
+
+@pytest.mark.parametrize("argv,code,pattern", [
+    (["missing.tflite"], 1, r"^qrun: error: Could not open"),
+    (["corrupt.tflite"], 1, r"^qrun: error: .*(not a valid|past the end)"),
+    ([DEMO, "--no-such-flag"], 2, r"qrun: error: unrecognized arguments: --no-such-flag"),
+    ([DEMO, "--isa", "mmx"], 2, r"qrun: error: argument --isa: invalid choice"),
+    ([DEMO, "--isa", "scalar", "--no-delegate"], 2, r"not allowed with argument"),
+    ([DEMO, "--num-runs", "0"], 2, r"--num-runs must be >= 1"),
+    ([DEMO, "--input", "missing.npy"], 1, r"^qrun: error: input file missing.npy does not exist"),
+    ([DEMO, "--input", "wrong.npy"], 1, r"^qrun: error: .*wrong.npy has shape \[3\], input input "
+                                        r"needs \[1, 96, 96, 3\]"),
+])
+def test_exit_codes(tmp_path, argv, code, pattern):
+    (tmp_path / "corrupt.tflite").write_bytes(DEMO.read_bytes()[:3000])
+    np.save(tmp_path / "wrong.npy", np.zeros(3, np.int8))
+    env = dict(os.environ)
+    done = subprocess.run([sys.executable, "-m", "qrun"] + [str(a) for a in argv] + ["--json"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env=dict(env, PYTHONPATH=str(ROOT)))
+    assert done.returncode == code, done.stderr
+    assert re.search(pattern, done.stderr, re.M), done.stderr
+    assert "Traceback" not in done.stderr
+    if code == 1:
+        assert done.stdout == "" and done.stderr.count("\n") == 1
