@@ -142,9 +142,11 @@ def bitcast(op):
 # -- ATAN2 -------------------------------------------------------------------------------------
 
 def atan2_shape(op):
-    if op.inputs[0].dtype != op.inputs[1].dtype:
-        raise ValueError("ATAN2 inputs must have the same type")
-    return [broadcast_shape(op.inputs[0].shape, op.inputs[1].shape)]
+    a, b = op.inputs[0], op.inputs[1]
+    # atan2.cc does not broadcast.
+    if a.dtype != b.dtype or tuple(a.shape) != tuple(b.shape):
+        raise ValueError("ATAN2 inputs must have the same type and shape")
+    return [tuple(a.shape)]
 
 
 @register("ATAN2", (np.float32, np.float64), shape=atan2_shape)

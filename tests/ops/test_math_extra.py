@@ -1,0 +1,100 @@
+"""CUMSUM, RANK, BROADCAST_ARGS, FAKE_QUANT, RIGHT_SHIFT, BITWISE_XOR, BITCAST and ATAN2
+against LiteRT BUILTIN_REF."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qrun.modelbuilder import ModelBuilder
+from tests.oracle import check_against_litert
+from tests.ops.test_data_movement import Op
+
+INT_TYPES = [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.int64])
+@pytest.mark.parametrize("shape,axis", [((7,), 0), ((2, 5), 1), ((2, 5), -2), ((2, 3, 4), 1)])
+@pytest.mark.parametrize("exclusive", [False, True])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_cumsum(dtype, shape, axis, exclusive, reverse):
+    Op(seed=len(shape)).data(shape, dtype).index(np.int32(axis)).run(
+        "CUMSUM", [(shape, dtype)], exclusive=exclusive, reverse=reverse)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int8, np.uint8, np.int32, np.bool_])
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3, 4, 5, 1)])
+def test_rank(dtype, shape):
+    Op().data(shape, dtype).run("RANK", [((), np.int32)])
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("a,b", [([2, 1, 3], [5, 1]), ([1], [4, 3, 2]), ([7, 1], [7, 6]),
+                                 ([0, 1], [1])])
+def test_broadcast_args(dtype, a, b):
+    b_ = ModelBuilder()
+    x = b_.add_input((len(a),), dtype)
+    y = b_.add_input((len(b),), dtype)
+    z = b_.mark_output(b_.add_tensor((max(len(a), len(b)),), dtype))
+    b_.add_op("BROADCAST_ARGS", [x, y], [z])
+    check_against_litert(b_.build(), inputs=[np.asarray(a, dtype), np.asarray(b, dtype)])
+
+
+@pytest.mark.parametrize("lo,hi", [(-1.0, 1.0), (-6.0, 0.0), (0.0, 2.5), (-0.3, 3.7)])
+@pytest.mark.parametrize("num_bits", [2, 8, 16])
+def test_fake_quant(lo, hi, num_bits):
+    rng = np.random.default_rng(num_bits)
+    x = rng.uniform(lo - 1, hi + 1, (2, 3, 17)).astype(np.float32)
+    b = ModelBuilder()
+    i = b.add_input(x.shape, np.float32)
+    o = b.mark_output(b.add_tensor(x.shape, np.float32))
+    b.add_op("FAKE_QUANT", [i], [o], min=lo, max=hi, num_bits=num_bits)
+    check_against_litert(b.build(), inputs=[x])
+
+
+SHAPES2 = [((2, 3, 5), (2, 3, 5)), ((2, 3, 5), (5,)), ((4, 1), (1, 3)), ((1, 2, 1, 3), (2, 2, 1)),
+           ((), (3,))]
+
+
+def _bits(shape, dtype, rng, shift: bool):
+    info = np.iinfo(dtype)
+    if shift:  # amounts beyond the width and negative ones are clamped
+        lo = max(int(info.min), -3)
+        return rng.integers(lo, info.bits + 4, shape).astype(dtype)
+    return rng.integers(int(info.min), int(info.max) + 1, shape, dtype=np.int64).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", INT_TYPES)
+@pytest.mark.parametrize("shapes", SHAPES2)
+@pytest.mark.parametrize("opname", ["RIGHT_SHIFT", "BITWISE_XOR"])
+def test_bitwise(dtype, shapes, opname):
+    rng = np.random.default_rng(len(shapes[1]))
+    b = ModelBuilder()
+    ins = [b.add_input(s, dtype) for s in shapes]
+    out = b.mark_output(b.add_tensor(np.broadcast_shapes(*shapes), dtype))
+    b.add_op(opname, ins, [out])
+    values = [_bits(shapes[0], dtype, rng, False),
+              _bits(shapes[1], dtype, rng, opname == "RIGHT_SHIFT")]
+    check_against_litert(b.build(), inputs=values)
+
+
+@pytest.mark.parametrize("src,dst,in_shape,out_shape", [
+    (np.float32, np.int32, (2, 3), (2, 3)), (np.int32, np.uint8, (5,), (5, 4)),
+    (np.uint8, np.int32, (3, 4), (3,)), (np.int16, np.uint16, (2, 2, 3), (2, 2, 3)),
+    (np.int64, np.float32, (3,), (3, 2)), (np.int16, np.float32, (1, 2), (1,)),
+    (np.int8, np.uint8, (7,), (7,))])
+def test_bitcast(src, dst, in_shape, out_shape):
+    Op().data(in_shape, src, q=None).run("BITCAST", [(out_shape, dst, None)])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(7,), (2, 3, 5), (1, 4, 4, 3)])
+def test_atan2(dtype, shape):
+    rng = np.random.default_rng(len(shape))
+    values = [rng.uniform(-3, 3, shape).astype(dtype) for _ in range(2)]
+    values[1].flat[0] = 0.0
+    values[0].flat[1] = values[1].flat[1] = 0.0
+    b = ModelBuilder()
+    ins = [b.add_input(shape, dtype) for _ in range(2)]
+    out = b.mark_output(b.add_tensor(shape, dtype))
+    b.add_op("ATAN2", ins, [out])
+    check_against_litert(b.build(), inputs=values)
