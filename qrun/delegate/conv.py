@@ -61,18 +61,19 @@ def fill_gemm(ctx, p, op, w2d: np.ndarray, ks: int) -> None:
     x, w, _, out = _operands(op)
     n, k = w2d.shape
     flip, shift = activation_domain(x.dtype)
-    w8 = w2d.astype(np.int32) - shift
     zw = w.zero_point - shift
     zx = x.zero_point - shift
-    # sum (x - zx)(w - zw) = sum x*w - zw*sum x - zx*sum w + K*zx*zw
     be = ctx.backend
-    # The kernel may read A + gemm_a_offset (VNNI: unsigned bytes); its weight sums cancel it.
-    wsum = w8.sum(axis=1, dtype=np.int64)
-    bias = _bias(op, n) - (zx + be.gemm_a_offset) * wsum + k * zx * zw
-    packed = pack_gemm(w8.astype(np.int8), wrap_int32(bias), ks,
-                       be.gemm_nr, be.gemm_kr)
+
+    def pack() -> np.ndarray:
+        w8 = w2d.astype(np.int32) - shift
+        # sum (x - zx)(w - zw) = sum x*w - zw*sum x - zx*sum w + K*zx*zw
+        # The kernel may read A + gemm_a_offset (VNNI: unsigned bytes); its weight sums cancel it.
+        wsum = w8.sum(axis=1, dtype=np.int64)
+        bias = _bias(op, n) - (zx + be.gemm_a_offset) * wsum + k * zx * zw
+        return pack_gemm(w8.astype(np.int8), wrap_int32(bias), ks, be.gemm_nr, be.gemm_kr)
     p.n, p.kc, p.ks = n, k // ks, ks
-    p.packed_w = ctx.buffer(packed, "uint8_t")
+    p.packed_w = ctx.weights(op, "packed_w", pack, "uint8_t")
     p.a_flip = flip
     p.a_sum_mult = -zw
     ctx.requant(p.rq, _requant_scales(x, w, out, n), out, _activation(op))
@@ -154,9 +155,7 @@ def build_depthwise(op, ctx):
     b, ih, iw, kh, kw, oh, ow, pt, pl = _conv_geometry(op)
     c_in, c = x.shape[3], w.shape[3]
     flip, shift = activation_domain(x.dtype)
-    wt = w.constant.reshape(kh * kw, c).astype(np.int32) - w.zero_point
     zx = x.zero_point - shift
-    bias = _bias(op, c) - zx * wt.sum(axis=0, dtype=np.int64)
     s = op.options
     p = ctx.new("qrun_dwconv_params *")
     p.pixels, p.channels, p.taps, p.multiplier = b * oh * ow, c, kh * kw, c // c_in
@@ -166,8 +165,12 @@ def build_depthwise(op, ctx):
         s.dilation_w_factor, pt, pl), x.nbytes)
     p.zero = ctx.buffer(zero_row(c_in, x.zero_point, x.dtype), "uint8_t")
     scales = _requant_scales(x, w, out, c)
-    p.packed_w = ctx.buffer(pack_dwconv(wt.astype(np.int16), wrap_int32(bias), scales,
-                                        ctx.backend.dw_cr), "uint8_t")
+
+    def pack() -> np.ndarray:
+        wt = w.constant.reshape(kh * kw, c).astype(np.int32) - w.zero_point
+        bias = _bias(op, c) - zx * wt.sum(axis=0, dtype=np.int64)
+        return pack_dwconv(wt.astype(np.int16), wrap_int32(bias), scales, ctx.backend.dw_cr)
+    p.packed_w = ctx.weights(op, "packed_w", pack, "uint8_t")
     p.out_off = ctx.offset(out, b * oh * ow * c)
     p.a_flip = flip
     ctx.requant(p.rq, scales, out, _activation(op))

@@ -23,6 +23,7 @@ class PlanContext:
         self.arena_bytes = int(graph.arena_bytes)
         self._owned: List[object] = []
         self._shared = {} if shared is None else shared
+        self._weights = graph.delegate_weights
 
     def keep(self, obj):
         self._owned.append(obj)
@@ -43,6 +44,17 @@ class PlanContext:
         if buf is None:
             buf = self._shared[key] = self.ffi.from_buffer(item + "[]",
                                                            np.ascontiguousarray(make()))
+        return self.keep(buf)
+
+    def weights(self, op, name: str, make: Callable[[], np.ndarray], item: str):
+        """Like buffer(make()), for what depends only on `op`'s constants and quantization
+        (packed weights with the folded bias): made once per op and ISA and kept by the graph,
+        so that the plans rebuilt after resize_tensor_input reuse it."""
+        key = (op.index, name, self.backend.isa)
+        buf = self._weights.get(key)
+        if buf is None:
+            buf = self._weights[key] = self.ffi.from_buffer(item + "[]",
+                                                            np.ascontiguousarray(make()))
         return self.keep(buf)
 
     def offset(self, tensor, nbytes: int = -1) -> int:

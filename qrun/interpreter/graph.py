@@ -93,6 +93,8 @@ class Graph:
         self.arena_offsets: Dict[int, int] = {}
         self.dynamic: set = set()
         self.aliases: Dict[int, tuple] = {}
+        # The delegate's shape-independent plan buffers (packed weights), kept across prepare().
+        self.delegate_weights: Dict[tuple, object] = {}
         self.prepared = False
         self.delegate = None
         self._variables_ready = False
