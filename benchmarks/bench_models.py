@@ -1,20 +1,29 @@
-"""qrun against LiteRT, side by side in one process: median invoke time per model and ratios.
+"""qrun against LiteRT, side by side in one process: init and median invoke time per model,
+and qrun's time over LiteRT's.
 
 Runs of the configurations alternate (one invoke of each in turn, repeated), so that machine
-drift hits every configuration alike. Prints a Markdown table and can write it to a file.
+drift hits every configuration alike. Prints a Markdown table; can write it to a file, draw a
+PNG bar chart of the ratios (matplotlib: pip install qrun[plot]) and put both, with the
+command and the machine, between the README's bench-table markers.
 
     python benchmarks/bench_models.py                        # every model in ../shared/models
     python benchmarks/bench_models.py --models efficientnet_lite0_int8 tf2_mobilenet_v2_1.0_224_ptq \
         --configs qrun-numpy litert-ref litert-xnnpack --threads 1 --runs 20
+    python benchmarks/bench_models.py --png benchmarks/results.png --readme README.md
 """
 from __future__ import annotations
 
 import argparse
+import datetime
+import os
+import platform
+import re
+import shlex
 import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -32,6 +41,7 @@ CONFIGS = {
     "litert-builtin": ("litert", "BUILTIN_WITHOUT_DEFAULT_DELEGATES"),
     "litert-ref": ("litert", "BUILTIN_REF"),
 }
+README_MARKERS = ("<!-- bench-table -->", "<!-- /bench-table -->")
 
 
 def make_interpreter(config: str, path: Path, threads: int):
@@ -65,12 +75,12 @@ def bench_model(path: Path, configs: List[str], threads: int, runs: int, warmup:
         try:
             it = make_interpreter(c, path, threads)
             it.allocate_tensors()
+            t1 = time.perf_counter()
             feed(it)
+            it.invoke()
         except Exception as exc:  # a runtime that cannot run the model is a table entry
             results[c] = {"error": "%s: %s" % (type(exc).__name__, str(exc).splitlines()[0][:80])}
             continue
-        t1 = time.perf_counter()
-        it.invoke()
         t2 = time.perf_counter()
         interps[c] = it
         results[c] = {"init_ms": (t1 - t0) * 1e3, "first_ms": (t2 - t1) * 1e3, "times": []}
@@ -78,12 +88,12 @@ def bench_model(path: Path, configs: List[str], threads: int, runs: int, warmup:
         for it in interps.values():
             it.invoke()
     start = time.perf_counter()
-    for _ in range(runs):
+    for done in range(1, runs + 1):
         for c, it in interps.items():
             t0 = time.perf_counter()
             it.invoke()
             results[c]["times"].append((time.perf_counter() - t0) * 1e3)
-        if time.perf_counter() - start > max_seconds and len(results[c]["times"]) >= 3:
+        if time.perf_counter() - start > max_seconds and done >= 3:
             break
     for c in interps:
         times = results[c].pop("times")
@@ -92,24 +102,106 @@ def bench_model(path: Path, configs: List[str], threads: int, runs: int, warmup:
     return results
 
 
-def fmt(r: dict) -> str:
-    return "error" if "error" in r else "%.2f" % r["median_ms"]
+def fmt(r: dict, key: str = "median_ms") -> str:
+    return "error" if "error" in r else "%.2f" % r[key]
 
 
-def table(rows: List[tuple], configs: List[str], baseline: str) -> str:
-    head = ["model", "threads"] + ["%s ms" % c for c in configs]
-    head += ["%s / %s" % (c, baseline) for c in configs if c != baseline]
+def ratio_pairs(configs: List[str]) -> List[tuple]:
+    """(qrun config, LiteRT config): the ratios the table and chart show."""
+    ours = [c for c in configs if CONFIGS[c][0] == "qrun"]
+    theirs = [c for c in configs if CONFIGS[c][0] == "litert"]
+    return [(a, b) for a in ours for b in theirs]
+
+
+def ratio(res: Dict[str, dict], a: str, b: str) -> Optional[float]:
+    if "error" in res.get(a, {"error": 1}) or "error" in res.get(b, {"error": 1}):
+        return None
+    return res[a]["median_ms"] / res[b]["median_ms"]
+
+
+def table(rows: List[tuple], configs: List[str]) -> str:
+    pairs = ratio_pairs(configs)
+    head = (["model", "threads"] + ["%s ms" % c for c in configs]
+            + ["%s / %s" % pair for pair in pairs] + ["%s init ms" % c for c in configs])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, threads, res in rows:
         cells = [name, str(threads)] + [fmt(res[c]) for c in configs]
-        for c in configs:
-            if c == baseline:
-                continue
-            a, b = res[c], res.get(baseline, {"error": 1})
-            cells.append("-" if "error" in a or "error" in b
-                         else "%.2fx" % (a["median_ms"] / b["median_ms"]))
+        for a, b in pairs:
+            r = ratio(res, a, b)
+            cells.append("-" if r is None else "%.2fx" % r)
+        cells += [fmt(res[c], "init_ms") for c in configs]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def chart(rows: List[tuple], configs: List[str], path: Path) -> None:
+    """Horizontal bars of qrun / LiteRT per model, one panel per pair, one bar per thread
+    count; the line at 1 is parity (left of it qrun is faster)."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise SystemExit("--png needs matplotlib (pip install qrun[plot])") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import ticker
+    pairs = ratio_pairs(configs)
+    names = list(dict.fromkeys(name for name, _, _ in rows))
+    threads = sorted({t for _, t, _ in rows})
+    fig, axes = plt.subplots(1, len(pairs), figsize=(6 * len(pairs), 0.3 * len(names) + 1.5),
+                             squeeze=False, sharey=True)
+    height = 0.8 / len(threads)
+    for ax, (a, b) in zip(axes[0], pairs):
+        for k, t in enumerate(threads):
+            by_name = {name: ratio(res, a, b) for name, tt, res in rows if tt == t}
+            ys = [i + k * height for i, n in enumerate(names) if by_name.get(n) is not None]
+            xs = [by_name[n] for n in names if by_name.get(n) is not None]
+            ax.barh(ys, xs, height=height, label="%d thread%s" % (t, "" if t == 1 else "s"))
+        ax.axvline(1.0, color="black", linewidth=0.8)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: "%gx" % v))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+        ax.set_title("%s / %s (median invoke time)" % (a, b))
+        ax.set_xlabel("ratio (< 1: qrun faster)")
+        ax.legend(loc="best")
+    axes[0][0].set_yticks([i + 0.4 - height / 2 for i in range(len(names))])
+    axes[0][0].set_yticklabels(names, fontsize=8)
+    axes[0][0].invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = re.search(r"model name\s*:\s*(.*)", f.read()).group(1)
+    except (OSError, AttributeError):
+        pass
+    from qrun.delegate.backend import current_backend
+    backend = current_backend()
+    try:
+        from importlib.metadata import version
+        litert = "ai-edge-litert %s" % version("ai-edge-litert")
+    except Exception:  # noqa: BLE001  (the version is decoration)
+        litert = "LiteRT"
+    return "%s, %d cores, qrun ISA %s, %s, Python %s, %s" % (
+        cpu, os.cpu_count() or 1, backend.isa if backend else "none (numpy)", litert,
+        platform.python_version(), datetime.date.today().isoformat())
+
+
+def update_readme(readme: Path, text: str, png: Optional[Path], command: str) -> None:
+    """Replaces what is between the README's bench-table markers."""
+    start, end = README_MARKERS
+    content = readme.read_text()
+    if start not in content or end not in content:
+        raise SystemExit("%s has no %s ... %s section" % (readme, start, end))
+    body = ["", "`%s`" % command, "", "Machine: %s." % machine(), "", text, ""]
+    if png is not None:
+        body += ["![qrun / LiteRT](%s)" % os.path.relpath(png, readme.parent), ""]
+    head, rest = content.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(head + start + "\n".join(body) + end + tail)
 
 
 def main(argv=None) -> int:
@@ -118,16 +210,18 @@ def main(argv=None) -> int:
     p.add_argument("--models", nargs="*", help="model names (without .tflite); default all")
     p.add_argument("--configs", nargs="*", default=["qrun", "litert-xnnpack", "litert-builtin"],
                    choices=sorted(CONFIGS))
-    p.add_argument("--baseline", default="litert-xnnpack")
     p.add_argument("--threads", type=int, nargs="*", default=[1, 2])
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--max-seconds", type=float, default=60.0,
                    help="per model and thread count, stop adding runs after this")
     p.add_argument("--out", type=Path, help="also write the Markdown table here")
+    p.add_argument("--png", type=Path, help="draw the qrun / LiteRT ratios here (matplotlib)")
+    p.add_argument("--readme", type=Path,
+                   help="put the table, the chart, the command and the machine in this "
+                        "README between %s and %s" % README_MARKERS)
     args = p.parse_args(argv)
     names = args.models or sorted(f.stem for f in args.dir.glob("*.tflite"))
-    baseline = args.baseline if args.baseline in args.configs else args.configs[0]
     rows = []
     for name in names:
         path = args.dir / (name + ".tflite")
@@ -137,10 +231,16 @@ def main(argv=None) -> int:
             rows.append((name, threads, res))
             print("%-55s t=%d  %s" % (name, threads, "  ".join(
                 "%s=%s" % (c, fmt(res[c])) for c in args.configs)), file=sys.stderr, flush=True)
-    text = table(rows, args.configs, baseline)
+    text = table(rows, args.configs)
     print(text)
     if args.out:
         args.out.write_text(text + "\n")
+    if args.png:
+        chart(rows, args.configs, args.png)
+    if args.readme:
+        command = "python benchmarks/bench_models.py " + " ".join(
+            shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+        update_readme(args.readme, text, args.png, command.strip())
     return 0
 
 
