@@ -10,7 +10,7 @@ from qrun.modelbuilder import ModelBuilder
 from tests.oracle import assert_same, check_against_litert, run_litert, run_qrun
 from tests.ops.test_data_movement import Op
 
-SCATTER_TYPES = [np.float32, np.uint8, np.int8, np.int64, np.int32]
+SCATTER_TYPES = [np.float32, np.uint8, np.int8, np.int64, np.int32, np.bool_]
 
 
 @pytest.mark.parametrize("dtype", SCATTER_TYPES)
@@ -50,7 +50,7 @@ def test_embedding_lookup(table, dtype, hybrid, per_row):
     check_against_litert(b.build(), inputs=[rng.integers(0, rows, 6).astype(np.int32)])
 
 
-UPDATE_SLICE_TYPES = [np.float32, np.int8, np.int16, np.int32, np.int64, np.bool_]
+UPDATE_SLICE_TYPES = [np.float32, np.float16, np.int8, np.uint8, np.int16, np.int32, np.int64, np.bool_]
 
 
 @pytest.mark.parametrize("dtype", UPDATE_SLICE_TYPES)

@@ -64,7 +64,7 @@ def test_non_max_suppression(n, max_out, iou, score, sigma):
     check_against_litert(b.build(), inputs=[boxes, scores])
 
 
-WHERE_TYPES = [np.bool_, np.float32, np.int32, np.int64, np.int8, np.uint8]
+WHERE_TYPES = [np.bool_, np.float32, np.int32, np.int64, np.int8, np.uint8, np.uint32]
 
 
 @pytest.mark.parametrize("dtype", WHERE_TYPES)
