@@ -24,3 +24,4 @@ from . import scatter_gather  # noqa: F401
 from . import math_extra  # noqa: F401
 from . import resources  # noqa: F401
 from . import control_flow  # noqa: F401
+from . import conv3d  # noqa: F401
