@@ -56,7 +56,7 @@ static void gemm_row_terms(const qrun_gemm_params* p, const uint8_t* arena, int6
 /* Channel block `block`'s packed biases (then its weights, right after them). */
 static inline const uint8_t* gemm_packed_block(const qrun_gemm_params* p, int64_t block) {
     const int64_t kcp = gemm_round_up(p->kc, QRUN_GEMM_KR);
-    return (const uint8_t*)p->packed_w + block * (QRUN_GEMM_NR * 4 + p->ks * kcp * QRUN_GEMM_NR);
+    return (const uint8_t*)p->packed_w + block * (p->nr * 4 + p->ks * kcp * p->nr);
 }
 
 static inline uint8_t* gemm_out_row(const qrun_gemm_params* p, uint8_t* arena, int64_t m,
@@ -64,45 +64,51 @@ static inline uint8_t* gemm_out_row(const qrun_gemm_params* p, uint8_t* arena, i
     return arena + p->c_off + m * p->c_stride + n0;
 }
 
+/* One MR x nr block of C: rows m0 .. m0 + mr - 1, channel block `block`. */
+typedef void (*gemm_block_fn)(const qrun_gemm_params*, uint8_t*, int64_t, int64_t, int64_t,
+                              const int32_t*);
+
 #if defined(QRUN_ISA_AVX512VNNI)
 
-#define GEMM_NV (QRUN_GEMM_NR / 16)   /* zmm vectors of int32 accumulators per row */
+/* The plan picks the channel block width per op (a multiple of 16 up to QRUN_GEMM_NR: the
+ * least padding, then the widest); each width is one instance of the template below. */
+#define GEMM_NV_MAX (QRUN_GEMM_NR / 16)
 
-/* Up to 4 bytes of A as a little-endian word (the K tail; missing bytes meet zero weights). */
-static inline uint32_t gemm_load_u32(const uint8_t* a, int64_t n) {
-    uint32_t v = 0;
-    memcpy(&v, a, (size_t)n);
-    return v;
-}
-
-/* acc[r][j] += the next 4 bytes of K of each row (x4, read by the statement given) x the next weights. */
+/* acc[r][j] += the next 4 bytes of K of each row (x4, loaded by the statement given) x the
+ * next nv weight vectors. */
 #define GEMM_VNNI_STEP(...)                                                                 \
     do {                                                                                    \
-        __m512i wv[GEMM_NV];                                                                \
-        _Pragma("GCC unroll 8") for (int j = 0; j < GEMM_NV; j++)                           \
+        __m512i wv[GEMM_NV_MAX];                                                            \
+        _Pragma("GCC unroll 8") for (int j = 0; j < nv; j++)                                \
             wv[j] = _mm512_loadu_si512(w + 64 * j);                                         \
         _Pragma("GCC unroll 16") for (int r = 0; r < QRUN_GEMM_MR; r++) {                   \
-            uint32_t x4;                                                                    \
+            __m128i x4;                                                                     \
             __VA_ARGS__;                                                                    \
-            const __m512i av = _mm512_xor_si512(_mm512_set1_epi32((int32_t)x4), to_unsigned); \
-            _Pragma("GCC unroll 8") for (int j = 0; j < GEMM_NV; j++)                       \
+            const __m512i av = _mm512_xor_si512(_mm512_broadcastd_epi32(x4), to_unsigned);  \
+            _Pragma("GCC unroll 8") for (int j = 0; j < nv; j++)                            \
                 acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], av, wv[j]);                      \
         }                                                                                   \
-        w += QRUN_GEMM_NR * 4;                                                              \
+        w += 64 * nv;                                                                       \
     } while (0)
 
-QRUN_TARGET_VNNI
-static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, int64_t m0, int64_t mr,
-                       int64_t block, const int32_t term[QRUN_GEMM_MR]) {
-    const uint8_t* packed = gemm_packed_block(p, block);
-    const int8_t* w = (const int8_t*)(packed + QRUN_GEMM_NR * 4);
-    /* byte ^ a_flip is the int8 value; ^ 0x80 more makes it the unsigned value + 128. */
-    const __m512i to_unsigned = _mm512_set1_epi32((int32_t)(0x01010101u * (0x80u ^ (uint8_t)p->a_flip)));
+/* MR x (16 nv) channels, K in groups of 4 (c4). Inlined into one function per nv, so that
+ * every loop over rows and vectors unrolls and the accumulators stay in registers. */
+QRUN_TARGET_VNNI __attribute__((always_inline))
+static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, int64_t m0,
+                                 int64_t mr, int64_t block, const int32_t term[QRUN_GEMM_MR],
+                                 const int nv) {
     const int64_t kc = p->kc;
-    __m512i acc[QRUN_GEMM_MR][GEMM_NV];
+    const uint8_t* packed = (const uint8_t*)p->packed_w
+        + block * (64 * nv + p->ks * gemm_round_up(kc, 4) * 16 * nv);
+    const int8_t* w = (const int8_t*)(packed + 64 * nv);
+    /* byte ^ a_flip is the int8 value; ^ 0x80 more makes it the unsigned value + 128. */
+    const __m512i to_unsigned = _mm512_set1_epi8((char)(0x80 ^ (uint8_t)p->a_flip));
+    /* The K tail's bytes: masked loads read nothing past the row (and never fault). */
+    const __mmask16 tail = (__mmask16)((1u << (kc % 4)) - 1);
+    __m512i acc[QRUN_GEMM_MR][GEMM_NV_MAX];
 
 #pragma GCC unroll 8
-    for (int j = 0; j < GEMM_NV; j++) {
+    for (int j = 0; j < nv; j++) {
         const __m512i bias = _mm512_loadu_si512(packed + 64 * j);
 #pragma GCC unroll 16
         for (int r = 0; r < QRUN_GEMM_MR; r++)
@@ -114,20 +120,21 @@ static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, int64_t m0, in
         gemm_rows(p, arena, m0, mr, t, a);
         int64_t k = 0;
         for (; k + 4 <= kc; k += 4)
-            GEMM_VNNI_STEP(memcpy(&x4, a[r] + k, 4));
-        if (k < kc)
-            GEMM_VNNI_STEP(x4 = gemm_load_u32(a[r] + k, kc - k));
+            GEMM_VNNI_STEP(x4 = _mm_cvtsi32_si128(*(const int32_t __attribute__((may_alias,
+                                                   aligned(1)))*)(a[r] + k)));
+        if (tail)
+            GEMM_VNNI_STEP(x4 = _mm_maskz_loadu_epi8(tail, a[r] + k));
     }
 
-    const int64_t n0 = block * QRUN_GEMM_NR;
-    const int64_t nc = QRUN_MIN(QRUN_GEMM_NR, p->n - n0);
+    const int64_t n0 = block * 16 * nv;
+    const int64_t nc = QRUN_MIN(16 * nv, p->n - n0);
     const qrun_requant rq = p->rq;
     const __m512 lo = _mm512_set1_ps(rq.min_less_zp);
     const __m512 hi = _mm512_set1_ps(rq.max_less_zp);
     const __m512 magic = _mm512_set1_ps(12582912.0f);
     const __m512i magic_less_zp = _mm512_set1_epi32(0x4B400000 - rq.zero_point);
 #pragma GCC unroll 8
-    for (int j = 0; j < GEMM_NV; j++) {
+    for (int j = 0; j < nv; j++) {
         const int64_t lanes = nc - 16 * j;
         if (lanes <= 0)
             break;
@@ -144,6 +151,24 @@ static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, int64_t m0, in
             _mm512_mask_cvtepi32_storeu_epi8(gemm_out_row(p, arena, m0 + r, n0 + 16 * j), mask, q);
         }
     }
+}
+
+#define GEMM_VNNI_INSTANCE(name, nv)                                                         \
+    QRUN_TARGET_VNNI static void name(const qrun_gemm_params* p, uint8_t* arena, int64_t m0, \
+                                      int64_t mr, int64_t block,                             \
+                                      const int32_t term[QRUN_GEMM_MR]) {                    \
+        gemm_block_c4(p, arena, m0, mr, block, term, nv);                                    \
+    }
+GEMM_VNNI_INSTANCE(qs8_gemm_6x16c4__avx512vnni, 1)
+GEMM_VNNI_INSTANCE(qs8_gemm_6x32c4__avx512vnni, 2)
+GEMM_VNNI_INSTANCE(qs8_gemm_6x48c4__avx512vnni, 3)
+GEMM_VNNI_INSTANCE(qs8_gemm_6x64c4__avx512vnni, 4)
+
+static gemm_block_fn gemm_block_for(const qrun_gemm_params* p) {
+    static const gemm_block_fn by_nv[GEMM_NV_MAX] = {
+        qs8_gemm_6x16c4__avx512vnni, qs8_gemm_6x32c4__avx512vnni,
+        qs8_gemm_6x48c4__avx512vnni, qs8_gemm_6x64c4__avx512vnni};
+    return by_nv[p->nr / 16 - 1];
 }
 
 #elif defined(QRUN_ISA_AVX2) || defined(QRUN_ISA_SSE41)
@@ -342,22 +367,31 @@ static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, int64_t m0, in
 
 #endif
 
+#if !defined(QRUN_ISA_AVX512VNNI)
+/* One block width in this build (p->nr == QRUN_GEMM_NR). */
+static gemm_block_fn gemm_block_for(const qrun_gemm_params* p) {
+    (void)p;
+    return gemm_block;
+}
+#endif
+
 static int64_t gemm_tiles(const void* params) {
     const qrun_gemm_params* p = (const qrun_gemm_params*)params;
     return (p->m + QRUN_GEMM_MR - 1) / QRUN_GEMM_MR;
 }
 
-/* Tiles are blocks of MR rows; each runs over every block of NR output channels. */
+/* Tiles are blocks of MR rows; each runs over every block of nr output channels. */
 static void gemm_run(const void* params, uint8_t* arena, int64_t begin, int64_t end) {
     const qrun_gemm_params* p = (const qrun_gemm_params*)params;
-    const int64_t blocks = (p->n + QRUN_GEMM_NR - 1) / QRUN_GEMM_NR;
+    const int64_t blocks = (p->n + p->nr - 1) / p->nr;
+    const gemm_block_fn block_kernel = gemm_block_for(p);
     for (int64_t tile = begin; tile < end; tile++) {
         const int64_t m0 = tile * QRUN_GEMM_MR;
         const int64_t mr = QRUN_MIN(QRUN_GEMM_MR, p->m - m0);
         int32_t term[QRUN_GEMM_MR];
         gemm_row_terms(p, arena, m0, mr, term);
         for (int64_t b = 0; b < blocks; b++)
-            gemm_block(p, arena, m0, mr, b, term);
+            block_kernel(p, arena, m0, mr, b, term);
     }
 }
 

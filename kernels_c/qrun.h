@@ -37,11 +37,13 @@
 #define QRUN_TARGET_VNNI __attribute__((target("avx512vnni")))
 #endif
 
-/* GEMM tiles per ISA (gemm.c): MR rows x NR channels, K grouped by KR in the packed weights;
- * the VNNI kernel reads A + QRUN_GEMM_A_OFFSET (unsigned), the packer compensates the bias. */
+/* GEMM tiles per ISA (gemm.c): MR rows x nr channels, nr a multiple of NR_STEP up to NR
+ * (chosen per op by the plan), K grouped by KR in the packed weights; the VNNI kernel reads
+ * A + QRUN_GEMM_A_OFFSET (unsigned), the packer compensates the bias. */
 #if defined(QRUN_ISA_AVX512VNNI)
-#define QRUN_GEMM_MR 4
-#define QRUN_GEMM_NR 32
+#define QRUN_GEMM_MR 6
+#define QRUN_GEMM_NR 64
+#define QRUN_GEMM_NR_STEP 16
 #define QRUN_GEMM_KR 4
 #define QRUN_GEMM_A_OFFSET 128
 #elif defined(QRUN_ISA_AVX2)
@@ -59,6 +61,9 @@
 #endif
 #ifndef QRUN_GEMM_A_OFFSET
 #define QRUN_GEMM_A_OFFSET 0
+#endif
+#ifndef QRUN_GEMM_NR_STEP
+#define QRUN_GEMM_NR_STEP QRUN_GEMM_NR
 #endif
 
 /* Depthwise channels per packed block: one vector of int16 activations (32 for AVX-512,

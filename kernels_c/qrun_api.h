@@ -34,7 +34,8 @@ enum qrun_cpu_feature {
 typedef struct {
     const char* name;
     int32_t gemm_mr;     /* rows of A per microkernel call */
-    int32_t gemm_nr;     /* output channels per packed weight block */
+    int32_t gemm_nr;     /* output channels per packed weight block: at most this, */
+    int32_t gemm_nr_step; /* a multiple of this (the plan picks per op: qrun_gemm_params.nr) */
     int32_t gemm_kr;     /* K elements grouped per channel in the packed weights */
     int32_t gemm_a_offset; /* added to A by the GEMM kernel: bias -= gemm_a_offset * weight sums */
     int32_t dw_cr;       /* channels per packed depthwise block */
@@ -53,13 +54,14 @@ typedef struct {
  * GEMM: row m of A starts at a_off + m * a_stride.
  * IGEMM: row m is the concatenation over taps t of the kc bytes at
  *        a_off + indirection[m * ks + t], or of `zero` when that entry is -1.
- * packed_w: for each block of gemm_nr channels: gemm_nr int32 biases, then ks * kc
- *           groups of gemm_nr x gemm_kr int8 weights (channels padded with zeros). */
+ * packed_w: for each block of nr channels: nr int32 biases, then ks * ceil(kc / gemm_kr)
+ *           groups of nr x gemm_kr int8 weights (channels and K padded with zeros). */
 typedef struct {
     int64_t m;
     int64_t n;
     int64_t kc;
     int64_t ks;
+    int64_t nr;               /* channels per packed weight block (see qrun_isa_info) */
     int64_t a_off;
     int64_t a_stride;
     const int64_t* indirection;

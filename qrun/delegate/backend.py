@@ -22,6 +22,7 @@ class Backend:
     lib: object
     gemm_mr: int
     gemm_nr: int
+    gemm_nr_step: int
     gemm_kr: int
     gemm_a_offset: int
     dw_cr: int
@@ -50,7 +51,8 @@ def _make(isa: str, module) -> Backend:
     name = module.ffi.string(info.name).decode()
     if name != isa:
         raise BackendError("module _qrun_%s reports ISA %r" % (isa, name))
-    return Backend(isa, module.ffi, module.lib, info.gemm_mr, info.gemm_nr, info.gemm_kr,
+    return Backend(isa, module.ffi, module.lib, info.gemm_mr, info.gemm_nr,
+                   info.gemm_nr_step, info.gemm_kr,
                    info.gemm_a_offset, info.dw_cr)
 
 

@@ -12,8 +12,8 @@ import numpy as np
 from ..interpreter.kernels.common import out_size, pad_before
 from ..interpreter.schema import Activation
 from . import rules
-from .packing import (deconv_indirection, indirection_buffer, pack_dwconv, pack_gemm,
-                      window_indirection)
+from .packing import (deconv_indirection, gemm_block_width, indirection_buffer, pack_dwconv,
+                      pack_gemm, window_indirection)
 from .plan import activation_domain, wrap_int32, zero_row
 from .table import delegate_op
 
@@ -71,8 +71,9 @@ def fill_gemm(ctx, p, op, w2d: np.ndarray, ks: int) -> None:
         # The kernel may read A + gemm_a_offset (VNNI: unsigned bytes); its weight sums cancel it.
         wsum = w8.sum(axis=1, dtype=np.int64)
         bias = _bias(op, n) - (zx + be.gemm_a_offset) * wsum + k * zx * zw
-        return pack_gemm(w8.astype(np.int8), wrap_int32(bias), ks, be.gemm_nr, be.gemm_kr)
-    p.n, p.kc, p.ks = n, k // ks, ks
+        return pack_gemm(w8.astype(np.int8), wrap_int32(bias), ks, nr, be.gemm_kr)
+    nr = gemm_block_width(n, be.gemm_nr_step, be.gemm_nr)
+    p.n, p.kc, p.ks, p.nr = n, k // ks, ks, nr
     p.packed_w = ctx.weights(op, "packed_w", pack, "uint8_t")
     p.a_flip = flip
     p.a_sum_mult = -zw

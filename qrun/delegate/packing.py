@@ -12,6 +12,12 @@ def _blocks(n: int, width: int) -> int:
     return -(-n // width)
 
 
+def gemm_block_width(n: int, step: int, widest: int) -> int:
+    """Channels per GEMM weight block for n output channels: among the multiples of `step` up
+    to `widest`, the one that pads n the least, the widest of those (fewer, longer blocks)."""
+    return min(range(step, widest + 1, step), key=lambda nr: (_blocks(n, nr) * nr, -nr))
+
+
 def pack_gemm(w: np.ndarray, bias: np.ndarray, ks: int, nr: int, kr: int) -> np.ndarray:
     """w: [n, ks * kc] int8 values (tap-major), bias: [n] int32 -> bytes: per block of nr
     channels, nr int32 biases then [ks][kc/kr][nr][kr] int8 (channels and kc zero-padded)."""

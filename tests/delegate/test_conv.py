@@ -61,3 +61,27 @@ def test_conv_activation(scheme, activation, g):
 def test_conv_extreme_zero_points(scheme, in_zp, out_zp, g):
     check_delegate(conv_model(scheme, GEOMETRIES[g], "NONE", seed=7, in_zp=in_zp,
                               out_zp=out_zp), seed=11)
+
+
+# Shapes for the per-ISA GEMM tiles: rows not a multiple of any MR (4, 6), K per tap not a
+# multiple of 2 or 4 (the SIMD kernels' K groups), channel counts that select each block width
+# the plan can pick (16 .. 64) with tails, and layer-sized shapes with many row and K blocks.
+TILE_GEOMETRIES = [
+    ((1, 7, 5, 13), 50, (1, 1), (1, 1), (1, 1), "VALID"),      # GEMM, K % 4 == 1, one 64 block
+    ((1, 9, 9, 66), 97, (1, 1), (1, 1), (1, 1), "SAME"),       # K % 4 == 2, 16-wide blocks
+    ((2, 6, 7, 130), 144, (1, 1), (1, 1), (1, 1), "VALID"),    # 48-wide blocks
+    ((1, 5, 7, 7), 24, (1, 1), (1, 1), (1, 1), "SAME"),        # K % 8 == 7, 32-wide (padded)
+    ((1, 3, 3, 5), 1, (1, 1), (1, 1), (1, 1), "VALID"),        # one channel
+    ((1, 17, 19, 3), 32, (3, 3), (2, 2), (1, 1), "SAME"),      # first layer: 3 bytes per tap
+    ((1, 8, 9, 129), 70, (3, 3), (1, 1), (1, 1), "SAME"),      # IGEMM, K % 4 == 1
+    ((1, 28, 28, 96), 160, (1, 1), (1, 1), (1, 1), "SAME"),    # layer-sized GEMM
+    ((1, 20, 20, 64), 128, (3, 3), (1, 1), (1, 1), "SAME"),    # layer-sized IGEMM
+    ((1, 7, 7, 320), 1280, (1, 1), (1, 1), (1, 1), "VALID"),   # wide N, long K
+]
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("g", range(len(TILE_GEOMETRIES)))
+def test_conv_gemm_tiles(scheme, g):
+    check_delegate(conv_model(scheme, TILE_GEOMETRIES[g], ACTIVATIONS[g % 4], seed=20 + g),
+                   seed=g)

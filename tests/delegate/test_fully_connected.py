@@ -18,6 +18,10 @@ GEOMETRIES = [
     ((2, 3, 5), 11, True),         # keep_num_dims
     ((4, 1), 1, False),
     ((3, 100), 40, False),
+    ((7, 13), 50, False),          # K % 4 == 1, a 64-wide channel block with a tail
+    ((13, 258), 97, False),        # K % 4 == 2, 16-wide blocks, rows past two row tiles
+    ((1, 1280), 1001, False),      # a classifier head: long K, many channel blocks
+    ((11, 515), 144, False),       # 48-wide blocks, K % 8 == 3
 ]
 
 

@@ -1,0 +1,139 @@
+"""Per-kernel microbenchmark of the C delegate's GEMM (1x1 stride-1 CONV_2D) and IGEMM (other
+CONV_2D): GMAC/s of single-op int8 models at MobileNet-class (224x224 input) shapes, per ISA
+build, next to LiteRT with XNNPACK on the same model, and as a share of the vpdpbusd peak
+(about 480 GMAC/s per core on this machine: 2 x 64 MACs per cycle).
+
+Configurations alternate (one invoke each in turn, repeated) so that drift hits them alike;
+the figure is the median. Times include one Python invoke() (a few microseconds).
+
+    python benchmarks/bench_gemm.py                                  # every shape, every ISA
+    python benchmarks/bench_gemm.py --isas avx512vnni --runs 50 --litert
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from qrun import Interpreter  # noqa: E402
+from qrun.delegate.backend import built_isas, cpu_isas  # noqa: E402
+from qrun.modelbuilder import ModelBuilder  # noqa: E402
+
+PEAK_GMACS = 480.0
+
+# (name, input HWC, output channels, kernel, stride): MobileNet v2 / EfficientNet-Lite0 layers.
+SHAPES = [
+    ("1x1 112x112 16->96", (112, 112, 16), 96, 1, 1),
+    ("1x1 56x56 24->144", (56, 56, 24), 144, 1, 1),
+    ("1x1 56x56 144->24", (56, 56, 144), 24, 1, 1),
+    ("1x1 28x28 192->32", (28, 28, 192), 32, 1, 1),
+    ("1x1 28x28 32->192", (28, 28, 32), 192, 1, 1),
+    ("1x1 14x14 384->64", (14, 14, 384), 64, 1, 1),
+    ("1x1 14x14 576->96", (14, 14, 576), 96, 1, 1),
+    ("1x1 7x7 960->320", (7, 7, 960), 320, 1, 1),
+    ("1x1 7x7 320->1280", (7, 7, 320), 1280, 1, 1),
+    ("1x1 56x56 128->128", (56, 56, 128), 128, 1, 1),
+    ("3x3/2 224x224 3->32", (224, 224, 3), 32, 3, 2),
+    ("3x3 56x56 64->64", (56, 56, 64), 64, 3, 1),
+    ("3x3 28x28 128->128", (28, 28, 128), 128, 3, 1),
+]
+
+
+def conv_model(hwc, cout: int, k: int, stride: int, seed: int = 0) -> bytes:
+    """One int8 per-channel CONV_2D (SAME padding, RELU6), random weights."""
+    rng = np.random.default_rng(seed)
+    h, w, c = hwc
+    b = ModelBuilder()
+    x = b.add_input((1, h, w, c), np.int8, scale=0.02, zero_point=-3)
+    ws = rng.uniform(0.002, 0.02, cout).astype(np.float32)
+    wt = b.add_constant(rng.integers(-127, 128, (cout, k, k, c)).astype(np.int8), scale=ws,
+                        zero_point=np.zeros(cout, np.int64), quantized_dimension=0)
+    bias = b.add_constant(rng.integers(-5000, 5000, cout).astype(np.int32),
+                          scale=(np.float32(0.02) * ws).astype(np.float32),
+                          zero_point=np.zeros(cout, np.int64))
+    oh, ow = -(-h // stride), -(-w // stride)
+    y = b.add_tensor((1, oh, ow, cout), np.int8, scale=0.02 * 0.01 * 80 * np.sqrt(k * k * c) / 60,
+                     zero_point=5)
+    b.add_op("CONV_2D", [x, wt, bias], [y], padding="SAME", stride_h=stride, stride_w=stride,
+             fused_activation_function="RELU6")
+    b.mark_output(y)
+    return b.build()
+
+
+def macs(hwc, cout: int, k: int, stride: int) -> int:
+    h, w, c = hwc
+    return -(-h // stride) * -(-w // stride) * cout * k * k * c
+
+
+def qrun_interpreter(model: bytes, isa: str):
+    os.environ["QRUN_ISA"] = isa
+    try:
+        it = Interpreter(model_content=model, num_threads=1)
+        it.allocate_tensors()
+    finally:
+        del os.environ["QRUN_ISA"]
+    assert all(d["backend"] == "c" and d["isa"] == isa for d in it._get_ops_details())
+    return it
+
+
+def litert_interpreter(model: bytes):
+    from ai_edge_litert import interpreter as lite
+    it = lite.Interpreter(model_content=model, num_threads=1)
+    it.allocate_tensors()
+    return it
+
+
+def feed(it) -> None:
+    d = it.get_input_details()[0]
+    x = np.random.default_rng(1).integers(-128, 128, d["shape"]).astype(np.int8)
+    it.set_tensor(d["index"], x)
+
+
+def median_seconds(interps, runs: int):
+    for it in interps:
+        feed(it)
+        it.invoke()
+    times = [[] for _ in interps]
+    for _ in range(runs):
+        for i, it in enumerate(interps):
+            t0 = time.perf_counter()
+            it.invoke()
+            times[i].append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in times]
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--isas", nargs="*", default=None, help="ISA builds (default: all runnable)")
+    ap.add_argument("--shapes", nargs="*", default=None, help="substrings of shape names")
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--litert", action="store_true", help="also LiteRT + XNNPACK")
+    args = ap.parse_args(argv)
+    isas = args.isas or [i for i in built_isas() if i in cpu_isas()]
+    shapes = [s for s in SHAPES if not args.shapes or any(p in s[0] for p in args.shapes)]
+    cols = isas + (["litert-xnnpack"] if args.litert else [])
+    print("| shape | MMAC | " + " | ".join("%s GMAC/s" % c for c in cols)
+          + " | %s, share of peak |" % isas[-1])
+    print("|---" * (len(cols) + 3) + "|")
+    for name, hwc, cout, k, stride in shapes:
+        model = conv_model(hwc, cout, k, stride)
+        interps = [qrun_interpreter(model, isa) for isa in isas]
+        if args.litert:
+            interps.append(litert_interpreter(model))
+        secs = median_seconds(interps, args.runs)
+        n = macs(hwc, cout, k, stride)
+        gmacs = [n / s / 1e9 for s in secs]
+        best_qrun = gmacs[len(isas) - 1]
+        print("| %s | %.1f | %s | %.0f%% |" % (
+            name, n / 1e6, " | ".join("%.1f" % g for g in gmacs), 100 * best_qrun / PEAK_GMACS))
+
+
+if __name__ == "__main__":
+    main()
