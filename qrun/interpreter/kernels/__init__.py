@@ -25,3 +25,4 @@ from . import math_extra  # noqa: F401
 from . import resources  # noqa: F401
 from . import control_flow  # noqa: F401
 from . import conv3d  # noqa: F401
+from . import signal  # noqa: F401
