@@ -134,6 +134,7 @@ def binary_rule(op) -> Optional[str]:
 
 
 MAX_BINARY_SCALE = float(1 << 16)
+BINARY_ROW = 4096   # at most this many elements per row (tile) of a long inner axis
 
 
 def _binary_scales(op) -> Tuple[float, float]:
@@ -175,6 +176,11 @@ def _broadcast(a_shape, b_shape, out_shape):
             merged.append([d, sa, sb])
     if len(merged) > 5:
         return None
+    if 0 < len(merged) < 5 and merged[-1][0] > BINARY_ROW:
+        # Rows are the thread pool's tiles: a long inner axis becomes rows of a few thousand.
+        d, sa, sb = merged[-1]
+        row = next((c for c in range(BINARY_ROW, BINARY_ROW // 4, -1) if d % c == 0), d)
+        merged[-1:] = [[d // row, sa * row, sb * row], [row, sa, sb]]
     merged = [[1, 0, 0]] * (5 - len(merged)) + merged
     shape = [m[0] for m in merged]
     return shape[:4], shape[4], [m[1] for m in merged], [m[2] for m in merged]

@@ -22,7 +22,7 @@ from tests.delegate.test_depthwise import depthwise_model
 from tests.delegate.test_elementwise import binary_model, unary_model
 from tests.delegate.test_fully_connected import fc_model
 from tests.delegate.test_pool import pool_model
-from tests.delegate.util import ISAS, forced_isa, model_inputs
+from tests.delegate.util import ISAS, check_delegate, forced_isa, model_inputs
 from tests.oracle import SHARED_MODELS
 
 pytestmark = pytest.mark.skipif(not ISAS, reason="qrun's C kernels are not built")
@@ -76,6 +76,8 @@ CASES = {
                                                              (2, 2), (1, 1), "SAME"), "NONE", 6),
     "add_broadcast": lambda: binary_model("ADD", np.int8, ((2, 40, 33, 24), (1, 1, 33, 24)),
                                           "NONE", 7),
+    "add_same_shape": lambda: binary_model("ADD", np.int8, ((1, 56, 56, 24), (1, 56, 56, 24)),
+                                           "NONE", 10),
     "mul_uint8": lambda: binary_model("MUL", np.uint8, ((1, 48, 41, 32), (1, 48, 1, 32)),
                                       "RELU", 8),
     "lut_hard_swish": lambda: unary_model("HARD_SWISH", np.int8, np.int8, 9,
@@ -104,6 +106,25 @@ CASES = {
     "softmax_uint8": lambda: _softmax(np.uint8),
     "quantize_float": _quantize_float,
 }
+
+
+@pytest.mark.parametrize("op,dtype,shapes", [
+    ("ADD", np.int8, ((1, 56, 56, 24), (1, 56, 56, 24))),     # 75264 = 24 rows of 3136
+    ("SUB", np.uint8, ((2, 7, 10007), (2, 7, 10007))),         # prime: no row divides it
+    ("MUL", np.int8, ((1, 30, 40, 24), (24,))),
+    ("MAXIMUM", np.uint8, ((1, 40, 50, 9), (1, 40, 50, 9)))])
+def test_long_rows_are_split_for_the_pool(op, dtype, shapes):
+    # ADD & co split a long contiguous axis into rows (the pool's tiles): still exact.
+    if op == "MAXIMUM":
+        b = ModelBuilder()
+        x = [b.add_input(s, dtype, **_q(dtype)) for s in shapes]
+        y = b.add_tensor(shapes[0], dtype, **_q(dtype))
+        b.add_op(op, x, [y])
+        b.mark_output(y)
+        model = b.build()
+    else:
+        model = binary_model(op, dtype, shapes, "NONE", 12)
+    check_delegate(model, seed=12, lsb=0 if op == "MAXIMUM" else 1)
 
 
 class Run:
