@@ -141,3 +141,40 @@ def test_unsorted_segment(opname, dtype, data, ids, count):
     out = (count,) + data[ids.ndim:]
     Op(seed=5).data(data, dtype).index(ids, runtime=True).index(np.int32(count)).run(
         opname, [(out, dtype)])
+
+
+SPARSE_TYPES = [np.float32, np.int32, np.int64, np.int8, np.uint8]
+
+
+@pytest.mark.parametrize("dtype", SPARSE_TYPES)
+@pytest.mark.parametrize("indices,shape", [
+    ([1, 4, 6], [8]), ([[0, 1], [2, 3], [1, 0]], [3, 5]),
+    ([[0, 1, 2], [1, 0, 0]], [2, 2, 3]), ([[0, 0, 1, 2], [1, 2, 0, 1]], [2, 3, 2, 3])])
+@pytest.mark.parametrize("scalar_value", [False, True])
+@pytest.mark.parametrize("index_type", [np.int32, np.int64])
+def test_sparse_to_dense(dtype, indices, shape, scalar_value, index_type):
+    indices = np.asarray(indices, index_type)
+    b = ModelBuilder()
+    ins = [b.add_input(indices.shape, index_type), b.add_constant(np.asarray(shape, np.int32)),
+           b.add_input(() if scalar_value else indices.shape[:1], dtype),
+           b.add_constant(np.asarray(3, dtype))]
+    y = b.mark_output(b.add_tensor(shape, dtype))
+    b.add_op("SPARSE_TO_DENSE", ins, [y], validate_indices=False)
+    rng = np.random.default_rng(len(shape))
+    values = rng.integers(-100 if dtype != np.uint8 else 0, 100,
+                          () if scalar_value else indices.shape[:1]).astype(dtype)
+    check_against_litert(b.build(), inputs=[indices, values])
+
+
+DILATE_TYPES = [np.float32, np.float16, np.int8, np.uint8, np.int16, np.int32, np.int64,
+                np.bool_]
+
+
+@pytest.mark.parametrize("dtype", DILATE_TYPES)
+@pytest.mark.parametrize("shape,dilations", [((5,), [3]), ((2, 3, 4), [1, 2, 3]),
+                                             ((1, 4, 3, 2), [2, 1, 1, 4])])
+def test_dilate(dtype, shape, dilations):
+    out = tuple((n - 1) * d + 1 for n, d in zip(shape, dilations))
+    pad = np.asarray(True if dtype == np.bool_ else 5, dtype)
+    Op(seed=len(shape)).data(shape, dtype, q=None).index(dilations).index(pad, dtype).run(
+        "DILATE", [(out, dtype, None)])

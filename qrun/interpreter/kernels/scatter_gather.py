@@ -1,6 +1,7 @@
 """Ops that write or read data at computed positions: SCATTER_ND, EMBEDDING_LOOKUP,
-DYNAMIC_UPDATE_SLICE, REVERSE_SEQUENCE, MATRIX_DIAG, MATRIX_SET_DIAG, ONE_HOT, and the
-segment reductions SEGMENT_SUM and UNSORTED_SEGMENT_SUM/MAX/MIN/PROD.
+DYNAMIC_UPDATE_SLICE, REVERSE_SEQUENCE, MATRIX_DIAG, MATRIX_SET_DIAG, ONE_HOT,
+SPARSE_TO_DENSE, DILATE, and the segment reductions SEGMENT_SUM and
+UNSORTED_SEGMENT_SUM/MAX/MIN/PROD.
 
 Reductions into segments use numpy's unbuffered ufunc.at, which visits the elements in
 order as TFLite's loops do, so float sums and products round identically. The only other
@@ -20,6 +21,9 @@ REVERSE_TYPES = (np.float32, np.int16, np.int32, np.int64, np.uint8)
 DIAG_TYPES = (np.float32, np.int8, np.uint8, np.int32, np.int64)
 ONE_HOT_TYPES = (np.float32, np.int32, np.int64, np.int8, np.uint8, np.bool_)
 SEGMENT_TYPES = (np.float32, np.int32)
+SPARSE_TYPES = (np.float32, np.int32, np.int64, np.int8, np.uint8)
+DILATE_TYPES = (np.float32, np.float16, np.int8, np.uint8, np.int16, np.int32, np.int64,
+                np.bool_)
 
 
 def _scalar(value) -> int:
@@ -290,3 +294,63 @@ def unsorted_segment_max(op):
 @register("UNSORTED_SEGMENT_MIN", SEGMENT_TYPES, shape=unsorted_segment_shape)
 def unsorted_segment_min(op):
     return _unsorted_segment(op, np.minimum, _highest)
+
+
+# -- SPARSE_TO_DENSE ---------------------------------------------------------------------------
+
+
+def sparse_to_dense_shape(op):
+    indices, shape_t, values = op.inputs[0].shape, op.inputs[1].shape, op.inputs[2].shape
+    if len(indices) > 2 or len(shape_t) != 1 or len(values) > 1:
+        raise ValueError("SPARSE_TO_DENSE needs indices of rank <= 2, a 1-D output_shape and "
+                         "values of rank <= 1")
+    if len(indices) == 2 and indices[1] != shape_t[0]:
+        raise ValueError("SPARSE_TO_DENSE indices %s do not match a rank-%d output"
+                         % (list(indices), shape_t[0]))
+    if len(indices) < 2 and shape_t[0] != 1:
+        raise ValueError("SPARSE_TO_DENSE with 0-D or 1-D indices makes a 1-D output")
+    if shape_t[0] > 4:
+        raise ValueError("SPARSE_TO_DENSE output rank %d > 4" % shape_t[0])
+    value = known(op, 1)
+    return None if value is None else [tuple(int(d) for d in np.asarray(value[0]).reshape(-1))]
+
+
+@register("SPARSE_TO_DENSE", SPARSE_TYPES, shape=sparse_to_dense_shape, dtype_input=2)
+def sparse_to_dense(op):
+    shape = tuple(int(d) for d in np.asarray(op.inputs[1].data).reshape(-1))
+    indices = np.asarray(op.inputs[0].data, np.int64).reshape(-1, len(shape))
+    values, default = op.inputs[2].data, op.inputs[3].data
+    if np.any(indices < 0) or np.any(indices >= np.asarray(shape, np.int64)):
+        raise ValueError("SPARSE_TO_DENSE index out of bounds for shape %s" % list(shape))
+    out = np.full(shape, np.asarray(default).reshape(-1)[0], values.dtype)
+    # Written in order, so a repeated index keeps its last value.
+    out[tuple(indices.T)] = values.reshape(-1)[0] if values.ndim == 0 else values
+    return out
+
+
+# -- DILATE ------------------------------------------------------------------------------------
+
+def _dilated(shape, dilations) -> tuple:
+    return tuple(0 if n == 0 else (n - 1) * int(d) + 1 for n, d in zip(shape, dilations))
+
+
+def dilate_shape(op):
+    shape = tuple(op.inputs[0].shape)
+    if tuple(op.inputs[1].shape) != (len(shape),):
+        raise ValueError("DILATE dilations must be [%d]" % len(shape))
+    value = known(op, 1)
+    if value is None:
+        return None
+    dilations = np.asarray(value[0]).reshape(-1)
+    if np.any(dilations < 1):
+        raise ValueError("DILATE dilations must be >= 1, got %s" % dilations.tolist())
+    return [_dilated(shape, dilations)]
+
+
+@register("DILATE", DILATE_TYPES, shape=dilate_shape)
+def dilate(op):
+    x, dilations = op.inputs[0].data, np.asarray(op.inputs[1].data).reshape(-1)
+    out = np.full(_dilated(x.shape, dilations), np.asarray(op.inputs[2].data).reshape(-1)[0],
+                  x.dtype)
+    out[tuple(slice(None, None, int(d)) for d in dilations)] = x
+    return out
