@@ -94,6 +94,7 @@ class Interpreter:
         self._runtime = Runtime(self._model, self._preserve_all_tensors)
         self._graphs: Dict[int, Graph] = self._runtime.graphs
         self._invoke_lock = threading.Lock()
+        self._delegate_once = None
         self._signature_defs = self.get_signature_list()
 
     # -- graph and delegate --------------------------------------------------------------
@@ -105,8 +106,11 @@ class Interpreter:
     def _delegate(self):
         if not self.uses_delegate:
             return None
-        from ..delegate import get_delegate
-        return get_delegate(self._num_threads)
+        if self._delegate_once is None:
+            # One delegate per interpreter: its C thread pool starts once, not per allocation.
+            from ..delegate import get_delegate
+            self._delegate_once = get_delegate(self._num_threads)
+        return self._delegate_once
 
     def _graph(self, subgraph_index: int = 0) -> Graph:
         return self._runtime.graph(subgraph_index)

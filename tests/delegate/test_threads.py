@@ -232,6 +232,16 @@ def test_workers_start_with_the_interpreter_sleep_when_idle_and_are_joined():
     assert not (_tasks() & workers), "the workers outlived their interpreter"
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_one_pool_per_interpreter():
+    run = Run(_small_model(), 3)
+    pool = run.it._graphs[0].delegate.pool
+    tasks = _tasks()
+    run.it.allocate_tensors()   # a new plan, the same pool and workers
+    assert run.it._graphs[0].delegate.pool == pool
+    assert _tasks() == tasks
+
+
 def test_all_cores():
     run = Run(_small_model(), -1)
     expected = Run(_small_model(), 1).invoke(model_inputs(_small_model(), 0))
