@@ -49,11 +49,13 @@ static void dwconv_run_portable(const qrun_dwconv_params* p, uint8_t* arena, int
             for (int64_t t = 0; t < p->taps; t++) {
                 const uint8_t* a = dwconv_tap(p, in, ind[t]);
                 const int16_t* wt = w + t / 2 * cr * 2 + t % 2;
+                int32_t av[QRUN_DW_CR];   /* the tap's activations in packed order */
                 for (int64_t k = 0; k < cr; k++) {
                     const int64_t c = c0 + chan[k];
-                    if (c < p->channels)
-                        acc[k] += qrun_load_a(a[c / mult], flip) * (int32_t)wt[2 * k];
+                    av[k] = c < p->channels ? qrun_load_a(a[c / mult], flip) : 0;
                 }
+                for (int64_t k = 0; k < cr; k++)
+                    acc[k] += av[k] * (int32_t)wt[2 * k];
             }
             for (int64_t k = 0; k < cr; k++) {
                 const int64_t c = c0 + chan[k];

@@ -52,6 +52,13 @@ def test_unary_lut(op, dtype, seed):
     check_delegate(unary_model(op, dtype, dtype, seed), seed=seed, lsb=0)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", ["LOGISTIC", "HARD_SWISH"])
+def test_unary_lut_every_byte_and_tiles(op, dtype):
+    # 4923 bytes: every byte value (almost surely), two 4096-byte tiles, a tail of no vector width
+    check_delegate(unary_model(op, dtype, dtype, 6, shape=(1, 3, 1641)), seed=6, lsb=0)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_elu_lut(seed):
     # BUILTIN_REF has no int8 ELU; qrun's numpy kernel is tested against LiteRT's builtin one.

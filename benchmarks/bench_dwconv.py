@@ -1,0 +1,129 @@
+"""Per-kernel microbenchmark of the C delegate's depthwise convolution: GMAC/s of single-op
+int8 DEPTHWISE_CONV_2D models at MobileNet v2 / EfficientNet-Lite0 shapes, per ISA build,
+next to LiteRT with XNNPACK on the same model.
+
+Configurations alternate (one invoke each in turn, repeated) so that drift hits them alike;
+the figure is the median. Times include one Python invoke() (a few microseconds).
+
+    python benchmarks/bench_dwconv.py                                 # every shape, every ISA
+    python benchmarks/bench_dwconv.py --isas scalar avx512vnni --runs 50 --litert
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from qrun import Interpreter  # noqa: E402
+from qrun.delegate.backend import built_isas, cpu_isas  # noqa: E402
+from qrun.modelbuilder import ModelBuilder  # noqa: E402
+
+# (name, input HWC, kernel, stride): the depthwise layers of MobileNet v2 and EfficientNet-Lite0.
+SHAPES = [
+    ("3x3 112x112x32", (112, 112, 32), 3, 1),
+    ("3x3/2 112x112x96", (112, 112, 96), 3, 2),
+    ("3x3 56x56x144", (56, 56, 144), 3, 1),
+    ("3x3/2 56x56x144", (56, 56, 144), 3, 2),
+    ("3x3 28x28x192", (28, 28, 192), 3, 1),
+    ("3x3 14x14x384", (14, 14, 384), 3, 1),
+    ("3x3 14x14x576", (14, 14, 576), 3, 1),
+    ("3x3 7x7x960", (7, 7, 960), 3, 1),
+    ("5x5 28x28x240", (28, 28, 240), 5, 1),
+    ("5x5/2 28x28x480", (28, 28, 480), 5, 2),
+    ("5x5 7x7x1152", (7, 7, 1152), 5, 1),
+]
+
+
+def dwconv_model(hwc, k: int, stride: int, seed: int = 0) -> bytes:
+    """One int8 per-channel DEPTHWISE_CONV_2D (SAME padding, RELU6), random weights."""
+    rng = np.random.default_rng(seed)
+    h, w, c = hwc
+    b = ModelBuilder()
+    x = b.add_input((1, h, w, c), np.int8, scale=0.02, zero_point=-3)
+    ws = rng.uniform(0.002, 0.02, c).astype(np.float32)
+    wt = b.add_constant(rng.integers(-127, 128, (1, k, k, c)).astype(np.int8), scale=ws,
+                        zero_point=np.zeros(c, np.int64), quantized_dimension=3)
+    bias = b.add_constant(rng.integers(-5000, 5000, c).astype(np.int32),
+                          scale=(np.float32(0.02) * ws).astype(np.float32),
+                          zero_point=np.zeros(c, np.int64))
+    oh, ow = -(-h // stride), -(-w // stride)
+    y = b.add_tensor((1, oh, ow, c), np.int8, scale=0.02 * 0.01 * 80 * k / 60, zero_point=5)
+    b.add_op("DEPTHWISE_CONV_2D", [x, wt, bias], [y], padding="SAME", stride_h=stride,
+             stride_w=stride, depth_multiplier=1, fused_activation_function="RELU6")
+    b.mark_output(y)
+    return b.build()
+
+
+def macs(hwc, k: int, stride: int) -> int:
+    h, w, c = hwc
+    return -(-h // stride) * -(-w // stride) * c * k * k
+
+
+def qrun_interpreter(model: bytes, isa: str):
+    os.environ["QRUN_ISA"] = isa
+    try:
+        it = Interpreter(model_content=model, num_threads=1)
+        it.allocate_tensors()
+    finally:
+        del os.environ["QRUN_ISA"]
+    assert all(d["backend"] == "c" and d["isa"] == isa for d in it._get_ops_details())
+    return it
+
+
+def litert_interpreter(model: bytes):
+    from ai_edge_litert import interpreter as lite
+    it = lite.Interpreter(model_content=model, num_threads=1)
+    it.allocate_tensors()
+    return it
+
+
+def median_seconds(interps, runs: int):
+    for it in interps:
+        d = it.get_input_details()[0]
+        it.set_tensor(d["index"],
+                      np.random.default_rng(1).integers(-128, 128, d["shape"]).astype(np.int8))
+        it.invoke()
+    times = [[] for _ in interps]
+    for _ in range(runs):
+        for i, it in enumerate(interps):
+            t0 = time.perf_counter()
+            it.invoke()
+            times[i].append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in times]
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--isas", nargs="*", default=None, help="ISA builds (default: all runnable)")
+    ap.add_argument("--shapes", nargs="*", default=None, help="substrings of shape names")
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--litert", action="store_true", help="also LiteRT + XNNPACK")
+    args = ap.parse_args(argv)
+    isas = args.isas or [i for i in built_isas() if i in cpu_isas()]
+    shapes = [s for s in SHAPES if not args.shapes or any(p in s[0] for p in args.shapes)]
+    cols = isas + (["litert-xnnpack"] if args.litert else [])
+    print("| shape | MMAC | " + " | ".join("%s GMAC/s" % c for c in cols)
+          + " | %s / scalar |" % isas[-1])
+    print("|---" * (len(cols) + 3) + "|")
+    for name, hwc, k, stride in shapes:
+        model = dwconv_model(hwc, k, stride)
+        interps = [qrun_interpreter(model, isa) for isa in isas]
+        if args.litert:
+            interps.append(litert_interpreter(model))
+        secs = median_seconds(interps, args.runs)
+        n = macs(hwc, k, stride)
+        gmacs = [n / s / 1e9 for s in secs]
+        print("| %s | %.2f | %s | %.1fx |" % (
+            name, n / 1e6, " | ".join("%.2f" % g for g in gmacs),
+            gmacs[len(isas) - 1] / gmacs[0]))
+
+
+if __name__ == "__main__":
+    main()
