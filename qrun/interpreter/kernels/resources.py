@@ -38,7 +38,10 @@ def _no_outputs(op):
 
 
 def _read_variable_shape(op):
-    return None   # the variable's shape, known when it is read
+    # As TFLite's builtin kernel: the declared shape, or the variable's (at run time) when
+    # the output is declared as a scalar (which TFLite cannot tell from unranked).
+    out = op.outputs[0]
+    return [out.shape] if len(out.shape_signature) else None
 
 
 def _find_shape(op):
@@ -74,10 +77,19 @@ def read_variable(op, runtime):
     value = runtime.variables.get(rid)
     if value is None:
         raise RuntimeError("READ_VARIABLE: resource variable %d has not been assigned" % rid)
-    if value.dtype != op.outputs[0].dtype:
+    out = op.outputs[0]
+    if value.dtype != out.dtype:
         raise RuntimeError("READ_VARIABLE: resource variable %d holds %s, the output is %s"
-                           % (rid, value.dtype.name, op.outputs[0].dtype.name))
-    return value
+                           % (rid, value.dtype.name, out.dtype.name))
+    if not len(out.shape_signature):
+        return value
+    # A declared shape is kept: TFLite copies that many leading elements of the variable.
+    n = int(np.prod(out.shape, dtype=np.int64))
+    if value.size < n:
+        raise RuntimeError("READ_VARIABLE: resource variable %d has %d elements, fewer than "
+                           "the %d of its output of shape %s" % (rid, value.size, n,
+                                                                  list(out.shape)))
+    return value.reshape(-1)[:n].reshape(out.shape)
 
 
 # -- hash tables ---------------------------------------------------------------------------
@@ -94,7 +106,9 @@ class HashTable:
     def import_(self, keys: np.ndarray, values: np.ndarray) -> None:
         if self.initialized:
             return
-        self.entries = dict(zip(keys.reshape(-1).tolist(), values.reshape(-1).tolist()))
+        # Of repeated keys the first one's value stays (TFLite inserts without replacing).
+        self.entries = dict(zip(keys.reshape(-1).tolist()[::-1],
+                                values.reshape(-1).tolist()[::-1]))
         self.initialized = True
 
     def find(self, keys: np.ndarray, default) -> np.ndarray:
