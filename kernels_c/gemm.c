@@ -33,6 +33,26 @@ static inline void gemm_rows(const qrun_gemm_params* p, const uint8_t* arena, in
         a[r] = gemm_row_at(p, arena, m0, r < mr ? r : mr - 1, t);
 }
 
+/* The sum of n bytes of A read as int8 (x ^ flip). */
+static inline int32_t gemm_row_sum(const uint8_t* a, int64_t n, uint8_t flip) {
+    int32_t sum = 0;
+    int64_t k = 0;
+#if !defined(QRUN_ISA_SCALAR)
+    /* psadbw sums unsigned bytes: x ^ flip ^ 0x80 is the int8 value + 128. */
+    const __m128i to_unsigned = _mm_set1_epi8((char)(0x80 ^ flip));
+    __m128i sums = _mm_setzero_si128();
+    for (; k + 16 <= n; k += 16) {
+        const __m128i x = _mm_loadu_si128((const __m128i*)(a + k));
+        sums = _mm_add_epi64(sums, _mm_sad_epu8(_mm_xor_si128(x, to_unsigned),
+                                                _mm_setzero_si128()));
+    }
+    sum = (int32_t)(_mm_cvtsi128_si64(sums) + _mm_extract_epi64(sums, 1) - 128 * k);
+#endif
+    for (; k < n; k++)
+        sum += qrun_load_a(a[k], flip);
+    return sum;
+}
+
 /* a_sum_mult * (row sum of A read as int8): the weight zero point's term. It does not depend
  * on the output channel, so it is computed once per row block, outside the block kernels. */
 static void gemm_row_terms(const qrun_gemm_params* p, const uint8_t* arena, int64_t m0,
@@ -46,8 +66,7 @@ static void gemm_row_terms(const qrun_gemm_params* p, const uint8_t* arena, int6
         const uint8_t* a[QRUN_GEMM_MR];
         gemm_rows(p, arena, m0, mr, t, a);
         for (int64_t r = 0; r < mr; r++)
-            for (int64_t k = 0; k < p->kc; k++)
-                term[r] += qrun_load_a(a[r][k], flip);
+            term[r] += gemm_row_sum(a[r], p->kc, flip);
     }
     for (int64_t r = 0; r < mr; r++)
         term[r] *= p->a_sum_mult;
@@ -133,6 +152,7 @@ static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, int6
     const __m512 hi = _mm512_set1_ps(rq.max_less_zp);
     const __m512 magic = _mm512_set1_ps(12582912.0f);
     const __m512i magic_less_zp = _mm512_set1_epi32(0x4B400000 - rq.zero_point);
+    const int has_term = p->a_sum_mult != 0;   /* int8 weights have none */
 #pragma GCC unroll 8
     for (int j = 0; j < nv; j++) {
         const int64_t lanes = nc - 16 * j;
@@ -144,7 +164,8 @@ static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, int6
         for (int r = 0; r < QRUN_GEMM_MR; r++) {
             if (r >= mr)
                 break;
-            const __m512i x = _mm512_add_epi32(acc[r][j], _mm512_set1_epi32(term[r]));
+            const __m512i x = has_term ? _mm512_add_epi32(acc[r][j], _mm512_set1_epi32(term[r]))
+                                       : acc[r][j];
             __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(x), scale);
             v = _mm512_add_ps(_mm512_min_ps(_mm512_max_ps(v, lo), hi), magic);
             const __m512i q = _mm512_sub_epi32(_mm512_castps_si512(v), magic_less_zp);
