@@ -67,5 +67,6 @@ def supported_table() -> Dict[str, List[str]]:
     """op name -> sorted dtype names: the source of the README's op table."""
     table: Dict[str, List[str]] = {}
     for (op, dt) in KERNELS:
-        table.setdefault(op, []).append("no tensors" if dt is None else dt.name)
+        name = "no tensors" if dt is None else "string" if dt.hasobject else dt.name
+        table.setdefault(op, []).append(name)
     return {op: sorted(v) for op, v in sorted(table.items())}
