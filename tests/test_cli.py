@@ -285,14 +285,18 @@ def test_json_bench():
 @pytest.mark.parametrize("path,extra", [(DEMO, []), (DEMO, ["--no-delegate"]), (REAL, [])],
                          ids=["demo", "demo-numpy", "real"])
 def test_json_profile_adds_up(path, extra):
-    doc = qrun_json(path, "--profile", "--num-runs", "20", "--min-secs", "0", *extra)
-    p = doc["profile"]
+    # The per-op timers account for the invoke time within 10%. A process preempted (2 cores
+    # shared) between two timers, not inside an op, can break that in one measurement; an
+    # accounting bug breaks it in every one: up to 3 measurements.
+    for _ in range(3):
+        p = qrun_json(path, "--profile", "--num-runs", "20", "--min-secs", "0", *extra)["profile"]
+        if abs(p["ops_ms"] - p["invoke_ms"]) <= 0.1 * p["invoke_ms"]:
+            break
+    assert abs(p["ops_ms"] - p["invoke_ms"]) <= 0.1 * p["invoke_ms"], p
     ops = Interpreter(model_path=str(path)).model.subgraphs[0].operators
     assert sorted(r["index"] for r in p["ops"]) == list(range(len(ops)))
     times = [r["ms"] for r in p["ops"]]
     assert times == sorted(times, reverse=True) and min(times) >= 0
-    # the per-op timers account for the invoke time, within 10%
-    assert abs(p["ops_ms"] - p["invoke_ms"]) <= 0.1 * p["invoke_ms"], p
     assert p["ops_ms"] == pytest.approx(sum(times))
     assert sum(g["count"] for g in p["by_type"]) == len(ops)
     assert sum(g["ms"] for g in p["by_type"]) == pytest.approx(p["ops_ms"])
@@ -407,6 +411,7 @@ def test_no_delegate_and_isa(tmp_path):
 
 
 def test_input_files_and_output_file(tmp_path):
+    # oracle: LiteRT's reference kernels, bit-exact with qrun's numpy path
     ins, outs = model_details(REAL)
     feed = inputs.random_inputs(ins, 9)
     x = feed[ins[0]["index"]]
@@ -416,13 +421,13 @@ def test_input_files_and_output_file(tmp_path):
     np.savez(tmp_path / "x.npz", **{ins[0]["name"]: x})
     for source in ("x.npy", "x.npz"):
         out = tmp_path / ("y_" + source.replace(".", "_") + ".npz")
-        doc = qrun_json(REAL, "--input", tmp_path / source, "--output", out)
+        doc = qrun_json(REAL, "--input", tmp_path / source, "--output", out, "--no-delegate")
         assert doc["run"]["input"] == "input from %s" % (tmp_path / source)
         with np.load(out) as saved:
             assert list(saved.files) == [outs[0]["name"]]
             results.append(saved[outs[0]["name"]])
-    np.testing.assert_array_equal(results[0], results[1])
-    assert np.abs(results[0].astype(int) - expected.astype(int)).max() <= 1
+    np.testing.assert_array_equal(results[0], expected)
+    np.testing.assert_array_equal(results[1], expected)
 
 
 def test_float_array_input_is_quantized(tmp_path):
@@ -441,14 +446,16 @@ def test_image_input(tmp_path):
     rng = np.random.default_rng(5)
     pixels = rng.integers(0, 256, size=(40, 50, 3), dtype=np.uint8)
     Image.fromarray(pixels).save(tmp_path / "x.png")
-    doc = qrun_json(DEMO, "--input", tmp_path / "x.png", "--output", tmp_path / "y.npz")
+    doc = qrun_json(DEMO, "--input", tmp_path / "x.png", "--output", tmp_path / "y.npz",
+                    "--no-delegate")
     # oracle: the image resized as PIL does, pixels over int8's range, through LiteRT's reference
+    # kernels (bit-exact with qrun's numpy path)
     resized = np.asarray(Image.fromarray(pixels).resize((96, 96), Image.BILINEAR), np.int16)
     x = (resized - 128).astype(np.int8)[None]
     ins, outs = model_details(DEMO)
     expected = litert_outputs(DEMO, {ins[0]["index"]: x})[outs[0]["index"]]
     got = np.load(tmp_path / "y.npz")["output"]
-    assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+    np.testing.assert_array_equal(got, expected)
     assert doc["run"]["outputs"][0]["top"][0][0]["class"] == int(np.argmax(got[0]))
 
 
