@@ -70,7 +70,7 @@ class ModelBuilder:
         self.ops: List[dict] = []
         self.inputs: List[int] = []
         self.outputs: List[int] = []
-        self.signature: Optional[dict] = None
+        self.signatures: List[dict] = []
         self.name = "main"
         self.subgraphs: List["ModelBuilder"] = []   # subgraphs 1.. (control-flow bodies)
 
@@ -140,8 +140,14 @@ class ModelBuilder:
 
     def set_signature(self, key: str, inputs: Dict[str, int], outputs: Dict[str, int],
                       subgraph_index: int = 0) -> None:
-        self.signature = dict(key=key, inputs=inputs, outputs=outputs,
-                              subgraph_index=subgraph_index)
+        """The model's only signature (replacing any added before)."""
+        self.signatures = []
+        self.add_signature(key, inputs, outputs, subgraph_index)
+
+    def add_signature(self, key: str, inputs: Dict[str, int], outputs: Dict[str, int],
+                      subgraph_index: int = 0) -> None:
+        self.signatures.append(dict(key=key, inputs=inputs, outputs=outputs,
+                                    subgraph_index=subgraph_index))
 
     # -- serialization -------------------------------------------------------------------------
 
@@ -183,9 +189,9 @@ class ModelBuilder:
             opcodes.append(tflite.OperatorCodeEnd(b))
 
         signatures = []
-        if self.signature is not None:
+        for sig in self.signatures:
             maps = []
-            for m in (self.signature["inputs"], self.signature["outputs"]):
+            for m in (sig["inputs"], sig["outputs"]):
                 entries = []
                 for k, idx in m.items():
                     s = b.CreateString(k)
@@ -194,12 +200,12 @@ class ModelBuilder:
                     tflite.TensorMapAddTensorIndex(b, idx)
                     entries.append(tflite.TensorMapEnd(b))
                 maps.append(_offset_vector(b, entries))
-            key = b.CreateString(self.signature["key"])
+            key = b.CreateString(sig["key"])
             tflite.SignatureDefStart(b)
             tflite.SignatureDefAddInputs(b, maps[0])
             tflite.SignatureDefAddOutputs(b, maps[1])
             tflite.SignatureDefAddSignatureKey(b, key)
-            tflite.SignatureDefAddSubgraphIndex(b, self.signature["subgraph_index"])
+            tflite.SignatureDefAddSubgraphIndex(b, sig["subgraph_index"])
             signatures.append(tflite.SignatureDefEnd(b))
 
         m_opcodes = _offset_vector(b, opcodes)

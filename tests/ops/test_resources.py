@@ -230,3 +230,42 @@ def test_hashtable_rejects_unsupported_types():
     b.mark_output(y)
     with pytest.raises(RuntimeError, match="int64 -> string and string -> int64"):
         Interpreter(model_content=b.build()).allocate_tensors()
+
+
+def test_signatures_share_variables():
+    """Signature "add" (subgraph 0): v += x, returns v; "get" (subgraph 1): returns v * 2.
+    Both start with CALL_ONCE of the init subgraph (as the converter writes them)."""
+    b = ModelBuilder()
+    get = b.add_subgraph("get")
+    init = b.add_subgraph("init")
+    init.add_op("ASSIGN_VARIABLE", [_handle(init, "v"), init.add_constant(
+        np.array([1, -2, 3], np.int32))], [])
+    for g in (b, get):
+        g.add_op("CALL_ONCE", [], [], init_subgraph_index=init.index)
+    x = b.add_input([3], np.int32)
+    v = _handle(b, "v")
+    old = b.add_tensor([3], np.int32)
+    b.add_op("READ_VARIABLE", [v], [old])
+    new = b.add_tensor([3], np.int32)
+    b.add_op("ADD", [old, x], [new])
+    b.add_op("ASSIGN_VARIABLE", [v, new], [])
+    b.mark_output(new)
+    cur = get.add_tensor([3], np.int32)
+    get.add_op("READ_VARIABLE", [_handle(get, "v")], [cur])
+    twice = get.add_tensor([3], np.int32)
+    get.add_op("ADD", [cur, cur], [twice])
+    get.mark_output(twice)
+    b.add_signature("add", {"x": x}, {"v": new}, subgraph_index=0)
+    b.add_signature("get", {}, {"twice": twice}, subgraph_index=get.index)
+    model = b.build()
+    lite = litert()
+    seen = []
+    for it in (Interpreter(model_content=model),
+               lite.Interpreter(model_content=model,
+                                experimental_op_resolver_type=lite.OpResolverType.BUILTIN_REF)):
+        add, read = it.get_signature_runner("add"), it.get_signature_runner("get")
+        calls = [read(), add(x=np.array([1, 1, 1], np.int32)), read(),
+                 add(x=np.array([5, 0, -5], np.int32)), read()]
+        seen.append([sorted((k, v.tolist()) for k, v in c.items()) for c in calls])
+    assert seen[0] == seen[1]
+    assert seen[0][-1] == [("twice", [14, -2, -2])]
