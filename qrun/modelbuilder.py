@@ -273,18 +273,24 @@ class ModelBuilder:
         inter = _int_vector(b, op["intermediates"], np.int32) if op["intermediates"] else None
         custom = (_numpy_vector(b, np.frombuffer(op["custom_options"], np.uint8))
                   if op["custom_options"] else None)
-        opts, opts_code = None, 0
+        opts, opts_code, second = None, 0, False
         if op["options"] or op["options_type"]:
             cls_name = op["options_type"] or options_class_name(op["opname"])
             opts = _build_options(b, cls_name, op["options"])
-            opts_code = getattr(tflite.BuiltinOptions, cls_name)
+            # Options of newer ops live in the second union (BuiltinOptions2).
+            second = not hasattr(tflite.BuiltinOptions, cls_name)
+            opts_code = getattr(tflite.BuiltinOptions2 if second else tflite.BuiltinOptions,
+                                cls_name)
         tflite.OperatorStart(b)
         tflite.OperatorAddOpcodeIndex(b, opcode_keys.index((op["opname"], op["version"])))
         tflite.OperatorAddInputs(b, ins)
         tflite.OperatorAddOutputs(b, outs)
         if inter is not None:
             tflite.OperatorAddIntermediates(b, inter)
-        if opts is not None:
+        if opts is not None and second:
+            tflite.OperatorAddBuiltinOptions2Type(b, opts_code)
+            tflite.OperatorAddBuiltinOptions2(b, opts)
+        elif opts is not None:
             tflite.OperatorAddBuiltinOptionsType(b, opts_code)
             tflite.OperatorAddBuiltinOptions(b, opts)
         if custom is not None:

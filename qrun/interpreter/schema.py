@@ -41,6 +41,10 @@ _OPTION_CLASS_NAMES: Dict[int, str] = {
     code: name for name, code in vars(tflite.BuiltinOptions).items()
     if not name.startswith("_") and isinstance(code, int) and name != "NONE"
 }
+_OPTION2_CLASS_NAMES: Dict[int, str] = {
+    code: name for name, code in vars(tflite.BuiltinOptions2).items()
+    if not name.startswith("_") and isinstance(code, int) and name != "NONE"
+}
 _SKIP_SUFFIXES = ("Length", "IsNone", "AsNumpy")
 _getter_cache: Dict[type, list] = {}
 
@@ -102,6 +106,10 @@ def parse_builtin_options(op, opname: str = "") -> SimpleNamespace:
     code = op.BuiltinOptionsType()
     table = op.BuiltinOptions()
     class_name = _OPTION_CLASS_NAMES.get(code)
+    if table is None and op.BuiltinOptions2Type():
+        # Ops whose options are in the second union (REDUCE_WINDOW, STABLEHLO_*).
+        table = op.BuiltinOptions2()
+        class_name = _OPTION2_CLASS_NAMES.get(op.BuiltinOptions2Type())
     expected = expected_options_class(opname)
     if expected is not None and (table is None or class_name != expected):
         # As LiteRT does (builtin_options_as_X() is null): absent or mismatched options

@@ -98,3 +98,26 @@ def test_atan2(dtype, shape):
     out = b.mark_output(b.add_tensor(shape, dtype))
     b.add_op("ATAN2", ins, [out])
     check_against_litert(b.build(), inputs=values)
+
+
+WINDOW_TYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.float32, np.float64]
+
+
+@pytest.mark.parametrize("dtype", WINDOW_TYPES)
+@pytest.mark.parametrize("function,init", [(1, 0), (2, 1), (3, 100), (4, -100), (5, 1), (6, 0)])
+@pytest.mark.parametrize("shape,window,strides,dilations", [
+    ((9,), [3], [2], [1]), ((2, 7, 6, 3), [1, 3, 2, 1], [1, 2, 1, 1], [1, 1, 2, 1]),
+    ((5, 4), [2, 2], [1, 1], [2, 1])])
+def test_reduce_window(dtype, function, init, shape, window, strides, dilations):
+    rng = np.random.default_rng(function)
+    lo = 0 if np.dtype(dtype).kind == "u" else -3
+    values = rng.integers(lo, 4, shape).astype(dtype)
+    init = np.asarray(max(init, 0) if lo == 0 else init, dtype)
+    out = tuple((n - ((w - 1) * d + 1)) // s + 1
+                for n, w, s, d in zip(shape, window, strides, dilations))
+    b = ModelBuilder()
+    ins = [b.add_input(shape, dtype), b.add_constant(init)] + [
+        b.add_constant(np.asarray(v, np.int64)) for v in (window, strides, dilations)]
+    y = b.mark_output(b.add_tensor(out, dtype))
+    b.add_op("REDUCE_WINDOW", ins, [y], reduce_function=function)
+    check_against_litert(b.build(), inputs=[values])

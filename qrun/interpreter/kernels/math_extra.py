@@ -1,5 +1,5 @@
 """Less common arithmetic and bit ops: CUMSUM, RANK, BROADCAST_ARGS, FAKE_QUANT, RIGHT_SHIFT,
-BITWISE_XOR, BITCAST and ATAN2.
+BITWISE_XOR, BITCAST, ATAN2 and REDUCE_WINDOW.
 
 CUMSUM accumulates in the input type in order (numpy's cumsum is sequential, as is the
 reference loop); FAKE_QUANT follows reference_ops::FakeQuant (NudgeQuantizationRange, then
@@ -7,10 +7,12 @@ round half away from zero) in float32.
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from ..registry import register
-from .common import broadcast_shape
+from .common import broadcast_shape, constant_input
 from .shape_ops import WIDE_TYPES, normalize_axis
 
 SHIFT_TYPES = (np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32)
@@ -153,3 +155,64 @@ def atan2_shape(op):
 def atan2(op):
     return np.arctan2(op.inputs[0].data, op.inputs[1].data)
 
+
+
+# -- REDUCE_WINDOW -----------------------------------------------------------------------------
+
+REDUCE_WINDOW_TYPES = (np.int8, np.int16, np.int32, np.int64, np.uint8, np.float32,
+                       np.float64)
+
+
+def _logical(combine):
+    return lambda acc, x: combine(acc != 0, x != 0).astype(acc.dtype)
+
+
+# ReduceWindowFunction -> acc = f(acc, x); MIN/MAX keep the accumulator on ties (a <= b ? a : b).
+_WINDOW_FUNCTIONS = {
+    1: np.add, 2: np.multiply,
+    3: lambda acc, x: np.where(acc <= x, acc, x),
+    4: lambda acc, x: np.where(acc >= x, acc, x),
+    5: _logical(np.logical_and), 6: _logical(np.logical_or),
+}
+
+
+def _window_params(op):
+    rank = len(op.inputs[0].shape)
+    params = []
+    for i, what in ((2, "window_shape"), (3, "window_strides"), (4, "window_dilations")):
+        value = constant_input(op, i, "REDUCE_WINDOW " + what)
+        value = [int(v) for v in np.asarray(value).reshape(-1)]
+        if len(value) != rank or min(value, default=1) < 1:
+            raise ValueError("REDUCE_WINDOW %s %s is not %d positive values" % (what, value, rank))
+        params.append(value)
+    return params
+
+
+def reduce_window_shape(op):
+    shape = tuple(op.inputs[0].shape)
+    if not 1 <= len(shape) <= 6:
+        raise ValueError("REDUCE_WINDOW supports ranks 1 to 6, got %d" % len(shape))
+    if getattr(op.options, "reduce_function", 0) not in _WINDOW_FUNCTIONS:
+        raise ValueError("REDUCE_WINDOW reduce_function %s is not supported"
+                         % getattr(op.options, "reduce_function", None))
+    window, strides, dilations = _window_params(op)
+    dilated = [(w - 1) * d + 1 for w, d in zip(window, dilations)]
+    if any(n < k for n, k in zip(shape, dilated)):
+        raise ValueError("REDUCE_WINDOW window %s is larger than input %s"
+                         % (dilated, list(shape)))
+    return [tuple((n - k) // s + 1 for n, k, s in zip(shape, dilated, strides))]
+
+
+@register("REDUCE_WINDOW", REDUCE_WINDOW_TYPES, shape=reduce_window_shape)
+def reduce_window(op):
+    x = op.inputs[0].data
+    window, strides, dilations = _window_params(op)
+    out_shape = reduce_window_shape(op)[0]
+    combine = _WINDOW_FUNCTIONS[op.options.reduce_function]
+    acc = np.full(out_shape, np.asarray(op.inputs[1].data).reshape(-1)[0], x.dtype)
+    # Taps in row-major order, as the reference walks each window.
+    for taps in itertools.product(*(range(w) for w in window)):
+        view = x[tuple(slice(t * d, t * d + (n - 1) * s + 1, s)
+                       for t, d, s, n in zip(taps, dilations, strides, out_shape))]
+        acc = combine(acc, view).astype(x.dtype)
+    return acc
