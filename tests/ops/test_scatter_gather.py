@@ -178,3 +178,23 @@ def test_dilate(dtype, shape, dilations):
     pad = np.asarray(True if dtype == np.bool_ else 5, dtype)
     Op(seed=len(shape)).data(shape, dtype, q=None).index(dilations).index(pad, dtype).run(
         "DILATE", [(out, dtype, None)])
+
+
+@pytest.mark.parametrize("combiner", [0, 1, 2])
+@pytest.mark.parametrize("table", [(6, 4), (5, 2, 3)])
+@pytest.mark.parametrize("indices,dense", [
+    ([[0, 0], [0, 1], [2, 0], [2, 1], [2, 2]], [3, 3]),
+    ([[0, 1, 0], [0, 1, 1], [1, 0, 0], [0, 1, 2]], [2, 2, 3]),   # bucket (0, 1) in two runs
+    ([[0], [1], [2]], [4])])
+def test_embedding_lookup_sparse(combiner, table, indices, dense):
+    indices = np.asarray(indices, np.int32)
+    n = len(indices)
+    rng = np.random.default_rng(combiner)
+    b = ModelBuilder()
+    ins = [b.add_input((n,), np.int32), b.add_constant(indices),
+           b.add_constant(np.asarray(dense, np.int32)), b.add_input((n,), np.float32),
+           b.add_constant(rng.normal(size=table).astype(np.float32))]
+    y = b.mark_output(b.add_tensor(tuple(dense[:-1]) + table[1:], np.float32))
+    b.add_op("EMBEDDING_LOOKUP_SPARSE", ins, [y], combiner=combiner)
+    check_against_litert(b.build(), inputs=[rng.integers(0, table[0], n).astype(np.int32),
+                                            rng.uniform(0.5, 2, n).astype(np.float32)])

@@ -1,6 +1,6 @@
 """Ops that write or read data at computed positions: SCATTER_ND, EMBEDDING_LOOKUP,
 DYNAMIC_UPDATE_SLICE, REVERSE_SEQUENCE, MATRIX_DIAG, MATRIX_SET_DIAG, ONE_HOT,
-SPARSE_TO_DENSE, DILATE, and the segment reductions SEGMENT_SUM and
+SPARSE_TO_DENSE, DILATE, EMBEDDING_LOOKUP_SPARSE, and the segment reductions SEGMENT_SUM and
 UNSORTED_SEGMENT_SUM/MAX/MIN/PROD.
 
 Reductions into segments use numpy's unbuffered ufunc.at, which visits the elements in
@@ -354,3 +354,58 @@ def dilate(op):
                   x.dtype)
     out[tuple(slice(None, None, int(d)) for d in dilations)] = x
     return out
+
+
+# -- EMBEDDING_LOOKUP_SPARSE -------------------------------------------------------------------
+
+def embedding_lookup_sparse_shape(op):
+    ids, indices, dense, weights, table = (t.shape for t in op.inputs[:5])
+    if len(ids) != 1 or len(indices) != 2 or len(dense) != 1 or len(weights) != 1 or \
+            len(table) < 2 or not indices[0] == ids[0] == weights[0] or dense[0] != indices[1]:
+        raise ValueError("EMBEDDING_LOOKUP_SPARSE needs ids [N], indices [N, R], dense_shape "
+                         "[R], weights [N] and a value of rank >= 2")
+    value = known(op, 2)
+    if value is None:
+        return None
+    dense = tuple(int(d) for d in np.asarray(value[0]).reshape(-1))
+    return [dense[:-1] + tuple(table[1:])]
+
+
+@register("EMBEDDING_LOOKUP_SPARSE", (np.float32,), shape=embedding_lookup_sparse_shape,
+          dtype_input=4)
+def embedding_lookup_sparse(op):
+    ids, indices, dense, weights, table = (t.data for t in op.inputs[:5])
+    dense = [int(d) for d in np.asarray(dense).reshape(-1)]
+    if np.any(ids < 0) or np.any(ids >= table.shape[0]):
+        raise ValueError("EMBEDDING_LOOKUP_SPARSE id out of bounds [0, %d)" % table.shape[0])
+    positions = indices[:, :-1].astype(np.int64)  # the last index column selects nothing
+    if np.any(positions < 0) or np.any(positions >= np.asarray(dense[:-1], np.int64)):
+        raise ValueError("EMBEDDING_LOOKUP_SPARSE index out of bounds of %s" % dense)
+    out = np.zeros((int(np.prod(dense[:-1], dtype=np.int64)),) + table.shape[1:], np.float64)
+    if len(ids):
+        bucket = np.ravel_multi_index(tuple(positions.T), dense[:-1]) if dense[:-1] else \
+            np.zeros(len(ids), np.int64)
+        # The kernel combines each run of consecutive equal buckets on its own: it adds the
+        # run's weighted rows to the bucket, then divides the whole bucket by the run's
+        # divisor (so a bucket met again divides what earlier runs left there too).
+        starts = np.flatnonzero(np.concatenate([[True], bucket[1:] != bucket[:-1]]))
+        w = weights.astype(np.float32)
+        rows = table[ids].astype(np.float64) * w.reshape((-1,) + (1,) * (table.ndim - 1))
+        sums = np.add.reduceat(rows, starts, axis=0)
+        combiner = int(getattr(op.options, "combiner", 0))  # SUM, MEAN, SQRTN
+        divisor = np.ones(len(starts))
+        if combiner:
+            divisor = (np.add.reduceat(w, starts) if combiner == 1 else
+                       np.sqrt(np.add.reduceat(w * w, starts))).astype(np.float64)
+        divisor = divisor.reshape((-1,) + (1,) * (sums.ndim - 1))
+        run_bucket = bucket[starts]
+        # Runs of the same bucket are applied in order, one round per repetition.
+        order = np.argsort(run_bucket, kind="stable")
+        first = np.concatenate([[True], run_bucket[order][1:] != run_bucket[order][:-1]])
+        group_start = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
+        repeat = np.empty(len(order), np.int64)
+        repeat[order] = np.arange(len(order)) - group_start
+        for r in range(int(repeat.max()) + 1):
+            sel = repeat == r
+            out[run_bucket[sel]] = (out[run_bucket[sel]] + sums[sel]) / divisor[sel]
+    return out.reshape(tuple(dense[:-1]) + table.shape[1:]).astype(np.float32)
