@@ -191,6 +191,8 @@ def _read_quantization(t, index: int, shape: tuple, nbytes: int) -> Quantization
 def _read_strings(raw: np.ndarray, shape, what: str) -> np.ndarray:
     """A STRING constant: int32 count n, n + 1 int32 offsets from the buffer start, bytes."""
     count = int(np.prod(shape, dtype=np.int64))
+    if count == 0 and raw.size == 0:   # an empty constant stores no bytes
+        return np.empty(shape, dtype=object)
     head = 4 * (count + 2)
     if raw.size < head or int(raw[:4].view("<i4")[0]) != count:
         raise ModelError("%s: string buffer does not hold %d strings" % (what, count))
