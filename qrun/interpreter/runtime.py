@@ -6,6 +6,7 @@ chain holds no reference cycle and a deleted interpreter frees its arenas at onc
 """
 from __future__ import annotations
 
+import contextlib
 import weakref
 from typing import Dict, List, Sequence, Tuple
 
@@ -25,6 +26,7 @@ class Runtime:
         self.variables: Dict[int, np.ndarray] = {}
         self.hashtables: Dict[int, object] = {}
         self.initialized_subgraphs: set = set()
+        self._active: set = set()   # subgraphs being prepared or run: a re-entry is recursion
 
     def graph(self, index: int) -> Graph:
         g = self.graphs.get(index)
@@ -37,11 +39,28 @@ class Runtime:
             self.graphs[index] = g
         return g
 
+    @contextlib.contextmanager
+    def _entering(self, g: Graph):
+        index = g.subgraph.index
+        if index in self._active:
+            raise RuntimeError("subgraph %d calls itself (directly or through other subgraphs)"
+                             % index)
+        self._active.add(index)
+        try:
+            yield
+        finally:
+            self._active.discard(index)
+
     def prepare(self, g: Graph, delegate=None) -> None:
-        g.prepared = False
-        g.prepare(delegate)
+        with self._entering(g):
+            g.prepared = False
+            g.prepare(delegate)
         # The interpreter's guard against views held into an arena compares with this.
         g.baseline_refs = g.internal_arena_refs()
+
+    def run(self, g: Graph) -> None:
+        with self._entering(g):
+            g.run()
 
     def prepare_subgraph(self, index: int, shapes: Sequence[Tuple[int, ...]],
                          dtypes: Sequence[np.dtype], caller: str) -> Graph:
@@ -80,5 +99,5 @@ class Runtime:
         sg = g.subgraph
         for i, v in zip(sg.inputs, values):
             np.copyto(sg.tensors[i].data, v)
-        g.run()
+        self.run(g)
         return [np.array(sg.tensors[i].data, copy=True) for i in sg.outputs]

@@ -314,3 +314,30 @@ def test_signature_runner_on_subgraph_1(dtype):
     assert_same([a["sum"]], [e["sum"]])
     out = ours.get_signature_runner("add").get_output_details()["sum"]
     assert out["dtype"] == np.dtype(dtype).type and list(out["shape"]) == [2, 3]
+
+
+@pytest.mark.parametrize("opname", ["WHILE", "CALL_ONCE"])
+def test_recursive_subgraph_is_an_error(opname):
+    """A subgraph that runs itself (TFLite rejects CALL_ONCE of its own subgraph)."""
+    b = ModelBuilder()
+    x = b.add_input([2], np.float32)
+    y = b.add_tensor([2], np.float32)
+    b.add_op("ABS", [x], [y])
+    b.mark_output(y)
+    sub = b.add_subgraph("self")
+    if opname == "WHILE":
+        a = sub.add_input([2], np.float32)
+        r = sub.add_tensor([2], np.float32)
+        sub.add_op("WHILE", [a], [r], cond_subgraph_index=1, body_subgraph_index=1)
+        sub.mark_output(r)
+        b.ops.clear()
+        b.add_op("WHILE", [x], [y], cond_subgraph_index=1, body_subgraph_index=1)
+    else:
+        sub.add_op("CALL_ONCE", [], [], init_subgraph_index=1)
+        b.add_op("CALL_ONCE", [], [], init_subgraph_index=1)
+    it = Interpreter(model_content=b.build(), experimental_op_resolver_type=OpResolverType.
+                     BUILTIN_REF)
+    with pytest.raises(RuntimeError, match="calls itself"):
+        it.allocate_tensors()
+        it.set_tensor(it.get_input_details()[0]["index"], np.ones(2, np.float32))
+        it.invoke()

@@ -113,6 +113,6 @@ def call_once(op, runtime):
     if index not in runtime.initialized_subgraphs:
         init = runtime.graph(index)
         runtime.prepare(init)
-        init.run()
+        runtime.run(init)
         runtime.initialized_subgraphs.add(index)
     return []
