@@ -7,6 +7,62 @@ static int64_t binary_tiles(const void* params) {
     return p->shape[0] * p->shape[1] * p->shape[2] * p->shape[3];
 }
 
+#if defined(QRUN_ISA_SCALAR)
+static inline int64_t binary_vectors(const qrun_binary_params* p, const uint8_t* a,
+                                     const uint8_t* b, uint8_t* out) {
+    (void)p, (void)a, (void)b, (void)out;
+    return 0;
+}
+#else
+#include "qrun_simd.h"
+
+/* ADD/SUB (is_mul 0) or MUL over the whole vectors of one row whose operands advance by
+ * step_a, step_b (1, or 0: a broadcast value), in the scalar loop's float operations. */
+static inline __attribute__((always_inline)) int64_t binary_vectors_for(
+        const qrun_binary_params* p, const uint8_t* a, const uint8_t* b, uint8_t* out,
+        const int is_mul, const int step_a, const int step_b) {
+    const uint8_t flip = (uint8_t)p->flip;
+    const qrun_v_requant rq = qrun_v_requant_of(&p->rq);
+    const qrun_vi za = QRUN_V_(set1_epi32)(p->a_zero), zb = QRUN_V_(set1_epi32)(p->b_zero);
+    const qrun_vf fa = QRUN_V_(set1_ps)(p->a_scale), fb = QRUN_V_(set1_ps)(p->b_scale);
+    const qrun_vi a_value = QRUN_V_(set1_epi32)(qrun_load_a(a[0], flip) - p->a_zero);
+    const qrun_vi b_value = QRUN_V_(set1_epi32)(qrun_load_a(b[0], flip) - p->b_zero);
+    int64_t j = 0;
+    for (; j + QRUN_V_LANES <= p->inner; j += QRUN_V_LANES) {
+        const qrun_vi va = step_a ? QRUN_V_(sub_epi32)(qrun_v_load_bytes(a + j, flip), za)
+                                  : a_value;
+        const qrun_vi vb = step_b ? QRUN_V_(sub_epi32)(qrun_v_load_bytes(b + j, flip), zb)
+                                  : b_value;
+        qrun_vf v;
+        if (is_mul)
+            v = QRUN_V_(mul_ps)(QRUN_V_(cvtepi32_ps)(QRUN_V_(mullo_epi32)(va, vb)), fa);
+        else
+            v = QRUN_V_(add_ps)(QRUN_V_(mul_ps)(QRUN_V_(cvtepi32_ps)(va), fa),
+                                QRUN_V_(mul_ps)(QRUN_V_(cvtepi32_ps)(vb), fb));
+        qrun_v_store_bytes(out + j, qrun_v_quantize(v, &rq));
+    }
+    return j;
+}
+
+/* The row's leading elements done in vectors (the common broadcasts: same shape, a scalar
+ * or per-channel operand); the caller's scalar loop does the rest. */
+static int64_t binary_vectors(const qrun_binary_params* p, const uint8_t* a, const uint8_t* b,
+                              uint8_t* out) {
+    const int64_t sa = p->a_stride[4], sb = p->b_stride[4];
+    const int is_mul = p->kind == QRUN_BINARY_MUL;
+    if (sa == 1 && sb == 1)
+        return is_mul ? binary_vectors_for(p, a, b, out, 1, 1, 1)
+                      : binary_vectors_for(p, a, b, out, 0, 1, 1);
+    if (sa == 1 && sb == 0)
+        return is_mul ? binary_vectors_for(p, a, b, out, 1, 1, 0)
+                      : binary_vectors_for(p, a, b, out, 0, 1, 0);
+    if (sa == 0 && sb == 1)
+        return is_mul ? binary_vectors_for(p, a, b, out, 1, 0, 1)
+                      : binary_vectors_for(p, a, b, out, 0, 0, 1);
+    return 0;
+}
+#endif
+
 /* Tiles are output rows of `inner` elements. */
 static void binary_run(const void* params, uint8_t* arena, int64_t begin, int64_t end) {
     const qrun_binary_params* p = (const qrun_binary_params*)params;
@@ -27,13 +83,13 @@ static void binary_run(const void* params, uint8_t* arena, int64_t begin, int64_
             for (int64_t j = 0; j < p->inner; j++)
                 out[j] = p->table[((size_t)a[j * sa] << 8) | b[j * sb]];
         } else if (p->kind == QRUN_BINARY_MUL) {
-            for (int64_t j = 0; j < p->inner; j++) {
+            for (int64_t j = binary_vectors(p, a, b, out); j < p->inner; j++) {
                 const int32_t prod = (qrun_load_a(a[j * sa], flip) - p->a_zero) *
                                      (qrun_load_a(b[j * sb], flip) - p->b_zero);
                 out[j] = qrun_quantize((float)prod * p->a_scale, &p->rq);
             }
         } else {
-            for (int64_t j = 0; j < p->inner; j++) {
+            for (int64_t j = binary_vectors(p, a, b, out); j < p->inner; j++) {
                 const float va = (float)(qrun_load_a(a[j * sa], flip) - p->a_zero) * p->a_scale;
                 const float vb = (float)(qrun_load_a(b[j * sb], flip) - p->b_zero) * p->b_scale;
                 out[j] = qrun_quantize(va + vb, &p->rq);

@@ -73,17 +73,12 @@ static void dwconv_run(const void* params, uint8_t* arena, int64_t begin, int64_
 }
 
 #else
-#include <immintrin.h>
+#include "qrun_simd.h"
 
-/* Per ISA: a vector of DWCONV_T int16 activations (one packed block), the 32-bit and float
- * vectors of half as many lanes, loading one block's activation bytes and storing its
- * output bytes. Everything else is the same code on every ISA, through DWCONV_(). */
+/* Per ISA: loading one block's activation bytes as a vector of DWCONV_T int16 (qrun_simd.h's
+ * vector width) and storing its output bytes. Everything else is the same code on every
+ * ISA, through QRUN_V_(). */
 #if defined(QRUN_ISA_AVX512VNNI)
-#define DWCONV_(op) _mm512_##op
-#define DWCONV_LOADU(ptr) _mm512_loadu_si512((const void*)(ptr))
-#define DWCONV_CAST_SI(v) _mm512_castps_si512(v)
-typedef __m512i dwconv_vi;
-typedef __m512 dwconv_vf;
 
 /* n < 32 bytes: masked, the rest read as zero (their weights are zero). */
 static inline __m512i dwconv_row(const uint8_t* a, int64_t n, uint8_t flip) {
@@ -102,11 +97,6 @@ static inline void dwconv_store(uint8_t* out, __m512i q_lo, __m512i q_hi, int64_
 }
 
 #elif defined(QRUN_ISA_AVX2)
-#define DWCONV_(op) _mm256_##op
-#define DWCONV_LOADU(ptr) _mm256_loadu_si256((const __m256i*)(ptr))
-#define DWCONV_CAST_SI(v) _mm256_castps_si256(v)
-typedef __m256i dwconv_vi;
-typedef __m256 dwconv_vf;
 
 static inline __m256i dwconv_row(const uint8_t* a, int64_t n, uint8_t flip) {
     uint8_t tail[16] = {0};
@@ -130,11 +120,6 @@ static inline void dwconv_store(uint8_t* out, __m256i q_lo, __m256i q_hi, int64_
 }
 
 #elif defined(QRUN_ISA_SSE41)
-#define DWCONV_(op) _mm_##op
-#define DWCONV_LOADU(ptr) _mm_loadu_si128((const __m128i*)(ptr))
-#define DWCONV_CAST_SI(v) _mm_castps_si128(v)
-typedef __m128i dwconv_vi;
-typedef __m128 dwconv_vf;
 
 static inline __m128i dwconv_row(const uint8_t* a, int64_t n, uint8_t flip) {
     uint8_t tail[8] = {0};
@@ -160,33 +145,23 @@ static inline void dwconv_store(uint8_t* out, __m128i q_lo, __m128i q_hi, int64_
 #define DWCONV_T QRUN_DW_CR
 #define DWCONV_NB 2   /* blocks per tile: two accumulator pairs per block hide latency */
 
-/* qrun_requantize() on a vector: the same float operations, then bits - 2^23 * 1.5 + zp. */
-typedef struct {
-    dwconv_vf min_less_zp, max_less_zp, magic;
-    dwconv_vi bits_less_zp;
-} dwconv_rq;
-
-static inline dwconv_vi dwconv_quantize(dwconv_vi acc, const uint8_t* scale, const dwconv_rq* rq) {
-    dwconv_vf v = DWCONV_(mul_ps)(DWCONV_(cvtepi32_ps)(acc),
-                                  DWCONV_(loadu_ps)((const float*)scale));
-    v = DWCONV_(max_ps)(v, rq->min_less_zp);
-    v = DWCONV_(min_ps)(v, rq->max_less_zp);
-    v = DWCONV_(add_ps)(v, rq->magic);
-    return DWCONV_(sub_epi32)(DWCONV_CAST_SI(v), rq->bits_less_zp);
+static inline qrun_vi dwconv_requantize(qrun_vi acc, const uint8_t* scale,
+                                        const qrun_v_requant* rq) {
+    return qrun_v_requantize(acc, QRUN_V_(loadu_ps)((const float*)scale), rq);
 }
 
 /* nb consecutive blocks from channel c0 of one pixel (n channels in all: nb * T, or fewer in
  * a last single block). taps is a compile-time constant for the specialised windows. */
 static inline __attribute__((always_inline)) void dwconv_tile(
         const qrun_dwconv_params* p, const uint8_t* in, const int64_t* ind, uint8_t* out,
-        const uint8_t* packed, int64_t c0, int64_t n, const dwconv_rq* rq, const int64_t taps,
+        const uint8_t* packed, int64_t c0, int64_t n, const qrun_v_requant* rq, const int64_t taps,
         const int nb) {
     const int64_t block_bytes = dwconv_block_bytes(taps);
     const uint8_t flip = (uint8_t)p->a_flip;
-    dwconv_vi lo[DWCONV_NB], hi[DWCONV_NB];
+    qrun_vi lo[DWCONV_NB], hi[DWCONV_NB];
     for (int b = 0; b < nb; b++) {
-        lo[b] = DWCONV_LOADU(packed + b * block_bytes);
-        hi[b] = DWCONV_LOADU(packed + b * block_bytes + DWCONV_T * 2);
+        lo[b] = QRUN_V_LOADU(packed + b * block_bytes);
+        hi[b] = QRUN_V_LOADU(packed + b * block_bytes + DWCONV_T * 2);
     }
     for (int64_t t = 0; t < taps; t += 2) {
         const uint8_t* a0 = dwconv_tap(p, in, ind[t]) + c0;
@@ -194,19 +169,20 @@ static inline __attribute__((always_inline)) void dwconv_tile(
         const uint8_t* w = packed + DWCONV_T * 8 + t / 2 * DWCONV_T * 4;
         for (int b = 0; b < nb; b++) {
             const int64_t nr = nb == 1 ? n : DWCONV_T;
-            const dwconv_vi r0 = dwconv_row(a0 + b * DWCONV_T, nr, flip);
-            const dwconv_vi r1 = dwconv_row(a1 + b * DWCONV_T, nr, flip);
+            const qrun_vi r0 = dwconv_row(a0 + b * DWCONV_T, nr, flip);
+            const qrun_vi r1 = dwconv_row(a1 + b * DWCONV_T, nr, flip);
             const uint8_t* wb = w + b * block_bytes;
-            lo[b] = DWCONV_(add_epi32)(lo[b], DWCONV_(madd_epi16)(DWCONV_(unpacklo_epi16)(r0, r1),
-                                                                 DWCONV_LOADU(wb)));
-            hi[b] = DWCONV_(add_epi32)(hi[b], DWCONV_(madd_epi16)(DWCONV_(unpackhi_epi16)(r0, r1),
-                                                                 DWCONV_LOADU(wb + DWCONV_T * 2)));
+            const qrun_vi pairs_lo = QRUN_V_(unpacklo_epi16)(r0, r1);
+            const qrun_vi pairs_hi = QRUN_V_(unpackhi_epi16)(r0, r1);
+            lo[b] = QRUN_V_(add_epi32)(lo[b], QRUN_V_(madd_epi16)(pairs_lo, QRUN_V_LOADU(wb)));
+            hi[b] = QRUN_V_(add_epi32)(hi[b], QRUN_V_(madd_epi16)(pairs_hi,
+                                                                 QRUN_V_LOADU(wb + DWCONV_T * 2)));
         }
     }
     for (int b = 0; b < nb; b++) {
         const uint8_t* scale = packed + b * block_bytes + DWCONV_T * 4;
-        dwconv_store(out + c0 + b * DWCONV_T, dwconv_quantize(lo[b], scale, rq),
-                     dwconv_quantize(hi[b], scale + DWCONV_T * 2, rq),
+        dwconv_store(out + c0 + b * DWCONV_T, dwconv_requantize(lo[b], scale, rq),
+                     dwconv_requantize(hi[b], scale + DWCONV_T * 2, rq),
                      nb == 1 ? n : DWCONV_T);
     }
 }
@@ -216,11 +192,7 @@ static inline __attribute__((always_inline)) void dwconv_pixels(
         const int64_t taps) {
     const int64_t block_bytes = dwconv_block_bytes(taps);
     const uint8_t* in = arena + p->in_off;
-    dwconv_rq rq;
-    rq.min_less_zp = DWCONV_(set1_ps)(p->rq.min_less_zp);
-    rq.max_less_zp = DWCONV_(set1_ps)(p->rq.max_less_zp);
-    rq.magic = DWCONV_(set1_ps)(12582912.0f);
-    rq.bits_less_zp = DWCONV_(set1_epi32)(0x4B400000 - p->rq.zero_point);
+    const qrun_v_requant rq = qrun_v_requant_of(&p->rq);
     for (int64_t px = begin; px < end; px++) {
         const int64_t* ind = p->indirection + px * taps;
         uint8_t* out = arena + p->out_off + px * p->channels;

@@ -75,7 +75,10 @@ def test_requantize_lut(dtype, out_dtype):
 # (a shape, b shape): same shapes, scalar, channel vector, mutual broadcast, 5-D, rank mix
 SHAPES = [((2, 4, 5, 7), (2, 4, 5, 7)), ((1, 6, 6, 3), (1,)), ((2, 3, 4, 9), (9,)),
           ((2, 1, 5, 1), (1, 3, 1, 4)), ((3, 1, 2, 1, 5), (1, 4, 1, 3, 1)), ((7,), (3, 7)),
-          ((1, 1, 1, 17), (1, 5, 5, 17)), ((4, 1), (1, 1))]
+          ((1, 1, 1, 17), (1, 5, 5, 17)), ((4, 1), (1, 1)),
+          # the SIMD cases (whole vectors of 4/8/16 lanes and tails): a scalar first operand,
+          # a per-channel operand, same shapes over several 4096-element rows
+          ((1,), (2, 3, 4, 37)), ((1, 7, 9, 40), (40,)), ((1, 12, 12, 100), (1, 12, 12, 100))]
 
 
 def binary_model(op, dtype, shapes, activation, seed, const_b=False, zps=(None, None, None)):

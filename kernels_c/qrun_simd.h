@@ -1,0 +1,104 @@
+/* The SIMD builds' vector of int32 lanes (and its fp32 twin) for the kernels that requantize
+ * per element: one set of names over SSE4.1 (4 lanes), AVX2 (8) and AVX-512 (16), so each
+ * kernel body is written once. Not included by the scalar build.
+ *
+ * qrun_v_quantize() is qrun_quantize() on a vector: the same fp32 operations (max, min, add of
+ * 1.5 * 2^23), so every ISA rounds exactly as the scalar build does. */
+#ifndef QRUN_SIMD_H
+#define QRUN_SIMD_H
+
+#include <immintrin.h>
+
+#include "qrun.h"
+
+#if defined(QRUN_ISA_AVX512VNNI)
+#define QRUN_V_(op) _mm512_##op
+#define QRUN_V_LANES 16
+#define QRUN_V_LOADU(ptr) _mm512_loadu_si512((const void*)(ptr))
+#define QRUN_V_CAST_SI(v) _mm512_castps_si512(v)
+typedef __m512i qrun_vi;
+typedef __m512 qrun_vf;
+
+/* QRUN_V_LANES bytes, XOR flip, sign-extended to int32 lanes. */
+static inline __m512i qrun_v_load_bytes(const uint8_t* a, uint8_t flip) {
+    const __m128i x = _mm_loadu_si128((const __m128i*)a);
+    return _mm512_cvtepi8_epi32(_mm_xor_si128(x, _mm_set1_epi8((char)flip)));
+}
+
+/* The low byte of every lane. */
+static inline void qrun_v_store_bytes(uint8_t* out, __m512i q) {
+    _mm_storeu_si128((__m128i*)out, _mm512_cvtepi32_epi8(q));
+}
+
+#elif defined(QRUN_ISA_AVX2)
+#define QRUN_V_(op) _mm256_##op
+#define QRUN_V_LANES 8
+#define QRUN_V_LOADU(ptr) _mm256_loadu_si256((const __m256i*)(ptr))
+#define QRUN_V_CAST_SI(v) _mm256_castps_si256(v)
+typedef __m256i qrun_vi;
+typedef __m256 qrun_vf;
+
+static inline __m256i qrun_v_load_bytes(const uint8_t* a, uint8_t flip) {
+    const __m128i x = _mm_loadl_epi64((const __m128i*)a);
+    return _mm256_cvtepi8_epi32(_mm_xor_si128(x, _mm_set1_epi8((char)flip)));
+}
+
+static inline void qrun_v_store_bytes(uint8_t* out, __m256i q) {
+    const __m256i low = _mm256_shuffle_epi8(q, _mm256_setr_epi8(
+        0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1));
+    const __m128i bytes = _mm_or_si128(_mm256_castsi256_si128(low),
+                                       _mm256_extracti128_si256(low, 1));
+    _mm_storel_epi64((__m128i*)out, bytes);
+}
+
+#elif defined(QRUN_ISA_SSE41)
+#define QRUN_V_(op) _mm_##op
+#define QRUN_V_LANES 4
+#define QRUN_V_LOADU(ptr) _mm_loadu_si128((const __m128i*)(ptr))
+#define QRUN_V_CAST_SI(v) _mm_castps_si128(v)
+typedef __m128i qrun_vi;
+typedef __m128 qrun_vf;
+
+static inline __m128i qrun_v_load_bytes(const uint8_t* a, uint8_t flip) {
+    int32_t word;
+    memcpy(&word, a, 4);
+    return _mm_cvtepi8_epi32(_mm_xor_si128(_mm_cvtsi32_si128(word), _mm_set1_epi8((char)flip)));
+}
+
+static inline void qrun_v_store_bytes(uint8_t* out, __m128i q) {
+    const int32_t word = _mm_cvtsi128_si32(
+        _mm_shuffle_epi8(q, _mm_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                          -1, -1)));
+    memcpy(out, &word, 4);
+}
+#endif
+
+typedef struct {
+    qrun_vf min_less_zp, max_less_zp, magic;
+    qrun_vi bits_less_zp;   /* the bits of 1.5 * 2^23, less the zero point */
+} qrun_v_requant;
+
+static inline qrun_v_requant qrun_v_requant_of(const qrun_requant* rq) {
+    qrun_v_requant v;
+    v.min_less_zp = QRUN_V_(set1_ps)(rq->min_less_zp);
+    v.max_less_zp = QRUN_V_(set1_ps)(rq->max_less_zp);
+    v.magic = QRUN_V_(set1_ps)(12582912.0f);
+    v.bits_less_zp = QRUN_V_(set1_epi32)(0x4B400000 - rq->zero_point);
+    return v;
+}
+
+/* Scaled floats -> output values as int32 (their low bytes are the output bytes). */
+static inline qrun_vi qrun_v_quantize(qrun_vf v, const qrun_v_requant* rq) {
+    v = QRUN_V_(max_ps)(v, rq->min_less_zp);
+    v = QRUN_V_(min_ps)(v, rq->max_less_zp);
+    v = QRUN_V_(add_ps)(v, rq->magic);
+    return QRUN_V_(sub_epi32)(QRUN_V_CAST_SI(v), rq->bits_less_zp);
+}
+
+/* acc * scale, quantized: qrun_requantize() on a vector. */
+static inline qrun_vi qrun_v_requantize(qrun_vi acc, qrun_vf scale, const qrun_v_requant* rq) {
+    return qrun_v_quantize(QRUN_V_(mul_ps)(QRUN_V_(cvtepi32_ps)(acc), scale), rq);
+}
+
+#endif
