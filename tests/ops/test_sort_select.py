@@ -104,3 +104,19 @@ def test_bucketize(dtype, boundaries):
     y = b.mark_output(b.add_tensor(value.shape, np.int32))
     b.add_op("BUCKETIZE", [x], [y], boundaries=np.asarray(boundaries, np.float32))
     check_against_litert(b.build(), inputs=[value])
+
+
+SENTENCES = [b"the quick brown fox jumps over", b" leading  and\ttrailing spaces ", b"one",
+             b"a b c d e f g h", b""]
+
+
+@pytest.mark.parametrize("text", SENTENCES)
+@pytest.mark.parametrize("ngram,skip,include_all", [(1, 0, False), (2, 0, False),
+                                                    (2, 1, True), (3, 2, False), (3, 1, True)])
+def test_skip_gram(text, ngram, skip, include_all):
+    b = ModelBuilder()
+    x = b.add_input((1,), np.bytes_, type_code=5)
+    y = b.mark_output(b.add_tensor((1,), np.bytes_, type_code=5))
+    b.add_op("SKIP_GRAM", [x], [y], ngram_size=ngram, max_skip_size=skip,
+             include_all_ngrams=include_all)
+    check_against_litert(b.build(), inputs=[np.array([text], dtype=object)])

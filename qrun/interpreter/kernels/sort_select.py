@@ -1,5 +1,5 @@
-"""Ops that sort, select or search: TOPK_V2, NON_MAX_SUPPRESSION_V4/V5, WHERE, UNIQUE and
-BUCKETIZE.
+"""Ops that sort, select or search: TOPK_V2, NON_MAX_SUPPRESSION_V4/V5, WHERE, UNIQUE,
+BUCKETIZE, and SKIP_GRAM (the n-grams of a string, with skips).
 
 Orders follow TFLite's kernels: TOPK_V2 breaks ties by the lower index (its TopContainer
 comparator); UNIQUE keeps the order of first occurrence; BUCKETIZE is std::upper_bound.
@@ -217,3 +217,51 @@ def bucketize(op):
     common = np.float64 if x.dtype == np.float64 else np.float32
     return np.searchsorted(_boundaries(op).astype(common), x.astype(common),
                            side="right").astype(np.int32)
+
+
+# -- SKIP_GRAM ---------------------------------------------------------------------------------
+
+_SPACE = frozenset(b" \t\n\v\f\r")
+
+
+def _words(text: bytes) -> list:
+    """skip_gram.cc's split: the first byte is never taken for a separator."""
+    words, prev = [], 0
+    for i in range(1, len(text)):
+        if text[i] in _SPACE:
+            if i > prev and text[prev] not in _SPACE:
+                words.append(text[prev:i])
+            prev = i + 1
+    if len(text) > prev:
+        words.append(text[prev:])
+    return words
+
+
+def _skip_grams(words: list, n: int, max_skip: int, include_all: bool) -> list:
+    """The kernel's enumeration, in its order: a stack of word indices, deepened while the
+    next word is within max_skip of the previous one, emitting n-grams as it backs out."""
+    if len(words) < n:
+        return []
+    grams, stack, depth = [], [0] * n, 1
+    while depth >= 0:
+        if depth < n and stack[depth] + 1 < len(words) and (
+                depth == 0 or stack[depth] - stack[depth - 1] <= max_skip):
+            stack[depth] += 1
+            depth += 1
+            if depth < n:
+                stack[depth] = stack[depth - 1]
+        else:
+            if depth > 0 and (depth <= n if include_all else depth == n):
+                grams.append(b" ".join(words[stack[i]] for i in range(depth)))
+            depth -= 1
+    return grams
+
+
+@register("SKIP_GRAM", (object,))
+def skip_gram(op):
+    text = op.inputs[0].data.reshape(-1)[0]
+    grams = _skip_grams(_words(bytes(text)), int(op.options.ngram_size),
+                        int(op.options.max_skip_size), bool(op.options.include_all_ngrams))
+    out = np.empty(len(grams), dtype=object)
+    out[:] = grams
+    return out
