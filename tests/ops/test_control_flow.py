@@ -14,7 +14,9 @@ Q8 = dict(scale=0.05, zero_point=-3)
 
 
 def _data_tensor(g: ModelBuilder, shape, dtype, zero_point=-3, is_input=False):
-    quant = dict(scale=0.05, zero_point=zero_point) if dtype == np.int8 else {}
+    # uint8 zero points are shifted by 128, int16 ones are 0 (the int16x8 spec).
+    zero_point = {np.int8: zero_point, np.uint8: zero_point + 128, np.int16: 0}.get(dtype)
+    quant = {} if zero_point is None else dict(scale=0.05, zero_point=zero_point)
     return (g.add_input if is_input else g.add_tensor)(shape, dtype, **quant)
 
 
@@ -56,15 +58,20 @@ def counter_loop(shape, dtype, limit: int, zero_point: int = -3) -> bytes:
     return b.build()
 
 
+def _random(rng, shape, dtype):
+    if dtype == np.float32:
+        return rng.uniform(-2, 2, shape).astype(np.float32)
+    info = np.iinfo(dtype)
+    return rng.integers(info.min, info.max + 1, shape).astype(dtype)
+
+
 @pytest.mark.parametrize("shape", [(3,), (2, 5, 3), (2, 4, 4, 7)])
 @pytest.mark.parametrize("dtype,zero_point", [(np.float32, 0), (np.int8, -128), (np.int8, 127),
-                                              (np.int8, -3)])
+                                              (np.int8, -3), (np.uint8, -100), (np.int16, 0)])
 @pytest.mark.parametrize("start,limit", [(0, 0), (0, 1), (-2, 4), (5, 3)])
 def test_while_counter(shape, dtype, zero_point, start, limit):
     model = counter_loop(shape, dtype, limit, zero_point)
-    rng = np.random.default_rng(start + limit)
-    x = (rng.uniform(-1, 1, shape).astype(np.float32) if dtype == np.float32
-         else rng.integers(-128, 128, shape).astype(np.int8))
+    x = _random(np.random.default_rng(start + limit), shape, dtype)
     check_against_litert(model, inputs=[np.array(start, np.int32), x])
 
 
@@ -130,15 +137,14 @@ def if_model(shape, dtype, else_op="MUL", activation="NONE") -> bytes:
 
 
 @pytest.mark.parametrize("shape", [(5,), (2, 3, 3, 5)])
-@pytest.mark.parametrize("dtype", [np.float32, np.int8])
+@pytest.mark.parametrize("dtype", [np.float32, np.int8, np.uint8, np.int16])
 @pytest.mark.parametrize("else_op", ["MUL", "SUB", "MAXIMUM"])
 @pytest.mark.parametrize("activation", ["NONE", "RELU"])
 @pytest.mark.parametrize("take", [True, False])
 def test_if(shape, dtype, else_op, activation, take):
     model = if_model(shape, dtype, else_op, activation)
     rng = np.random.default_rng(len(shape))
-    data = [(rng.uniform(-2, 2, shape).astype(np.float32) if dtype == np.float32
-             else rng.integers(-128, 128, shape).astype(np.int8)) for _ in range(2)]
+    data = [_random(rng, shape, dtype) for _ in range(2)]
     check_against_litert(model, inputs=[np.array([take])] + data)
 
 
