@@ -27,6 +27,7 @@ from .compare import compare
 from .delegate.backend import ISAS
 from .inputs import dequantize, load_inputs, random_inputs
 from .interpreter import Interpreter
+from .interpreter.graph import AliasStep
 from .interpreter.interpreter import OpResolverType
 from .profile import profile
 
@@ -140,12 +141,18 @@ def print_model(m: dict, out: TextIO) -> None:
 
 def numpy_reason(it: Interpreter, graph, step) -> str:
     """Why an op stays on the numpy kernels."""
+    if isinstance(step, AliasStep):
+        return "nothing to run: its output shares its input's bytes"
     delegate = graph.delegate
     if delegate is None:
         return ("numpy requested (--no-delegate)" if not it.uses_delegate
                 else "the C kernels are not built")
     op = step.ops[0]
     return delegate.rejected.get(op.index) or delegate.why_not(graph, step) or "not delegated"
+
+
+def input_types(op) -> str:
+    return ",".join(t.dtype.name for t in op.inputs if t is not None)
 
 
 def describe_runtime(it: Interpreter, init_ms: float) -> dict:
@@ -165,7 +172,7 @@ def describe_runtime(it: Interpreter, init_ms: float) -> dict:
         "backends": dict(sorted(backends.items(), key=lambda kv: (-kv[1], kv[0]))),
         "c_ops": dict(sorted(c_ops.items(), key=lambda kv: (-kv[1], kv[0]))),
         "numpy_ops": [{"index": s.ops[0].index, "op": s.ops[0].opname,
-                       "reason": numpy_reason(it, graph, s)}
+                       "types": input_types(s.ops[0]), "reason": numpy_reason(it, graph, s)}
                       for s in graph.steps if s.backend != "c"],
         "arena_bytes": it.arena_bytes,
         "plan_bytes": sum(plan_buffers.values()),
@@ -192,11 +199,11 @@ def print_runtime(r: dict, weight_bytes: int, out: TextIO) -> None:
     if r["numpy_ops"]:
         groups: Dict[tuple, List[int]] = collections.defaultdict(list)
         for o in r["numpy_ops"]:
-            groups[(o["op"], o["reason"])].append(o["index"])
+            groups[(o["op"], o["types"], o["reason"])].append(o["index"])
         print("on numpy:", file=out)
-        for (op, reason), indices in groups.items():
-            print("  %s x%d (ops %s): %s" % (op, len(indices), format_indices(indices), reason),
-                  file=out)
+        for (op, types, reason), indices in groups.items():
+            print("  %s(%s) x%d (ops %s): %s" % (op, types, len(indices),
+                                                format_indices(indices), reason), file=out)
 
 
 def format_indices(indices: List[int], limit: int = 8) -> str:
