@@ -120,3 +120,25 @@ def test_skip_gram(text, ngram, skip, include_all):
     b.add_op("SKIP_GRAM", [x], [y], ngram_size=ngram, max_skip_size=skip,
              include_all_ngrams=include_all)
     check_against_litert(b.build(), inputs=[np.array([text], dtype=object)])
+
+
+@pytest.mark.parametrize("n", [6, 13, 32])
+@pytest.mark.parametrize("sigma", [None, 0.4])
+def test_non_max_suppression_ties(n, sigma):
+    """Equal scores: the order among them is that of the kernel's std::priority_queue."""
+    boxes, _ = _boxes(n, n)
+    boxes[:, 2:] = boxes[:, :2] + 0.01  # small boxes: few overlaps
+    scores = np.random.default_rng(n).integers(0, 3, n).astype(np.float32) / 4
+    b = ModelBuilder()
+    ins = [b.add_input((n, 4), np.float32), b.add_input((n,), np.float32),
+           b.add_constant(np.int32(n)), b.add_constant(np.float32(0.5)),
+           b.add_constant(np.float32(0.1))]
+    outs = [b.add_tensor((n,), np.int32)]
+    if sigma is not None:
+        ins.append(b.add_constant(np.float32(sigma)))
+        outs.append(b.add_tensor((n,), np.float32))
+    outs.append(b.add_tensor((), np.int32))
+    for o in outs:
+        b.mark_output(o)
+    b.add_op("NON_MAX_SUPPRESSION_V4" if sigma is None else "NON_MAX_SUPPRESSION_V5", ins, outs)
+    check_against_litert(b.build(), inputs=[boxes, scores])

@@ -9,8 +9,6 @@ zero-filled past the selected count.
 """
 from __future__ import annotations
 
-import heapq
-
 import numpy as np
 
 from ..registry import register
@@ -88,19 +86,65 @@ def _iou(boxes: np.ndarray, i: int, others: np.ndarray) -> np.ndarray:
     return np.where((area[0] <= 0) | (area[1:] <= 0), np.float32(0), iou).astype(np.float32)
 
 
+class _PriorityQueue:
+    """std::priority_queue of (score, index, begin) ordered by score alone, with libstdc++'s
+    push_heap / pop_heap steps, so that equal scores come out in the kernel's order."""
+
+    def __init__(self):
+        self.items: list = []
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def _sift_up(self, hole: int, top: int, item) -> None:
+        a = self.items
+        parent = (hole - 1) // 2
+        while hole > top and a[parent][0] < item[0]:
+            a[hole] = a[parent]
+            hole = parent
+            parent = (hole - 1) // 2
+        a[hole] = item
+
+    def push(self, item) -> None:
+        self.items.append(item)
+        self._sift_up(len(self.items) - 1, 0, item)
+
+    def pop(self):
+        a = self.items
+        top, last = a[0], a.pop()
+        n = len(a)
+        if n:
+            # __adjust_heap: move the larger child up to the root's hole, down to a leaf,
+            # then sift the former last element up from there.
+            hole = child = 0
+            while child < (n - 1) // 2:
+                child = 2 * (child + 1)
+                if a[child][0] < a[child - 1][0]:
+                    child -= 1
+                a[hole] = a[child]
+                hole = child
+            if n % 2 == 0 and child == (n - 2) // 2:
+                child = 2 * (child + 1)
+                a[hole] = a[child - 1]
+                hole = child - 1
+            self._sift_up(hole, 0, last)
+        return top
+
+
 def _soft_nms(boxes, scores, max_out, iou_threshold, score_threshold, sigma):
     """reference_ops::NonMaxSuppression (float): a max-heap of candidates; a candidate is
     compared with the boxes selected since its last visit, hard-suppressed at IoU >=
     threshold, else its score decays by exp(-0.5/sigma * iou^2) and it is re-queued."""
     f32 = np.float32
-    heap = [(-float(scores[i]), i, 0) for i in range(len(scores)) if scores[i] > score_threshold]
-    heapq.heapify(heap)
-    count = min(len(heap), max_out)
+    queue = _PriorityQueue()
+    for i in np.flatnonzero(scores > score_threshold):
+        queue.push((scores[i], int(i), 0))
+    count = min(len(queue), max_out)
     scale = f32(-0.5) / f32(sigma) if sigma > 0 else f32(0)
     selected, selected_scores = [], []
-    while len(selected) < count and heap:
-        neg, index, begin = heapq.heappop(heap)
-        score = original = f32(-neg)
+    while len(selected) < count and len(queue):
+        original, index, begin = queue.pop()
+        score = original
         hard = False
         for j in range(len(selected) - 1, begin - 1, -1):
             iou = _iou(boxes, index, np.array([selected[j]]))[0]
@@ -120,7 +164,7 @@ def _soft_nms(boxes, scores, max_out, iou_threshold, score_threshold, sigma):
             selected.append(index)
             selected_scores.append(score)
         if score > score_threshold:
-            heapq.heappush(heap, (-float(score), index, begin))
+            queue.push((score, index, begin))
     return selected, selected_scores
 
 
