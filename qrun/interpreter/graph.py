@@ -145,8 +145,8 @@ class Graph:
         del tensors
 
     def _bind(self, fn: Optional[Callable]) -> Optional[Callable]:
-        """Kernels and shape rules marked `uses_runtime` (control flow, resources) get the
-        interpreter-wide Runtime as a keyword argument."""
+        """Kernels and shape rules marked `registry.uses_runtime` (control flow, resources)
+        get the interpreter-wide Runtime as a keyword argument."""
         if fn is not None and getattr(fn, "uses_runtime", False):
             return functools.partial(fn, runtime=self.runtime)
         return fn

@@ -50,6 +50,13 @@ def register(op: str, dtypes: Iterable, shape: Optional[ShapeFn] = None,
     return wrap
 
 
+def uses_runtime(fn: Callable) -> Callable:
+    """Marks a kernel or shape rule that also takes the interpreter's Runtime (other
+    subgraphs, resources) as `runtime=`; the Graph binds it at prepare."""
+    fn.uses_runtime = True
+    return fn
+
+
 def dtype_key(op) -> Optional[np.dtype]:
     """The dtype that selects the kernel of an operator: that of its data input."""
     i = DTYPE_INPUT.get(op.opname, 0)

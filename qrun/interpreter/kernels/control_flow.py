@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..registry import register
-from .resources import ANY_DTYPE, uses_runtime
+from ..registry import register, uses_runtime
+from ..schema import TENSOR_DTYPES
+
+# WHILE carries loop variables of any type; the first one keys the kernel.
+_ANY_DTYPE = sorted({d for d in TENSOR_DTYPES.values() if d is not None}, key=str)
 
 
 def _prepare(runtime, index: int, tensors, what: str):
@@ -50,7 +53,7 @@ def _while_shapes(op, runtime):
     return shapes
 
 
-@register("WHILE", ANY_DTYPE, shape=_while_shapes)
+@register("WHILE", _ANY_DTYPE, shape=_while_shapes)
 @uses_runtime
 def while_loop(op, runtime):
     cond_index, body_index = op.options.cond_subgraph_index, op.options.body_subgraph_index

@@ -11,18 +11,11 @@ from typing import Dict
 
 import numpy as np
 
-from ..registry import register
+from ..registry import register, uses_runtime
 from ..schema import TENSOR_DTYPES
 
 _RESOURCE = np.int32
-ANY_DTYPE = sorted({d for d in TENSOR_DTYPES.values() if d is not None}, key=str)
 _STRING = np.dtype(object)
-
-
-def uses_runtime(fn):
-    """Marks a kernel or shape rule that takes the interpreter's Runtime (see Graph._bind)."""
-    fn.uses_runtime = True
-    return fn
 
 
 def _resource_id(op) -> int:
