@@ -146,8 +146,8 @@ def _soft_nms(boxes, scores, max_out, iou_threshold, score_threshold, sigma):
         original, index, begin = queue.pop()
         score = original
         hard = False
-        for j in range(len(selected) - 1, begin - 1, -1):
-            iou = _iou(boxes, index, np.array([selected[j]]))[0]
+        # Against the boxes selected since its last visit, newest first.
+        for iou in _iou(boxes, index, np.array(selected[begin:][::-1], np.int64)):
             if iou >= iou_threshold:
                 hard = True
                 break
