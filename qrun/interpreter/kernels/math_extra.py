@@ -16,7 +16,6 @@ from .common import broadcast_shape, constant_input
 from .shape_ops import WIDE_TYPES, normalize_axis
 
 SHIFT_TYPES = (np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32)
-BITCAST_TYPES = WIDE_TYPES
 
 
 # -- CUMSUM ------------------------------------------------------------------------------------
@@ -76,7 +75,9 @@ def fake_quant_shape(op):
 
 
 def _round_away(x: np.ndarray) -> np.ndarray:
-    return np.trunc(x + np.copysign(np.float32(0.5), x)).astype(np.float32)
+    """std::round: half away from zero (x - trunc(x) is exact, unlike x + 0.5)."""
+    t = np.trunc(x)
+    return (t + np.sign(x) * (np.abs(x - t) >= 0.5)).astype(np.float32)
 
 
 @register("FAKE_QUANT", (np.float32,), shape=fake_quant_shape)
@@ -135,7 +136,7 @@ def bitcast_shape(op):
     return [shape[:-1]]
 
 
-@register("BITCAST", BITCAST_TYPES, shape=bitcast_shape)
+@register("BITCAST", WIDE_TYPES, shape=bitcast_shape)
 def bitcast(op):
     x = np.ascontiguousarray(op.inputs[0].data)
     return x.reshape(-1).view(op.outputs[0].dtype).reshape(bitcast_shape(op)[0])
