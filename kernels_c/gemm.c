@@ -3,8 +3,8 @@
  * Both run the same MR x NR block kernel per ISA; they differ only in how row r of A at tap t
  * is found: GEMM rows are strided, IGEMM rows come from the indirection buffer.
  * Kernels: scalar (KR 1), SSE4.1 / AVX2 (KR 2: A and W sign-extended to 16 bits, pmaddwd),
- * AVX-512 VNNI (KR 4: vpdpbusd on A + 128 as unsigned bytes; the packer folds
- * -128 * (weight sum) into the bias, QRUN_GEMM_A_OFFSET). All keep the same int32
+ * AVX-512 VNNI (KR 4: vpdpbusd, unsigned x signed bytes: A as the value + 128, or int8 A
+ * with the weights packed + 128; QRUN_GEMM_DOT_OFFSET tells the packer). All keep the same int32
  * accumulators (wrapping) and the same fp32 requantization, so every ISA gives the same bytes.
  */
 #include "qrun.h"
@@ -37,7 +37,19 @@ static inline void gemm_rows(const qrun_gemm_params* p, const uint8_t* arena, in
 static inline int32_t gemm_row_sum(const uint8_t* a, int64_t n, uint8_t flip) {
     int32_t sum = 0;
     int64_t k = 0;
-#if !defined(QRUN_ISA_SCALAR)
+#if defined(QRUN_ISA_AVX512VNNI)
+    /* vpsadbw sums unsigned bytes: x ^ flip ^ 0x80 is the int8 value + 128; the tail's
+     * missing bytes are 0 ^ 0 (masked load, masked constant). */
+    const __m512i to_unsigned = _mm512_set1_epi8((char)(0x80 ^ flip));
+    __m512i sums = _mm512_setzero_si512();
+    for (; k < n; k += 64) {
+        const __mmask64 mask = n - k >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (n - k)) - 1;
+        const __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, a + k),
+                                           _mm512_maskz_mov_epi8(mask, to_unsigned));
+        sums = _mm512_add_epi64(sums, _mm512_sad_epu8(x, _mm512_setzero_si512()));
+    }
+    sum = (int32_t)(_mm512_reduce_add_epi64(sums) - 128 * n);
+#elif !defined(QRUN_ISA_SCALAR)
     /* psadbw sums unsigned bytes: x ^ flip ^ 0x80 is the int8 value + 128. */
     const __m128i to_unsigned = _mm_set1_epi8((char)(0x80 ^ flip));
     __m128i sums = _mm_setzero_si128();
@@ -93,6 +105,17 @@ typedef void (*gemm_block_fn)(const qrun_gemm_params*, uint8_t*, int64_t, int64_
  * least padding, then the widest); each width is one instance of the template below. */
 #define GEMM_NV_MAX (QRUN_GEMM_NR / 16)
 
+/* vpdpbusd multiplies unsigned by signed bytes. Three ways to feed it (the plan picks):
+ * GEMM_A_RAW: uint8 A is the unsigned operand as it is (its bytes are the int8 value + 128;
+ *   the packer subtracts 128 x the weight sums from the bias);
+ * GEMM_A_XOR: int8 A ^ 0x80, the same value + 128, one XOR per broadcast;
+ * GEMM_W_UNSIGNED: int8 A is the signed operand, the weights are packed + 128 and the row-sum
+ *   term takes off 128 x the row sum of A (no XOR in the loop, a row sum per row block). */
+enum { GEMM_A_RAW, GEMM_A_XOR, GEMM_W_UNSIGNED };
+
+#define GEMM_VNNI_DOT(acc, a, w) \
+    (mode == GEMM_W_UNSIGNED ? _mm512_dpbusd_epi32(acc, w, a) : _mm512_dpbusd_epi32(acc, a, w))
+
 /* acc[r][j] += the next 4 bytes of K of each row (x4, loaded by the statement given) x the
  * next nv weight vectors. */
 #define GEMM_VNNI_STEP(...)                                                                 \
@@ -101,27 +124,27 @@ typedef void (*gemm_block_fn)(const qrun_gemm_params*, uint8_t*, int64_t, int64_
         _Pragma("GCC unroll 8") for (int j = 0; j < nv; j++)                                \
             wv[j] = _mm512_loadu_si512(w + 64 * j);                                         \
         _Pragma("GCC unroll 16") for (int r = 0; r < QRUN_GEMM_MR; r++) {                   \
-            __m128i x4;                                                                     \
+            __m512i av;                                                                     \
             __VA_ARGS__;                                                                    \
-            const __m512i av = _mm512_xor_si512(_mm512_broadcastd_epi32(x4), to_unsigned);  \
+            if (mode == GEMM_A_XOR)                                                         \
+                av = _mm512_xor_si512(av, _mm512_set1_epi8((char)0x80));                    \
             _Pragma("GCC unroll 8") for (int j = 0; j < nv; j++)                            \
-                acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], av, wv[j]);                      \
+                acc[r][j] = GEMM_VNNI_DOT(acc[r][j], av, wv[j]);                            \
         }                                                                                   \
         w += 64 * nv;                                                                       \
     } while (0)
 
-/* MR x (16 nv) channels, K in groups of 4 (c4). Inlined into one function per nv, so that
- * every loop over rows and vectors unrolls and the accumulators stay in registers. */
+/* MR x (16 nv) channels, K in groups of 4 (c4). Inlined into one function per nv and operand
+ * order, so that every loop over rows and vectors unrolls and the accumulators stay in
+ * registers. */
 QRUN_TARGET_VNNI __attribute__((always_inline))
 static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, int64_t m0,
                                  int64_t mr, int64_t block, const int32_t term[QRUN_GEMM_MR],
-                                 const int nv) {
+                                 const int nv, const int mode) {
     const int64_t kc = p->kc;
     const uint8_t* packed = (const uint8_t*)p->packed_w
         + block * (64 * nv + p->ks * gemm_round_up(kc, 4) * 16 * nv);
     const int8_t* w = (const int8_t*)(packed + 64 * nv);
-    /* byte ^ a_flip is the int8 value; ^ 0x80 more makes it the unsigned value + 128. */
-    const __m512i to_unsigned = _mm512_set1_epi8((char)(0x80 ^ (uint8_t)p->a_flip));
     /* The K tail's bytes: masked loads read nothing past the row (and never fault). */
     const __mmask16 tail = (__mmask16)((1u << (kc % 4)) - 1);
     __m512i acc[QRUN_GEMM_MR][GEMM_NV_MAX];
@@ -139,10 +162,10 @@ static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, int6
         gemm_rows(p, arena, m0, mr, t, a);
         int64_t k = 0;
         for (; k + 4 <= kc; k += 4)
-            GEMM_VNNI_STEP(x4 = _mm_cvtsi32_si128(*(const int32_t __attribute__((may_alias,
-                                                   aligned(1)))*)(a[r] + k)));
+            GEMM_VNNI_STEP(av = _mm512_set1_epi32(
+                               *(const int32_t __attribute__((may_alias, aligned(1)))*)(a[r] + k)));
         if (tail)
-            GEMM_VNNI_STEP(x4 = _mm_maskz_loadu_epi8(tail, a[r] + k));
+            GEMM_VNNI_STEP(av = _mm512_broadcastd_epi32(_mm_maskz_loadu_epi8(tail, a[r] + k)));
     }
 
     const int64_t n0 = block * 16 * nv;
@@ -152,7 +175,7 @@ static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, int6
     const __m512 hi = _mm512_set1_ps(rq.max_less_zp);
     const __m512 magic = _mm512_set1_ps(12582912.0f);
     const __m512i magic_less_zp = _mm512_set1_epi32(0x4B400000 - rq.zero_point);
-    const int has_term = p->a_sum_mult != 0;   /* int8 weights have none */
+    const int has_term = p->a_sum_mult != 0;
 #pragma GCC unroll 8
     for (int j = 0; j < nv; j++) {
         const int64_t lanes = nc - 16 * j;
@@ -174,22 +197,31 @@ static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, int6
     }
 }
 
-#define GEMM_VNNI_INSTANCE(name, nv)                                                         \
+#define GEMM_VNNI_INSTANCES(prefix, mode)                                                    \
+    GEMM_VNNI_INSTANCE(prefix##_gemm_6x16c4__avx512vnni, 1, mode)                            \
+    GEMM_VNNI_INSTANCE(prefix##_gemm_6x32c4__avx512vnni, 2, mode)                            \
+    GEMM_VNNI_INSTANCE(prefix##_gemm_6x48c4__avx512vnni, 3, mode)                            \
+    GEMM_VNNI_INSTANCE(prefix##_gemm_6x64c4__avx512vnni, 4, mode)
+#define GEMM_VNNI_INSTANCE(name, nv, mode)                                                   \
     QRUN_TARGET_VNNI static void name(const qrun_gemm_params* p, uint8_t* arena, int64_t m0, \
                                       int64_t mr, int64_t block,                             \
                                       const int32_t term[QRUN_GEMM_MR]) {                    \
-        gemm_block_c4(p, arena, m0, mr, block, term, nv);                                    \
+        gemm_block_c4(p, arena, m0, mr, block, term, nv, mode);                              \
     }
-GEMM_VNNI_INSTANCE(qs8_gemm_6x16c4__avx512vnni, 1)
-GEMM_VNNI_INSTANCE(qs8_gemm_6x32c4__avx512vnni, 2)
-GEMM_VNNI_INSTANCE(qs8_gemm_6x48c4__avx512vnni, 3)
-GEMM_VNNI_INSTANCE(qs8_gemm_6x64c4__avx512vnni, 4)
+GEMM_VNNI_INSTANCES(qu8, GEMM_A_RAW)
+GEMM_VNNI_INSTANCES(qs8, GEMM_A_XOR)
+GEMM_VNNI_INSTANCES(qs8_wu8, GEMM_W_UNSIGNED)
 
 static gemm_block_fn gemm_block_for(const qrun_gemm_params* p) {
-    static const gemm_block_fn by_nv[GEMM_NV_MAX] = {
-        qs8_gemm_6x16c4__avx512vnni, qs8_gemm_6x32c4__avx512vnni,
-        qs8_gemm_6x48c4__avx512vnni, qs8_gemm_6x64c4__avx512vnni};
-    return by_nv[p->nr / 16 - 1];
+    static const gemm_block_fn by_mode[3][GEMM_NV_MAX] = {
+        {qu8_gemm_6x16c4__avx512vnni, qu8_gemm_6x32c4__avx512vnni,
+         qu8_gemm_6x48c4__avx512vnni, qu8_gemm_6x64c4__avx512vnni},
+        {qs8_gemm_6x16c4__avx512vnni, qs8_gemm_6x32c4__avx512vnni,
+         qs8_gemm_6x48c4__avx512vnni, qs8_gemm_6x64c4__avx512vnni},
+        {qs8_wu8_gemm_6x16c4__avx512vnni, qs8_wu8_gemm_6x32c4__avx512vnni,
+         qs8_wu8_gemm_6x48c4__avx512vnni, qs8_wu8_gemm_6x64c4__avx512vnni}};
+    const int mode = p->w_unsigned ? GEMM_W_UNSIGNED : p->a_flip ? GEMM_A_RAW : GEMM_A_XOR;
+    return by_mode[mode][p->nr / 16 - 1];
 }
 
 #elif defined(QRUN_ISA_AVX2) || defined(QRUN_ISA_SSE41)

@@ -38,14 +38,14 @@
 #endif
 
 /* GEMM tiles per ISA (gemm.c): MR rows x nr channels, nr a multiple of NR_STEP up to NR
- * (chosen per op by the plan), K grouped by KR in the packed weights; the VNNI kernel reads
- * A + QRUN_GEMM_A_OFFSET (unsigned), the packer compensates the bias. */
+ * (chosen per op by the plan), K grouped by KR in the packed weights. DOT_OFFSET: the VNNI
+ * kernels' unsigned operand is the value + 128 (see qrun_isa_info.gemm_dot_offset). */
 #if defined(QRUN_ISA_AVX512VNNI)
 #define QRUN_GEMM_MR 6
 #define QRUN_GEMM_NR 64
 #define QRUN_GEMM_NR_STEP 16
 #define QRUN_GEMM_KR 4
-#define QRUN_GEMM_A_OFFSET 128
+#define QRUN_GEMM_DOT_OFFSET 128
 #elif defined(QRUN_ISA_AVX2)
 #define QRUN_GEMM_MR 4
 #define QRUN_GEMM_NR 16
@@ -59,8 +59,8 @@
 #define QRUN_GEMM_NR 8
 #define QRUN_GEMM_KR 1
 #endif
-#ifndef QRUN_GEMM_A_OFFSET
-#define QRUN_GEMM_A_OFFSET 0
+#ifndef QRUN_GEMM_DOT_OFFSET
+#define QRUN_GEMM_DOT_OFFSET 0
 #endif
 #ifndef QRUN_GEMM_NR_STEP
 #define QRUN_GEMM_NR_STEP QRUN_GEMM_NR

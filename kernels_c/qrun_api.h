@@ -37,7 +37,10 @@ typedef struct {
     int32_t gemm_nr;     /* output channels per packed weight block: at most this, */
     int32_t gemm_nr_step; /* a multiple of this (the plan picks per op: qrun_gemm_params.nr) */
     int32_t gemm_kr;     /* K elements grouped per channel in the packed weights */
-    int32_t gemm_a_offset; /* added to A by the GEMM kernel: bias -= gemm_a_offset * weight sums */
+    int32_t gemm_dot_offset; /* nonzero (128): a u8 x s8 dot product. A is read as the
+                                unsigned value + 128: bias -= 128 * weight sums; or, for int8
+                                A, the weights may be packed + 128 instead (w_unsigned):
+                                a_sum_mult -= 128 */
     int32_t dw_cr;       /* channels per packed depthwise block */
 } qrun_isa_info;
 
@@ -71,6 +74,7 @@ typedef struct {
     int64_t c_stride;
     int32_t a_flip;
     int32_t a_sum_mult;
+    int32_t w_unsigned;       /* gemm_dot_offset builds: int8 A, weights packed + 128 */
     qrun_requant rq;
 } qrun_gemm_params;
 

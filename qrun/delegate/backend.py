@@ -24,7 +24,7 @@ class Backend:
     gemm_nr: int
     gemm_nr_step: int
     gemm_kr: int
-    gemm_a_offset: int
+    gemm_dot_offset: int
     dw_cr: int
 
     def thread_pool(self, num_threads: int):
@@ -53,7 +53,7 @@ def _make(isa: str, module) -> Backend:
         raise BackendError("module _qrun_%s reports ISA %r" % (isa, name))
     return Backend(isa, module.ffi, module.lib, info.gemm_mr, info.gemm_nr,
                    info.gemm_nr_step, info.gemm_kr,
-                   info.gemm_a_offset, info.dw_cr)
+                   info.gemm_dot_offset, info.dw_cr)
 
 
 def cpu_isas() -> list:

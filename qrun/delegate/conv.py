@@ -13,7 +13,7 @@ from ..interpreter.kernels.common import out_size, pad_before
 from ..interpreter.schema import Activation
 from . import rules
 from .packing import (deconv_indirection, gemm_block_width, indirection_buffer, pack_dwconv,
-                      pack_gemm, window_indirection)
+                      pack_gemm, unsigned_weights_pay, window_indirection)
 from .plan import activation_domain, wrap_int32, zero_row
 from .table import delegate_op
 
@@ -64,19 +64,26 @@ def fill_gemm(ctx, p, op, w2d: np.ndarray, ks: int) -> None:
     zw = w.zero_point - shift
     zx = x.zero_point - shift
     be = ctx.backend
+    # A u8 x s8 dot product (VNNI, gemm_dot_offset 128) reads A as the value + 128 (its weight
+    # sums come off the bias), or, for int8 A where it pays, the weights are stored + 128
+    # instead (the kernel's row-sum term takes 128 x the row sum of A off).
+    nr = gemm_block_width(n, be.gemm_nr_step, be.gemm_nr)
+    w_unsigned = bool(be.gemm_dot_offset) and not flip and unsigned_weights_pay(
+        ks, k // ks, -(-n // nr))
+    a_offset, w_offset = (0, be.gemm_dot_offset) if w_unsigned else (be.gemm_dot_offset, 0)
 
     def pack() -> np.ndarray:
         w8 = w2d.astype(np.int32) - shift
         # sum (x - zx)(w - zw) = sum x*w - zw*sum x - zx*sum w + K*zx*zw
-        # The kernel may read A + gemm_a_offset (VNNI: unsigned bytes); its weight sums cancel it.
         wsum = w8.sum(axis=1, dtype=np.int64)
-        bias = _bias(op, n) - (zx + be.gemm_a_offset) * wsum + k * zx * zw
-        return pack_gemm(w8.astype(np.int8), wrap_int32(bias), ks, nr, be.gemm_kr)
-    nr = gemm_block_width(n, be.gemm_nr_step, be.gemm_nr)
+        bias = _bias(op, n) - (zx + a_offset) * wsum + k * zx * zw
+        stored = (w8 + w_offset).astype(np.uint8).view(np.int8)
+        return pack_gemm(stored, wrap_int32(bias), ks, nr, be.gemm_kr)
     p.n, p.kc, p.ks, p.nr = n, k // ks, ks, nr
+    p.w_unsigned = w_unsigned
     p.packed_w = ctx.weights(op, "packed_w", pack, "uint8_t")
     p.a_flip = flip
-    p.a_sum_mult = -zw
+    p.a_sum_mult = -zw - w_offset
     ctx.requant(p.rq, _requant_scales(x, w, out, n), out, _activation(op))
 
 

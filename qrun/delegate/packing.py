@@ -18,6 +18,16 @@ def gemm_block_width(n: int, step: int, widest: int) -> int:
     return min(range(step, widest + 1, step), key=lambda nr: (_blocks(n, nr) * nr, -nr))
 
 
+def unsigned_weights_pay(ks: int, kc: int, blocks: int) -> bool:
+    """For int8 A on a u8 x s8 dot product, per row: XOR A to unsigned in the loop (an op per
+    4 bytes of K, per tap and channel block), or pack the weights + 128 and take the row sum
+    of A once (about 4 ops per 64 bytes and 40 per tap, as measured with bench_gemm.py's
+    shapes). True when the row sum is cheaper."""
+    xor_ops = ks * -(-kc // 4) * blocks
+    row_sum_ops = ks * (4 * -(-kc // 64) + 40)
+    return row_sum_ops < xor_ops
+
+
 def pack_gemm(w: np.ndarray, bias: np.ndarray, ks: int, nr: int, kr: int) -> np.ndarray:
     """w: [n, ks * kc] int8 values (tap-major), bias: [n] int32 -> bytes: per block of nr
     channels, nr int32 biases then [ks][kc/kr][nr][kr] int8 (channels and kc zero-padded)."""
@@ -29,7 +39,18 @@ def pack_gemm(w: np.ndarray, bias: np.ndarray, ks: int, nr: int, kr: int) -> np.
     wp = wp.reshape(nb, nr, ks, kcp // kr, kr).transpose(0, 2, 3, 1, 4).reshape(nb, -1)
     bp = np.zeros(nb * nr, np.int32)
     bp[:n] = bias
-    return np.concatenate([bp.reshape(nb, nr).view(np.uint8), wp.view(np.uint8)], axis=1).ravel()
+    packed = aligned_bytes(nb * (nr * 4 + wp.shape[1]))
+    packed.reshape(nb, -1)[:] = np.concatenate([bp.reshape(nb, nr).view(np.uint8),
+                                                wp.view(np.uint8)], axis=1)
+    return packed
+
+
+def aligned_bytes(size: int, alignment: int = 64) -> np.ndarray:
+    """A zeroed uint8 array whose data starts on an `alignment`-byte boundary: the SIMD
+    kernels' full-vector weight loads then never straddle two cache lines."""
+    raw = np.zeros(size + alignment, np.uint8)
+    start = -raw.ctypes.data % alignment
+    return raw[start:start + size]
 
 
 def dwconv_positions(cr: int) -> np.ndarray:
