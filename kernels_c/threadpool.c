@@ -114,8 +114,11 @@ static int threadpool_wait_for_job(qrun_pool* pool, uint64_t* seen) {
             return 1;
         }
         threadpool_pause();
-        if (i % 64 == 0 && threadpool_now_ns() > deadline)
-            break;
+        if (i % 64 == 0) {
+            if (threadpool_now_ns() > deadline)
+                break;
+            sched_yield();   /* more threads than cores: let the others run */
+        }
     }
     /* Sleep. sleepers is raised before the generation is read again and the caller publishes
      * the generation before it reads sleepers (both sequentially consistent), so one of the
