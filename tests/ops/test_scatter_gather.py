@@ -52,6 +52,14 @@ def test_embedding_lookup(table, dtype, hybrid, per_row):
     check_against_litert(b.build(), inputs=[rng.integers(0, rows, 6).astype(np.int32)])
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.int16, np.int32, np.int64, np.uint32,
+                                   np.bool_])
+@pytest.mark.parametrize("table", [(5, 3), (7, 2, 3)])
+def test_embedding_lookup_copies(dtype, table):
+    Op(seed=table[0]).index(np.array([4, 0, 2, 2, 1], np.int32), runtime=True).data(
+        table, dtype, q=None).run("EMBEDDING_LOOKUP", [((5,) + table[1:], dtype, None)])
+
+
 UPDATE_SLICE_TYPES = [np.float32, np.float16, np.int8, np.uint8, np.int16, np.int32, np.int64,
                       np.bool_]
 
@@ -81,7 +89,7 @@ def test_reverse_sequence(dtype, shape, seq_dim, batch_dim, index_type):
         "REVERSE_SEQUENCE", [(shape, dtype)], seq_dim=seq_dim, batch_dim=batch_dim)
 
 
-DIAG_TYPES = [np.float32, np.int8, np.uint8, np.int32, np.int64]
+DIAG_TYPES = [np.float32, np.int8, np.uint8, np.int16, np.int32, np.int64]
 
 
 @pytest.mark.parametrize("dtype", DIAG_TYPES)

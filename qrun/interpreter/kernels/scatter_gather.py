@@ -14,11 +14,13 @@ import numpy as np
 from ..registry import register
 from .shape_ops import known, normalize_axis
 
+EMBEDDING_TYPES = (np.float32, np.float16, np.int8, np.uint8, np.int16, np.int32, np.int64,
+                   np.uint32, np.bool_)
 SCATTER_TYPES = (np.float32, np.uint8, np.int8, np.int64, np.int32, np.bool_)
 UPDATE_SLICE_TYPES = (np.float32, np.float16, np.int8, np.uint8, np.int16, np.int32, np.int64,
                       np.bool_)
 REVERSE_TYPES = (np.float32, np.int16, np.int32, np.int64, np.uint8)
-DIAG_TYPES = (np.float32, np.int8, np.uint8, np.int32, np.int64)
+DIAG_TYPES = (np.float32, np.int8, np.uint8, np.int16, np.int32, np.int64)
 ONE_HOT_TYPES = (np.float32, np.int32, np.int64, np.int8, np.uint8, np.bool_)
 SEGMENT_TYPES = (np.float32, np.int32)
 SPARSE_TYPES = (np.float32, np.int32, np.int64, np.int8, np.uint8)
@@ -73,8 +75,7 @@ def embedding_lookup_shape(op):
     return [tuple(ids.shape) + tuple(table.shape[1:])]
 
 
-@register("EMBEDDING_LOOKUP", (np.float32, np.int8, np.uint8), shape=embedding_lookup_shape,
-          dtype_input=1)
+@register("EMBEDDING_LOOKUP", EMBEDDING_TYPES, shape=embedding_lookup_shape, dtype_input=1)
 def embedding_lookup(op):
     ids, table = op.inputs[0].data, op.inputs[1]
     rows = table.data.shape[0]
