@@ -11,13 +11,89 @@ static inline int32_t pool_load(uint8_t x, int32_t is_signed) {
     return is_signed ? (int32_t)(int8_t)x : (int32_t)x;
 }
 
+#if defined(QRUN_ISA_SCALAR)
+static inline int64_t pool_vectors(const qrun_pool_params* p, const uint8_t* in,
+                                   const int64_t* ind, uint8_t* out) {
+    (void)p, (void)in, (void)ind, (void)out;
+    return 0;
+}
+
+static inline int64_t mean_vectors(const qrun_mean_params* p, const uint8_t* in, uint8_t* out,
+                                   int32_t bias) {
+    (void)p, (void)in, (void)out, (void)bias;
+    return 0;
+}
+#else
+#include "qrun_simd.h"
+
+/* POOL_MAX_EXACT_TAPS: below it, |sum + count / 2| < 2^22, so the float quotient truncates to
+ * the integer one (it is within 2^-24 relative of n / d, which is at least 1 / d from the
+ * next integer) and the average is exact in float division. */
+#define POOL_MAX_EXACT_TAPS 16384
+
+/* One pixel's leading whole vectors of channels (int32 lanes; uint8 bytes as x - 128, so one
+ * signed max serves both); the caller's scalar loop does the rest. */
+static int64_t pool_vectors(const qrun_pool_params* p, const uint8_t* in, const int64_t* ind,
+                            uint8_t* out) {
+    if (p->taps >= POOL_MAX_EXACT_TAPS)
+        return 0;
+    const uint8_t flip = p->is_signed ? 0 : 0x80;
+    const qrun_vi shift = QRUN_V_(set1_epi32)(p->is_signed ? 0 : 128);
+    const qrun_vi lo = QRUN_V_(set1_epi32)(p->act_min), hi = QRUN_V_(set1_epi32)(p->act_max);
+    int64_t c = 0;
+    for (; c + QRUN_V_LANES <= p->channels; c += QRUN_V_LANES) {
+        qrun_vi acc = QRUN_V_(set1_epi32)(p->is_max ? INT32_MIN : 0);
+        int32_t count = 0;
+        for (int64_t t = 0; t < p->taps; t++) {
+            if (ind[t] < 0)
+                continue;
+            const qrun_vi v = qrun_v_load_bytes(in + ind[t] + c, flip);
+            acc = p->is_max ? QRUN_V_(max_epi32)(acc, v) : QRUN_V_(add_epi32)(acc, v);
+            count++;
+        }
+        qrun_vi v;
+        if (p->is_max) {
+            v = QRUN_V_(add_epi32)(acc, shift);
+        } else {
+            const qrun_vi sum = QRUN_V_(add_epi32)(acc, QRUN_V_(mullo_epi32)(
+                shift, QRUN_V_(set1_epi32)(count)));
+            const qrun_vi negative = QRUN_V_(srai_epi32)(sum, 31);   /* 0 or -1 */
+            const qrun_vi half = QRUN_V_(mullo_epi32)(   /* count / 2 with the sum's sign */
+                QRUN_V_(set1_epi32)(count / 2),
+                QRUN_V_(add_epi32)(QRUN_V_(set1_epi32)(1), QRUN_V_(add_epi32)(negative, negative)));
+            v = QRUN_V_(cvttps_epi32)(QRUN_V_(div_ps)(
+                QRUN_V_(cvtepi32_ps)(QRUN_V_(add_epi32)(sum, half)),
+                QRUN_V_(set1_ps)((float)count)));
+        }
+        qrun_v_store_bytes(out + c, QRUN_V_(min_epi32)(QRUN_V_(max_epi32)(v, lo), hi));
+    }
+    return c;
+}
+
+static int64_t mean_vectors(const qrun_mean_params* p, const uint8_t* in, uint8_t* out,
+                            int32_t bias) {
+    const uint8_t flip = (uint8_t)p->flip;
+    const qrun_v_requant rq = qrun_v_requant_of(&p->rq);
+    const qrun_vf scale = QRUN_V_(set1_ps)(p->rq.scale[0]);
+    int64_t c = 0;
+    for (; c + QRUN_V_LANES <= p->channels; c += QRUN_V_LANES) {
+        qrun_vi acc = QRUN_V_(set1_epi32)(bias);
+        for (int64_t i = 0; i < p->inner; i++)
+            acc = QRUN_V_(add_epi32)(acc, qrun_v_load_bytes(in + i * p->channels + c, flip));
+        qrun_v_store_bytes(out + c, qrun_v_requantize(acc, scale, &rq));
+    }
+    return c;
+}
+#endif
+
 /* Tiles are output pixels. The average rounds half away from zero, as TFLite does. */
 static void pool_run(const void* params, uint8_t* arena, int64_t begin, int64_t end) {
     const qrun_pool_params* p = (const qrun_pool_params*)params;
     for (int64_t px = begin; px < end; px++) {
         const int64_t* ind = p->indirection + px * p->taps;
         uint8_t* out = arena + p->out_off + px * p->channels;
-        for (int64_t c0 = 0; c0 < p->channels; c0 += POOL_CB) {
+        const int64_t done = pool_vectors(p, arena + p->in_off, ind, out);
+        for (int64_t c0 = done; c0 < p->channels; c0 += POOL_CB) {
             const int64_t cn = QRUN_MIN(POOL_CB, p->channels - c0);
             int32_t acc[POOL_CB];
             int32_t count = 0;
@@ -61,7 +137,7 @@ static void mean_run(const void* params, uint8_t* arena, int64_t begin, int64_t 
     for (int64_t o = begin; o < end; o++) {
         const uint8_t* in = arena + p->in_off + o * p->inner * p->channels;
         uint8_t* out = arena + p->out_off + o * p->channels;
-        for (int64_t c0 = 0; c0 < p->channels; c0 += POOL_CB) {
+        for (int64_t c0 = mean_vectors(p, in, out, bias); c0 < p->channels; c0 += POOL_CB) {
             const int64_t cn = QRUN_MIN(POOL_CB, p->channels - c0);
             int32_t acc[POOL_CB];
             for (int64_t j = 0; j < cn; j++)

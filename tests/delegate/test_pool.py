@@ -13,7 +13,10 @@ DTYPES = (np.int8, np.uint8)
 # (input NHWC, filter HW, strides HW, padding)
 GEOMETRIES = [((1, 8, 8, 3), (2, 2), (2, 2), "VALID"), ((2, 7, 9, 17), (3, 3), (2, 2), "SAME"),
               ((1, 5, 5, 70), (5, 5), (1, 1), "VALID"), ((1, 6, 7, 5), (3, 2), (1, 2), "SAME"),
-              ((1, 3, 3, 4), (4, 4), (1, 1), "SAME"), ((3, 9, 9, 2), (3, 3), (3, 3), "VALID")]
+              ((1, 3, 3, 4), (4, 4), (1, 1), "SAME"), ((3, 9, 9, 2), (3, 3), (3, 3), "VALID"),
+              # SIMD: whole vectors of 4/8/16 channels and tails, padded windows, 7x7 global
+              ((1, 9, 8, 37), (3, 3), (1, 1), "SAME"), ((1, 10, 10, 48), (3, 3), (2, 2), "SAME"),
+              ((2, 7, 7, 83), (7, 7), (1, 1), "VALID"), ((1, 11, 9, 21), (5, 5), (2, 1), "SAME")]
 
 
 def pool_model(op, dtype, geometry, activation, zp):
@@ -42,7 +45,8 @@ def test_pool(op, dtype, g):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape,axes,keep", [
     ((1, 7, 7, 20), (1, 2), True), ((2, 5, 3, 9), (2, 1), False), ((1, 4, 4, 3), (-3, -2), False),
-    ((3, 6, 5), (1,), True), ((2, 10, 3), (0, 1), False)])
+    ((3, 6, 5), (1,), True), ((2, 10, 3), (0, 1), False),
+    ((1, 7, 7, 87), (1, 2), True), ((2, 4, 5, 48), (1, 2), False)])   # SIMD: vectors and tails
 @pytest.mark.parametrize("zps", [(None, None), ("min", "max"), ("max", "min")])
 def test_mean(dtype, shape, axes, keep, zps):
     info = np.iinfo(dtype)
