@@ -6,6 +6,7 @@ hanging or allocating more than the file could describe.
 """
 from __future__ import annotations
 
+import math
 import mmap
 import os
 import struct
@@ -22,6 +23,8 @@ from .schema import (BUILTIN_OP_NAMES, FILE_IDENTIFIER, SCHEMA_VERSION, TENSOR_D
 _ACCESS_ERRORS = (struct.error, IndexError, ValueError, TypeError, OverflowError,
                   UnicodeDecodeError, AttributeError, MemoryError)
 MAX_RANK = 16
+# Tensor types whose zero points must be values of the type (kernels store them in C ints).
+_ZERO_POINT_DTYPES = (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16))
 
 
 class ModelError(ValueError):
@@ -161,7 +164,7 @@ def _read_buffers(fb, buf, nbytes: int) -> List[Optional[np.ndarray]]:
     return buffers
 
 
-def _read_quantization(t, index: int, shape: tuple, nbytes: int) -> Quantization:
+def _read_quantization(t, index: int, shape: tuple, dtype, nbytes: int) -> Quantization:
     q = t.Quantization()
     if q is None:
         return Quantization(np.zeros(0, np.float32), np.zeros(0, np.int64), 0)
@@ -178,6 +181,12 @@ def _read_quantization(t, index: int, shape: tuple, nbytes: int) -> Quantization
                          % (what, len(scales), len(zero_points)))
     if len(scales) and not np.all(np.isfinite(scales)):
         raise ModelError("%s: scale is not finite" % what)
+    if dtype in _ZERO_POINT_DTYPES and len(zero_points):
+        lo, hi = np.iinfo(dtype).min, np.iinfo(dtype).max
+        bad = zero_points[(zero_points < lo) | (zero_points > hi)]
+        if len(bad):
+            raise ModelError("%s: zero point %d is outside the %s range [%d, %d]"
+                             % (what, bad[0], dtype.name, lo, hi))
     if len(scales) > 1:
         if not 0 <= qdim < len(shape):
             raise ModelError("%s: quantized_dimension %d is outside the tensor's rank %d"
@@ -190,7 +199,7 @@ def _read_quantization(t, index: int, shape: tuple, nbytes: int) -> Quantization
 
 def _read_strings(raw: np.ndarray, shape, what: str) -> np.ndarray:
     """A STRING constant: int32 count n, n + 1 int32 offsets from the buffer start, bytes."""
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)
     if count == 0 and raw.size == 0:   # an empty constant stores no bytes
         return np.empty(shape, dtype=object)
     head = 4 * (count + 2)
@@ -230,7 +239,7 @@ def _read_tensor(t, index: int, buffers, nbytes: int) -> Tensor:
     if not 0 <= buffer_index < max(len(buffers), 1):
         raise ModelError("Tensor %d (%s): buffer index %d out of range (the model has %d "
                          "buffers)" % (index, name, buffer_index, len(buffers)))
-    quant = _read_quantization(t, index, shape, nbytes)
+    quant = _read_quantization(t, index, shape, dtype, nbytes)
     if t.Sparsity() is not None:
         raise ModelError("Tensor %d (%s) is sparse; qrun does not run sparse tensors"
                          % (index, name))
@@ -244,7 +253,7 @@ def _read_tensor(t, index: int, buffers, nbytes: int) -> Tensor:
         if dtype is None:
             raise ModelError("Tensor %d (%s): constant of type %s is not supported"
                              % (index, name, TENSOR_TYPE_NAMES[type_code]))
-        expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        expected = math.prod(shape) * dtype.itemsize
         if constant.size != expected:
             raise ModelError("Tensor %d (%s): constant buffer %d holds %d bytes but shape %s of "
                              "%s needs %d" % (index, name, buffer_index, constant.size,
@@ -298,7 +307,8 @@ def _read_subgraph(sg, sg_index: int, opcodes, buffers, nbytes: int) -> Subgraph
                              "%d) are not supported" % (opwhat, large_offset, large_size))
         operators.append(Operator(
             index=k, opname=opname, version=version, is_custom=is_custom,
-            options=parse_builtin_options(op), custom_options=custom,
+            options=parse_builtin_options(op, "" if is_custom else opname),
+            custom_options=custom,
             input_indices=ins, output_indices=outs,
             inputs=[tensors[i] if i >= 0 else None for i in ins],
             outputs=[tensors[i] for i in outs],
