@@ -1,8 +1,9 @@
 """A subgraph made runnable: shapes propagated, kernels bound, tensors placed in the arena."""
 from __future__ import annotations
 
-import time
 import functools
+import os
+import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -14,6 +15,32 @@ from .registry import SHAPES, dtype_key, find_kernel
 from .schema import TENSOR_TYPE_NAMES
 
 DEFAULT_MAX_ARENA_BYTES = 16 << 30
+# Without a user cap, the arena may hold at most DERIVED_LIMIT_FACTOR times the activation
+# bytes the model declares (scaled by how much resize_tensor_input grew the inputs), and at
+# least MIN_DERIVED_LIMIT: a crafted shape cannot make qrun allocate gigabytes for a tiny model.
+DERIVED_LIMIT_FACTOR = 4
+MIN_DERIVED_LIMIT = 256 << 20
+CAP_ENV = "QRUN_MAX_ARENA_BYTES"
+
+
+def user_arena_cap() -> Optional[int]:
+    """The arena cap the user set with QRUN_MAX_ARENA_BYTES (bytes), None when unset."""
+    value = os.environ.get(CAP_ENV)
+    if not value:
+        return None
+    try:
+        cap = int(value)
+    except ValueError:
+        raise ValueError("%s=%r is not a number of bytes" % (CAP_ENV, value)) from None
+    if cap <= 0:
+        raise ValueError("%s=%d must be positive" % (CAP_ENV, cap))
+    return cap
+
+
+def _declared_bytes(tensors) -> int:
+    """Bytes of these tensors at their declared shapes (unknown dimensions counted as 1)."""
+    return sum(functools.reduce(lambda a, d: a * max(d, 1), t.shape_signature, 1)
+               * t.dtype.itemsize for t in tensors)
 
 
 class UnsupportedOperatorError(RuntimeError):
@@ -41,7 +68,13 @@ class KernelStep(Step):
 
     def run(self) -> None:
         op = self.op
-        result = self.fn(op)
+        try:
+            result = self.fn(op)
+        except (ArithmeticError, IndexError, KeyError, TypeError, AttributeError) as exc:
+            # A hostile model's parameters (a zero scale, an index past a dimension) reach
+            # the reference kernels only at run time: an error naming the op, not a crash.
+            raise RuntimeError("%s failed: %s: %s" % (describe_op(op), type(exc).__name__,
+                                                      exc)) from exc
         if result is None:
             return
         results = result if isinstance(result, (list, tuple)) else [result]
@@ -82,11 +115,15 @@ class Graph:
     """Runs one subgraph. prepare() after any shape change; run() per invoke."""
 
     def __init__(self, subgraph: Subgraph, preserve_all_tensors: bool = False,
-                 max_arena_bytes: int = DEFAULT_MAX_ARENA_BYTES, runtime=None):
+                 max_arena_bytes: Optional[int] = None, runtime=None):
+        """max_arena_bytes: the cap (default: QRUN_MAX_ARENA_BYTES); without one, the limit
+        is derived from the model (arena_limit())."""
         self.subgraph = subgraph
         self.runtime = runtime   # interpreter-wide state (other subgraphs, resources)
         self.preserve_all_tensors = preserve_all_tensors
-        self.max_arena_bytes = max_arena_bytes
+        self.max_arena_bytes = max_arena_bytes if max_arena_bytes is not None else user_arena_cap()
+        self.declared_bytes = _declared_bytes(t for t in subgraph.tensors if not t.is_constant)
+        self.declared_input_bytes = _declared_bytes(subgraph.tensors[i] for i in subgraph.inputs)
         self.steps: List[Step] = []
         self.arena: Optional[np.ndarray] = None
         self.arena_bytes = 0
@@ -179,22 +216,39 @@ class Graph:
             allocs.append(Allocation(t.index, t.nbytes, first[t.index], last[t.index]))
         return allocs
 
+    def arena_limit(self) -> int:
+        """The user's cap if set, else the limit derived from the model (see
+        DERIVED_LIMIT_FACTOR), never above DEFAULT_MAX_ARENA_BYTES."""
+        if self.max_arena_bytes is not None:
+            return self.max_arena_bytes
+        sg = self.subgraph
+        now = sum(sg.tensors[i].nbytes for i in sg.inputs)
+        growth = max(1.0, now / max(self.declared_input_bytes, 1))
+        derived = int(DERIVED_LIMIT_FACTOR * growth * self.declared_bytes)
+        return min(DEFAULT_MAX_ARENA_BYTES, max(MIN_DERIVED_LIMIT, derived))
+
+    def _limit_hint(self) -> str:
+        return ("the user cap (%s)" % CAP_ENV if self.max_arena_bytes is not None else
+                "the limit derived from the model's declared tensor sizes (set %s to raise it)"
+                % CAP_ENV)
+
     def plan_memory(self) -> None:
         allocs = self._lifetimes()
+        limit = self.arena_limit()
         for a in allocs:
-            if a.nbytes > self.max_arena_bytes:
+            if a.nbytes > limit:
                 t = self.subgraph.tensors[a.tensor]
                 raise RuntimeError("Tensor %d (%s) of shape %s needs %d bytes, over the %d-byte "
-                                   "limit" % (t.index, t.name, list(t.shape), a.nbytes,
-                                              self.max_arena_bytes))
+                                   "limit: %s" % (t.index, t.name, list(t.shape), a.nbytes,
+                                                  limit, self._limit_hint()))
         # Kept tensors keep their own bytes (TFLite shares none then either).
         self.aliases = {} if self.preserve_all_tensors else find_aliases(self.subgraph,
                                                                          self.dynamic)
         offsets, total = plan_arena(allocs, share=not self.preserve_all_tensors,
                                     aliases=self.aliases.values())
-        if total > self.max_arena_bytes:
-            raise RuntimeError("The arena would need %d bytes, over the %d-byte limit"
-                               % (total, self.max_arena_bytes))
+        if total > limit:
+            raise RuntimeError("The arena would need %d bytes, over the %d-byte limit: %s"
+                               % (total, limit, self._limit_hint()))
         owner = np.zeros(total + ALIGNMENT, np.uint8)
         start = (-owner.ctypes.data) % ALIGNMENT
         arena = owner[start:start + total]

@@ -1,6 +1,7 @@
 """The loaded model: subgraphs of tensors and operators, with constant data as numpy views."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Dict, List, Optional, Tuple
@@ -62,7 +63,8 @@ class Tensor:
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+        # Python ints: a crafted shape must not wrap around int64 to a small size.
+        return math.prod(self.shape) * self.dtype.itemsize
 
 
 @dataclass
