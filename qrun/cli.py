@@ -290,9 +290,10 @@ def _opt(fmt: str, value) -> str:
 
 
 def print_profile(p: dict, out: TextIO) -> None:
-    print("profile: mean of %d runs, invoke %.3f ms = ops %.3f + C partition calls %.3f + "
-          "interpreter %.3f ms" % (p["runs"], p["invoke_ms"], p["ops_ms"],
-                                   p["partition_call_ms"], p["interpreter_ms"]), file=out)
+    print("profile: mean of the faster %d of %d runs, invoke %.3f ms = ops %.3f + C partition "
+          "calls %.3f + interpreter %.3f ms" % (p["runs_kept"], p["runs"], p["invoke_ms"],
+                                                p["ops_ms"], p["partition_call_ms"],
+                                                p["interpreter_ms"]), file=out)
     print("  %5s  %-24s %-12s %-20s %12s %9s %6s %8s" % (
         "index", "op", "backend", "shape", "MACs", "ms", "share", "GMAC/s"), file=out)
     for r in p["ops"]:

@@ -5,10 +5,13 @@ timestamps around each node (an op may be several nodes). Both timers are off un
 profiling is on, so a plain invoke() pays nothing for them. What the op timers do not cover
 (the C call into a partition, the interpreter's own loop) is reported as overhead, so the
 op times plus the overheads add up to the invoke time.
+
+Times are means over the faster half of the runs (by invoke time): on a shared machine a
+preempted run would otherwise put its stall on whichever op it hit. Whole runs are kept or
+dropped, so the figures still add up.
 """
 from __future__ import annotations
 
-import collections
 import time
 from typing import Dict, List, Optional
 
@@ -34,22 +37,24 @@ def op_macs(op) -> Optional[int]:
     return out_size * int(weights.shape[-1])
 
 
-def _collect(graph, op_seconds: Dict[int, float], overhead: List[float]) -> None:
-    """Adds the last run's per-op times; overhead[0] += time in partitions outside nodes."""
-    for step, seconds in zip(graph.steps, graph.step_seconds):
+def _last_run(graph, num_ops: int) -> np.ndarray:
+    """The last run's seconds per op, then the time in partitions outside their nodes."""
+    seconds = np.zeros(num_ops + 1)
+    for step, step_seconds in zip(graph.steps, graph.step_seconds):
         node_ops = getattr(step, "node_ops", None)
         if node_ops is None:
-            op_seconds[step.ops[0].index] += seconds
+            seconds[step.ops[0].index] += step_seconds
             continue
         node_seconds = step.node_seconds()
         for op, s in zip(node_ops, node_seconds):
-            op_seconds[op.index] += s
-        overhead[0] += seconds - sum(node_seconds)
+            seconds[op.index] += s
+        seconds[num_ops] += step_seconds - sum(node_seconds)
+    return seconds
 
 
 def profile(interpreter, runs: int, warmup_runs: int = 1, max_secs: float = 60.0) -> dict:
     """Runs the interpreter's current inputs `runs` times (fewer when max_secs is reached)
-    with the timers on; mean times per op, per op type, and the invoke time they add up to."""
+    with the timers on; times per op, per op type, and the invoke time they add up to."""
     graph = interpreter._graph(0)
     ops = interpreter.model.subgraphs[0].operators
     where = {d["index"]: d["backend"] + ("/" + d["isa"] if d["isa"] else "")
@@ -58,25 +63,24 @@ def profile(interpreter, runs: int, warmup_runs: int = 1, max_secs: float = 60.0
     try:
         for _ in range(warmup_runs):
             interpreter.invoke()
-        op_seconds: Dict[int, float] = collections.defaultdict(float)
-        partition_overhead = [0.0]
-        invoke_seconds = 0.0
+        invoke_seconds, per_run = [], []
         start = time.perf_counter()
-        done = 0
-        while done < max(runs, 1):
+        while len(per_run) < max(runs, 1):
             t0 = time.perf_counter()
             interpreter.invoke()
-            invoke_seconds += time.perf_counter() - t0
-            _collect(graph, op_seconds, partition_overhead)
-            done += 1
+            invoke_seconds.append(time.perf_counter() - t0)
+            per_run.append(_last_run(graph, len(ops)))
             if time.perf_counter() - start > max_secs:
                 break
     finally:
         graph.set_profiling(False)
-    invoke_ms = invoke_seconds * 1e3 / done
+    invoke = np.array(invoke_seconds)
+    kept = invoke <= np.median(invoke)
+    invoke_ms = float(invoke[kept].mean()) * 1e3
+    mean_ms = np.array(per_run)[kept].mean(axis=0) * 1e3
     rows = []
     for op in ops:
-        ms = op_seconds[op.index] * 1e3 / done
+        ms = float(mean_ms[op.index])
         macs = op_macs(op)
         rows.append({
             "index": op.index, "op": op.opname, "backend": where[op.index],
@@ -86,9 +90,10 @@ def profile(interpreter, runs: int, warmup_runs: int = 1, max_secs: float = 60.0
         })
     rows.sort(key=lambda r: -r["ms"])
     ops_ms = sum(r["ms"] for r in rows)
-    call_ms = partition_overhead[0] * 1e3 / done
+    call_ms = float(mean_ms[len(ops)])
     return {
-        "runs": done,
+        "runs": len(per_run),
+        "runs_kept": int(kept.sum()),
         "invoke_ms": invoke_ms,
         "ops_ms": ops_ms,
         "partition_call_ms": call_ms,

@@ -293,6 +293,7 @@ def test_json_profile_adds_up(path, extra):
         if abs(p["ops_ms"] - p["invoke_ms"]) <= 0.1 * p["invoke_ms"]:
             break
     assert abs(p["ops_ms"] - p["invoke_ms"]) <= 0.1 * p["invoke_ms"], p
+    assert p["runs"] == 20 and 10 <= p["runs_kept"] < 20
     ops = Interpreter(model_path=str(path)).model.subgraphs[0].operators
     assert sorted(r["index"] for r in p["ops"]) == list(range(len(ops)))
     times = [r["ms"] for r in p["ops"]]
@@ -356,7 +357,7 @@ def test_text_modes_print_every_section():
                     r"\nbenchmark: init [\d.]+ ms, first run [\d.]+ ms",
                     r"runs: min [\d.]+, median [\d.]+, mean [\d.]+, p90 [\d.]+, std [\d.]+ ms; "
                     r"[\d.]+ inferences/s",
-                    r"\nprofile: mean of 5 runs, invoke [\d.]+ ms = ops [\d.]+",
+                    r"\nprofile: mean of the faster [345] of 5 runs, invoke [\d.]+ ms = ops [\d.]+",
                     r"\n +0  CONV_2D +c/\w+ +1x48x48x16 +995328 ",
                     r"  by op type:\n"):
         assert re.search(pattern, out), pattern
