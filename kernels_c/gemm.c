@@ -33,55 +33,61 @@ static inline void gemm_rows(const qrun_gemm_params* p, const uint8_t* arena, in
         a[r] = gemm_row_at(p, arena, m0, r < mr ? r : mr - 1, t);
 }
 
-/* The sum of n bytes of A read as int8 (x ^ flip). */
-static inline int32_t gemm_row_sum(const uint8_t* a, int64_t n, uint8_t flip) {
+/* The sum of row m of A (every tap) read as int8 (x ^ flip), reduced once per row. */
+static int32_t gemm_row_sum(const qrun_gemm_params* p, const uint8_t* arena, int64_t m) {
+    const int64_t n = p->kc;
+    const uint8_t flip = (uint8_t)p->a_flip;
     int32_t sum = 0;
-    int64_t k = 0;
 #if defined(QRUN_ISA_AVX512VNNI)
     /* vpsadbw sums unsigned bytes: x ^ flip ^ 0x80 is the int8 value + 128; the tail's
      * missing bytes are 0 ^ 0 (masked load, masked constant). */
     const __m512i to_unsigned = _mm512_set1_epi8((char)(0x80 ^ flip));
     __m512i sums = _mm512_setzero_si512();
-    for (; k < n; k += 64) {
-        const __mmask64 mask = n - k >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (n - k)) - 1;
-        const __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, a + k),
-                                           _mm512_maskz_mov_epi8(mask, to_unsigned));
-        sums = _mm512_add_epi64(sums, _mm512_sad_epu8(x, _mm512_setzero_si512()));
+    for (int64_t t = 0; t < p->ks; t++) {
+        const uint8_t* a = gemm_row_at(p, arena, m, 0, t);
+        for (int64_t k = 0; k < n; k += 64) {
+            const __mmask64 mask = n - k >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (n - k)) - 1;
+            const __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, a + k),
+                                               _mm512_maskz_mov_epi8(mask, to_unsigned));
+            sums = _mm512_add_epi64(sums, _mm512_sad_epu8(x, _mm512_setzero_si512()));
+        }
     }
-    sum = (int32_t)(_mm512_reduce_add_epi64(sums) - 128 * n);
+    sum = (int32_t)(_mm512_reduce_add_epi64(sums) - 128 * n * p->ks);
 #elif !defined(QRUN_ISA_SCALAR)
     /* psadbw sums unsigned bytes: x ^ flip ^ 0x80 is the int8 value + 128. */
     const __m128i to_unsigned = _mm_set1_epi8((char)(0x80 ^ flip));
     __m128i sums = _mm_setzero_si128();
-    for (; k + 16 <= n; k += 16) {
-        const __m128i x = _mm_loadu_si128((const __m128i*)(a + k));
-        sums = _mm_add_epi64(sums, _mm_sad_epu8(_mm_xor_si128(x, to_unsigned),
-                                                _mm_setzero_si128()));
+    for (int64_t t = 0; t < p->ks; t++) {
+        const uint8_t* a = gemm_row_at(p, arena, m, 0, t);
+        int64_t k = 0;
+        for (; k + 16 <= n; k += 16) {
+            const __m128i x = _mm_loadu_si128((const __m128i*)(a + k));
+            sums = _mm_add_epi64(sums, _mm_sad_epu8(_mm_xor_si128(x, to_unsigned),
+                                                    _mm_setzero_si128()));
+        }
+        for (; k < n; k++)
+            sum += qrun_load_a(a[k], flip);
     }
-    sum = (int32_t)(_mm_cvtsi128_si64(sums) + _mm_extract_epi64(sums, 1) - 128 * k);
+    sum += (int32_t)(_mm_cvtsi128_si64(sums) + _mm_extract_epi64(sums, 1)
+                     - 128 * (n / 16 * 16) * p->ks);
+#else
+    for (int64_t t = 0; t < p->ks; t++) {
+        const uint8_t* a = gemm_row_at(p, arena, m, 0, t);
+        for (int64_t k = 0; k < n; k++)
+            sum += qrun_load_a(a[k], flip);
+    }
 #endif
-    for (; k < n; k++)
-        sum += qrun_load_a(a[k], flip);
     return sum;
 }
 
-/* a_sum_mult * (row sum of A read as int8): the weight zero point's term. It does not depend
- * on the output channel, so it is computed once per row block, outside the block kernels. */
+/* a_sum_mult * (row sum of A read as int8): the weight zero point's term (and the VNNI
+ * kernels' unsigned-weight correction). It does not depend on the output channel, so it is
+ * computed once per row block, outside the block kernels. */
 static void gemm_row_terms(const qrun_gemm_params* p, const uint8_t* arena, int64_t m0,
                            int64_t mr, int32_t term[QRUN_GEMM_MR]) {
     for (int64_t r = 0; r < QRUN_GEMM_MR; r++)
-        term[r] = 0;
-    if (p->a_sum_mult == 0)
-        return;
-    const uint8_t flip = (uint8_t)p->a_flip;
-    for (int64_t t = 0; t < p->ks; t++) {
-        const uint8_t* a[QRUN_GEMM_MR];
-        gemm_rows(p, arena, m0, mr, t, a);
-        for (int64_t r = 0; r < mr; r++)
-            term[r] += gemm_row_sum(a[r], p->kc, flip);
-    }
-    for (int64_t r = 0; r < mr; r++)
-        term[r] *= p->a_sum_mult;
+        term[r] = r < mr && p->a_sum_mult != 0 ? p->a_sum_mult * gemm_row_sum(p, arena, m0 + r)
+                                               : 0;
 }
 
 /* Channel block `block`'s packed biases (then its weights, right after them). */
