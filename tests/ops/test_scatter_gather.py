@@ -209,3 +209,28 @@ def test_embedding_lookup_sparse(combiner, table, indices, dense):
     b.add_op("EMBEDDING_LOOKUP_SPARSE", ins, [y], combiner=combiner)
     check_against_litert(b.build(), inputs=[rng.integers(0, table[0], n).astype(np.int32),
                                             rng.uniform(0.5, 2, n).astype(np.float32)])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int8, np.uint8, np.int16,
+                                   np.int32, np.int64, np.uint32, np.bool_])
+@pytest.mark.parametrize("table", [(5,), (6, 3), (4, 2, 3)])
+def test_hashtable_lookup(dtype, table):
+    rng = np.random.default_rng(table[0])
+    keys = np.sort(rng.choice(np.arange(-20, 20), table[0], replace=False)).astype(np.int32)
+    lookup = np.concatenate([keys[::2], [-100, 100, keys[-1] + 1]]).astype(np.int32)
+    rng.shuffle(lookup)
+    op = Op(seed=3).index(lookup, runtime=True).index(keys).data(table, dtype, q=None)
+    op.run("HASHTABLE_LOOKUP", [((len(lookup),) + table[1:], dtype, None),
+                                ((len(lookup),), np.uint8, None)])
+
+
+def test_hashtable_lookup_strings():
+    b = ModelBuilder()
+    lookup = b.add_input((5,), np.int32)
+    keys = b.add_constant(np.array([1, 4, 9, 16], np.int32))
+    values = b.add_input((4,), np.bytes_, type_code=5)
+    out = b.mark_output(b.add_tensor((5,), np.bytes_, type_code=5))
+    hits = b.mark_output(b.add_tensor((5,), np.uint8))
+    b.add_op("HASHTABLE_LOOKUP", [lookup, keys, values], [out, hits])
+    check_against_litert(b.build(), inputs=[np.array([9, 2, 1, 16, 17], np.int32),
+                                            np.array([b"one", b"four", b"nine", b""], object)])

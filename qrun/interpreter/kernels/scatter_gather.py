@@ -1,6 +1,7 @@
 """Ops that write or read data at computed positions: SCATTER_ND, EMBEDDING_LOOKUP,
 DYNAMIC_UPDATE_SLICE, REVERSE_SEQUENCE, MATRIX_DIAG, MATRIX_SET_DIAG, ONE_HOT,
-SPARSE_TO_DENSE, DILATE, EMBEDDING_LOOKUP_SPARSE, and the segment reductions SEGMENT_SUM and
+SPARSE_TO_DENSE, DILATE, EMBEDDING_LOOKUP_SPARSE, HASHTABLE_LOOKUP (the legacy sorted-key
+lookup, not the resource hash tables), and the segment reductions SEGMENT_SUM and
 UNSORTED_SEGMENT_SUM/MAX/MIN/PROD.
 
 Reductions into segments use numpy's unbuffered ufunc.at, which visits the elements in
@@ -410,3 +411,25 @@ def embedding_lookup_sparse(op):
             sel = repeat == r
             out[run_bucket[sel]] = (out[run_bucket[sel]] + sums[sel]) / divisor[sel]
     return out.reshape(tuple(dense[:-1]) + table.shape[1:]).astype(np.float32)
+
+
+# -- HASHTABLE_LOOKUP --------------------------------------------------------------------------
+
+def hashtable_lookup_shape(op):
+    lookup, keys, table = (t.shape for t in op.inputs[:3])
+    if len(lookup) != 1 or len(keys) != 1 or not table or table[0] != keys[0]:
+        raise ValueError("HASHTABLE_LOOKUP needs lookup [N], keys [K] and values [K, ...]")
+    return [tuple(lookup) + tuple(table[1:]), tuple(lookup)]
+
+
+@register("HASHTABLE_LOOKUP", EMBEDDING_TYPES + (object,), shape=hashtable_lookup_shape,
+          dtype_input=2)
+def hashtable_lookup(op):
+    lookup, keys, table = (t.data for t in op.inputs[:3])
+    # bsearch over the sorted keys; a miss gives a zero row (an empty string) and hit 0.
+    at = np.minimum(np.searchsorted(keys, lookup), max(len(keys) - 1, 0))
+    hit = (at < len(keys)) & (keys[at] == lookup) if len(keys) else np.zeros(len(lookup), bool)
+    out = table[at] if len(keys) else np.zeros((len(lookup),) + table.shape[1:], table.dtype)
+    out = np.where(hit.reshape((-1,) + (1,) * (table.ndim - 1)), out,
+                   b"" if table.dtype.hasobject else np.zeros((), table.dtype))
+    return [out.astype(table.dtype), hit.astype(np.uint8)]
