@@ -52,7 +52,8 @@ def quantize(d: dict, real: np.ndarray) -> np.ndarray:
         raise InputError("input %s is %s without quantization parameters: give it as %s values"
                          % (d["name"], dtype.name, dtype.name))
     info = np.iinfo(dtype)
-    q = np.round(real / qp[0]) + qp[1]
+    scaled = real / qp[0]
+    q = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) + qp[1]   # TFLite rounds half away
     return np.clip(q, info.min, info.max).astype(dtype)
 
 
