@@ -131,6 +131,11 @@ def table(rows: List[tuple], configs: List[str]) -> str:
             cells.append("-" if r is None else "%.2fx" % r)
         cells += [fmt(res[c], "init_ms") for c in configs]
         lines.append("| " + " | ".join(cells) + " |")
+    errors = {(name, c): res[c]["error"] for name, _, res in rows for c in configs
+              if "error" in res[c]}
+    if errors:
+        lines += ["", "Errors:"] + ["- %s, %s: %s" % (name, c, message)
+                                    for (name, c), message in errors.items()]
     return "\n".join(lines)
 
 
