@@ -66,3 +66,15 @@ def test_conv3d_transpose(geometry, padding, bias, activation):
     y = b.mark_output(b.add_tensor(out_shape, np.float32))
     b.add_op("CONV_3D_TRANSPOSE", ins, [y], **_options(padding, strides, dilations, activation))
     check_against_litert(b.build())
+
+
+def test_conv3d_transpose_output_shape_at_run_time():
+    rng = np.random.default_rng(0)
+    b = ModelBuilder()
+    ins = [b.add_input((5,), np.int32),
+           b.add_constant(rng.normal(size=(2, 3, 2, 4, 3)).astype(np.float32)),
+           b.add_input((1, 3, 3, 4, 3), np.float32)]
+    y = b.mark_output(b.add_tensor((1, 6, 5, 8, 4), np.float32))
+    b.add_op("CONV_3D_TRANSPOSE", ins, [y], **_options("SAME", (2, 2, 2), (1, 1, 1), "NONE"))
+    check_against_litert(b.build(), inputs=[
+        np.array([1, 6, 5, 8, 4], np.int32), rng.normal(size=(1, 3, 3, 4, 3)).astype(np.float32)])

@@ -234,3 +234,31 @@ def test_hashtable_lookup_strings():
     b.add_op("HASHTABLE_LOOKUP", [lookup, keys, values], [out, hits])
     check_against_litert(b.build(), inputs=[np.array([9, 2, 1, 16, 17], np.int32),
                                             np.array([b"one", b"four", b"nine", b""], object)])
+
+
+# (opname, data input or None, run-time inputs, output shape and dtype, options): ops whose
+# output shape comes from an input known only at invoke.
+RUNTIME_CASES = [
+    ("ONE_HOT", None, [np.array([0, 3, 1], np.int32), np.int32(5), np.float32(2),
+                       np.float32(-1)], ((3, 5), np.float32), {}),
+    ("SCATTER_ND", None, [np.array([[1], [3]], np.int32), np.ones((2, 2), np.float32),
+                          np.array([4, 2], np.int32)], ((4, 2), np.float32), {}),
+    ("SPARSE_TO_DENSE", None, [np.array([[0, 1], [2, 2]], np.int32), np.array([3, 4], np.int32),
+                               np.array([5, 6], np.float32), np.float32(1)],
+     ((3, 4), np.float32), {"validate_indices": False}),
+    ("UNSORTED_SEGMENT_SUM", ((5, 2), np.float32),
+     [np.array([0, 2, 2, 1, 0], np.int32), np.int32(4)], ((4, 2), np.float32), {}),
+    ("DILATE", ((3, 2), np.int32), [np.array([2, 3], np.int32), np.int32(-7)],
+     ((5, 4), np.int32), {}),
+]
+
+
+@pytest.mark.parametrize("case", RUNTIME_CASES, ids=lambda c: c[0])
+def test_outputs_sized_at_run_time(case):
+    opname, data, inputs, out, options = case
+    op = Op(seed=1)
+    if data is not None:
+        op.data(data[0], data[1], q=None)
+    for value in inputs:
+        op.index(value, value.dtype, runtime=True)
+    op.run(opname, [(out[0], out[1], None)], **options)

@@ -35,3 +35,14 @@ def test_complex_parts(opname, dtype, shape):
     rng = np.random.default_rng(len(shape))
     value = (rng.normal(size=shape) + 1j * rng.normal(size=shape)).astype(dtype)
     check_against_litert(b.build(), inputs=[value])
+
+
+def test_rfft2d_length_at_run_time():
+    b = ModelBuilder()
+    x = b.add_input((2, 6, 5), np.float32)
+    n = b.add_input((2,), np.int32)
+    y = b.mark_output(b.add_tensor((2, 8, 3), np.complex64, type_code=8))
+    b.add_op("RFFT2D", [x, n], [y])
+    rng = np.random.default_rng(0)
+    check_against_litert(b.build(), inputs=[rng.uniform(-1, 1, (2, 6, 5)).astype(np.float32),
+                                            np.array([8, 4], np.int32)])
