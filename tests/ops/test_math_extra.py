@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from qrun import Interpreter
 from qrun.modelbuilder import ModelBuilder
 from tests.oracle import check_against_litert
 from tests.ops.test_data_movement import Op
@@ -121,3 +122,36 @@ def test_reduce_window(dtype, function, init, shape, window, strides, dilations)
     y = b.mark_output(b.add_tensor(out, dtype))
     b.add_op("REDUCE_WINDOW", ins, [y], reduce_function=function)
     check_against_litert(b.build(), inputs=[values])
+
+
+def _one_op(opname, inputs, outputs, **options):
+    """inputs: (shape, dtype) for run-time inputs or arrays for constants."""
+    b = ModelBuilder()
+    ins = [b.add_constant(i) if isinstance(i, np.ndarray) else b.add_input(*i) for i in inputs]
+    outs = [b.mark_output(b.add_tensor(*o)) for o in outputs]
+    b.add_op(opname, ins, outs, **options)
+    return b.build()
+
+
+INVALID = [
+    ("ATAN2", [((2, 3), np.float32), ((3,), np.float32)], [((2, 3), np.float32)], {},
+     "same type and shape"),
+    ("BITCAST", [((2, 3), np.uint8)], [((2,), np.int32)], {}, "last dimension of 4"),
+    ("RIGHT_SHIFT", [((2, 3), np.int8), ((2, 3), np.int16)], [((2, 3), np.int8)], {},
+     "types"),
+    ("CUMSUM", [((2, 3), np.float32), np.array([0, 1], np.int32)], [((2, 3), np.float32)], {},
+     "scalar"),
+    ("FAKE_QUANT", [((4,), np.float32)], [((4,), np.float32)],
+     dict(min=0.5, max=1.0, num_bits=8), "min <= 0 <= max"),
+    ("REDUCE_WINDOW", [((4, 4), np.float32), np.array(0, np.float32), np.array([5, 1], np.int64),
+                       np.array([1, 1], np.int64), np.array([1, 1], np.int64)],
+     [((1, 4), np.float32)], dict(reduce_function=1), "larger than input"),
+]
+
+
+@pytest.mark.parametrize("case", INVALID, ids=lambda c: c[0])
+def test_invalid_parameters_fail_at_allocate(case):
+    opname, inputs, outputs, options, message = case
+    it = Interpreter(model_content=_one_op(opname, inputs, outputs, **options))
+    with pytest.raises(RuntimeError, match=message):
+        it.allocate_tensors()
