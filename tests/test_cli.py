@@ -1,6 +1,7 @@
 """The `qrun` command, and the demo models it is shown with in the README."""
 from __future__ import annotations
 
+import collections
 import io
 import json
 import os
@@ -381,18 +382,26 @@ def test_progress_bar_only_on_a_terminal(stream, shown):
 
 
 def test_fallback_ops_say_why():
-    # a float RESHAPE has no C kernel (the delegate takes quantized tensors): numpy, with a reason
-    doc = qrun_json(DEMO_FLOAT_IO)
-    rt = doc["runtime"]
-    assert rt["isa"] and rt["c_ops"]["CONV_2D"] == 10
-    reasons = {o["op"]: o["reason"] for o in rt["numpy_ops"]}
+    # an int16 model: SVDF has no C kernel, int16 QUANTIZE/SOFTMAX are outside the C kernels
+    path = SHARED_MODELS / "keyword_scrambled_int16x8.tflite"
+    rt = qrun_json(path)["runtime"]
+    it = Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    on_numpy = [d["index"] for d in it._get_ops_details() if d["backend"] == "numpy"]
+    assert [o["index"] for o in rt["numpy_ops"]] == on_numpy
+    g = it._graphs[0]
+    steps = {s.ops[0].index: s for s in g.steps if s.backend == "numpy"}
     for o in rt["numpy_ops"]:
-        it = Interpreter(model_path=str(DEMO_FLOAT_IO))
-        it.allocate_tensors()
-        g = it._graphs[0]
-        step = next(s for s in g.steps if s.ops[0].index == o["index"])
-        assert o["reason"] == (g.delegate.rejected.get(o["index"]) or g.delegate.why_not(g, step))
-    assert rt["numpy_ops"] or reasons == {}
+        assert o["reason"] == (g.delegate.rejected.get(o["index"])
+                               or g.delegate.why_not(g, steps[o["index"]]))
+    assert {o["reason"] for o in rt["numpy_ops"] if o["op"] == "SVDF"} == {
+        "no C kernel for SVDF"}
+    in_c = collections.Counter(d["op_name"] for d in it._get_ops_details() if d["backend"] == "c")
+    assert rt["c_ops"] == dict(in_c)
+    assert rt["partitions"] == sum(1 for s in g.steps if s.backend == "c")
+    code, out, _ = qrun(path)
+    assert re.search(r"\non numpy:\n(  .*\n)*  SVDF\(int8,int8,int16,int32,int16\) x7 "
+                     r"\(ops 1, 3, 5, 7, 9, 10, 11\): no C kernel for SVDF\n", out), out
 
 
 def test_no_delegate_and_isa(tmp_path):
