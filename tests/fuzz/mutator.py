@@ -65,8 +65,9 @@ class _Walker:
 
     def _ref(self, pos: int) -> int:
         """Records a uoffset and returns the position it points to."""
+        target = pos + self._get("<I", pos)
         self.fields.append(Field(pos, "<I", "uoffset"))
-        return pos + self._get("<I", pos)
+        return target
 
     def _vector(self, pos: int):
         start = self._ref(pos)
@@ -90,9 +91,9 @@ class _Walker:
             spec = SCHEMA.get(name, {}).get(k)
             if spec is None:
                 if name == "Options":
-                    self.fields.append(Field(pos + off, "<B", "option"))
-                    if (pos + off) % 4 == 0:
-                        self.fields.append(Field(pos + off, "<i", "option"))
+                    for fmt in ("<B", "<i") if (pos + off) % 4 == 0 else ("<B",):
+                        if pos + off + struct.calcsize(fmt) <= len(self.data):
+                            self.fields.append(Field(pos + off, fmt, "option"))
                 continue
             try:
                 self._field(pos + off, spec)
