@@ -26,13 +26,6 @@ static inline const uint8_t* gemm_row_at(const qrun_gemm_params* p, const uint8_
     return off < 0 ? p->zero : arena + p->a_off + off;
 }
 
-/* The MR rows at tap t; rows past mr repeat the last valid one (computed, never stored). */
-static inline void gemm_rows(const qrun_gemm_params* p, const uint8_t* arena, int64_t m0,
-                             int64_t mr, int64_t t, const uint8_t* a[QRUN_GEMM_MR]) {
-    for (int64_t r = 0; r < QRUN_GEMM_MR; r++)
-        a[r] = gemm_row_at(p, arena, m0, r < mr ? r : mr - 1, t);
-}
-
 /* The sum of row m of A (every tap) read as int8 (x ^ flip), reduced once per row. */
 static int32_t gemm_row_sum(const qrun_gemm_params* p, const uint8_t* arena, int64_t m) {
     const int64_t n = p->kc;
@@ -90,6 +83,42 @@ static void gemm_row_terms(const qrun_gemm_params* p, const uint8_t* arena, int6
                                                : 0;
 }
 
+/* A block of MR rows: where its rows are and their row-sum terms, found once for all the
+ * channel blocks. Rows past mr repeat the last valid one (computed, never stored). */
+typedef struct {
+    int64_t m0, mr;
+    const uint8_t* a_base;                /* arena + a_off */
+    const uint8_t* row[QRUN_GEMM_MR];     /* GEMM: row r */
+    const int64_t* taps[QRUN_GEMM_MR];    /* IGEMM: row r's indirection entries */
+    int32_t term[QRUN_GEMM_MR];
+} gemm_tile;
+
+static void gemm_tile_init(const qrun_gemm_params* p, const uint8_t* arena, int64_t tile,
+                           gemm_tile* g) {
+    g->m0 = tile * QRUN_GEMM_MR;
+    g->mr = QRUN_MIN(QRUN_GEMM_MR, p->m - g->m0);
+    g->a_base = arena + p->a_off;
+    for (int64_t r = 0; r < QRUN_GEMM_MR; r++) {
+        const int64_t m = g->m0 + (r < g->mr ? r : g->mr - 1);
+        g->row[r] = g->a_base + m * p->a_stride;
+        g->taps[r] = p->indirection == NULL ? NULL : p->indirection + m * p->ks;
+    }
+    gemm_row_terms(p, arena, g->m0, g->mr, g->term);
+}
+
+/* The MR rows at tap t. */
+static inline void gemm_rows(const qrun_gemm_params* p, const gemm_tile* g, int64_t t,
+                             const uint8_t* a[QRUN_GEMM_MR]) {
+    for (int r = 0; r < QRUN_GEMM_MR; r++) {
+        if (p->indirection == NULL) {
+            a[r] = g->row[r];
+        } else {
+            const int64_t off = g->taps[r][t];
+            a[r] = off < 0 ? p->zero : g->a_base + off;
+        }
+    }
+}
+
 /* Channel block `block`'s packed biases (then its weights, right after them). */
 static inline const uint8_t* gemm_packed_block(const qrun_gemm_params* p, int64_t block) {
     const int64_t kcp = gemm_round_up(p->kc, QRUN_GEMM_KR);
@@ -101,9 +130,8 @@ static inline uint8_t* gemm_out_row(const qrun_gemm_params* p, uint8_t* arena, i
     return arena + p->c_off + m * p->c_stride + n0;
 }
 
-/* One MR x nr block of C: rows m0 .. m0 + mr - 1, channel block `block`. */
-typedef void (*gemm_block_fn)(const qrun_gemm_params*, uint8_t*, int64_t, int64_t, int64_t,
-                              const int32_t*);
+/* One MR x nr block of C: the tile's rows, channel block `block`. */
+typedef void (*gemm_block_fn)(const qrun_gemm_params*, uint8_t*, const gemm_tile*, int64_t);
 
 #if defined(QRUN_ISA_AVX512VNNI)
 
@@ -144,9 +172,9 @@ enum { GEMM_A_RAW, GEMM_A_XOR, GEMM_W_UNSIGNED };
  * order, so that every loop over rows and vectors unrolls and the accumulators stay in
  * registers. */
 QRUN_TARGET_VNNI __attribute__((always_inline))
-static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, int64_t m0,
-                                 int64_t mr, int64_t block, const int32_t term[QRUN_GEMM_MR],
-                                 const int nv, const int mode) {
+static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, const gemm_tile* g,
+                                 int64_t block, const int nv, const int mode) {
+    const int64_t m0 = g->m0, mr = g->mr;
     const int64_t kc = p->kc;
     const uint8_t* packed = (const uint8_t*)p->packed_w
         + block * (64 * nv + p->ks * gemm_round_up(kc, 4) * 16 * nv);
@@ -165,7 +193,7 @@ static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, int6
 
     for (int64_t t = 0; t < p->ks; t++) {
         const uint8_t* a[QRUN_GEMM_MR];
-        gemm_rows(p, arena, m0, mr, t, a);
+        gemm_rows(p, g, t, a);
         int64_t k = 0;
         for (; k + 4 <= kc; k += 4)
             GEMM_VNNI_STEP(av = _mm512_set1_epi32(
@@ -193,7 +221,7 @@ static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, int6
         for (int r = 0; r < QRUN_GEMM_MR; r++) {
             if (r >= mr)
                 break;
-            const __m512i x = has_term ? _mm512_add_epi32(acc[r][j], _mm512_set1_epi32(term[r]))
+            const __m512i x = has_term ? _mm512_add_epi32(acc[r][j], _mm512_set1_epi32(g->term[r]))
                                        : acc[r][j];
             __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(x), scale);
             v = _mm512_add_ps(_mm512_min_ps(_mm512_max_ps(v, lo), hi), magic);
@@ -209,10 +237,9 @@ static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, int6
     GEMM_VNNI_INSTANCE(prefix##_gemm_6x48c4__avx512vnni, 3, mode)                            \
     GEMM_VNNI_INSTANCE(prefix##_gemm_6x64c4__avx512vnni, 4, mode)
 #define GEMM_VNNI_INSTANCE(name, nv, mode)                                                   \
-    QRUN_TARGET_VNNI static void name(const qrun_gemm_params* p, uint8_t* arena, int64_t m0, \
-                                      int64_t mr, int64_t block,                             \
-                                      const int32_t term[QRUN_GEMM_MR]) {                    \
-        gemm_block_c4(p, arena, m0, mr, block, term, nv, mode);                              \
+    QRUN_TARGET_VNNI static void name(const qrun_gemm_params* p, uint8_t* arena,             \
+                                      const gemm_tile* g, int64_t block) {                   \
+        gemm_block_c4(p, arena, g, block, nv, mode);                                         \
     }
 GEMM_VNNI_INSTANCES(qu8, GEMM_A_RAW)
 GEMM_VNNI_INSTANCES(qs8, GEMM_A_XOR)
@@ -306,8 +333,10 @@ static inline void gemm_store_low_bytes(uint8_t* out, gemm_vi q) {
         w += QRUN_GEMM_NR * 2;                                                     \
     } while (0)
 
-static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, int64_t m0, int64_t mr,
-                       int64_t block, const int32_t term[QRUN_GEMM_MR]) {
+static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, const gemm_tile* g,
+                       int64_t block) {
+    const int64_t m0 = g->m0, mr = g->mr;
+    const int32_t* term = g->term;
     const uint8_t* packed = gemm_packed_block(p, block);
     const int8_t* w = (const int8_t*)(packed + QRUN_GEMM_NR * 4);
     const __m128i flip = _mm_set1_epi8((char)p->a_flip);
@@ -324,7 +353,7 @@ static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, int64_t m0, in
 
     for (int64_t t = 0; t < p->ks; t++) {
         const uint8_t* a[QRUN_GEMM_MR];
-        gemm_rows(p, arena, m0, mr, t, a);
+        gemm_rows(p, g, t, a);
         /* 8 bytes of K per row at a time: sign-extended once, then 4 pairs broadcast. */
         for (int64_t k = 0; k < kc; k += 8) {
             const int64_t n = kc - k < 8 ? kc - k : 8;
@@ -387,8 +416,10 @@ static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, int64_t m0, in
 
 #else
 
-static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, int64_t m0, int64_t mr,
-                       int64_t block, const int32_t term[QRUN_GEMM_MR]) {
+static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, const gemm_tile* g,
+                       int64_t block) {
+    const int64_t m0 = g->m0, mr = g->mr;
+    const int32_t* term = g->term;
     const uint8_t* packed = gemm_packed_block(p, block);
     const int8_t* w = (const int8_t*)(packed + QRUN_GEMM_NR * 4);
     const uint8_t flip = (uint8_t)p->a_flip;
@@ -402,7 +433,7 @@ static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, int64_t m0, in
 
     for (int64_t t = 0; t < p->ks; t++) {
         const uint8_t* a[QRUN_GEMM_MR];
-        gemm_rows(p, arena, m0, mr, t, a);
+        gemm_rows(p, g, t, a);
         for (int64_t k = 0; k < p->kc; k++) {
             for (int64_t r = 0; r < QRUN_GEMM_MR; r++) {
                 const int32_t x = qrun_load_a(a[r][k], flip);
@@ -445,12 +476,10 @@ static void gemm_run(const void* params, uint8_t* arena, int64_t begin, int64_t 
     const int64_t blocks = (p->n + p->nr - 1) / p->nr;
     const gemm_block_fn block_kernel = gemm_block_for(p);
     for (int64_t tile = begin; tile < end; tile++) {
-        const int64_t m0 = tile * QRUN_GEMM_MR;
-        const int64_t mr = QRUN_MIN(QRUN_GEMM_MR, p->m - m0);
-        int32_t term[QRUN_GEMM_MR];
-        gemm_row_terms(p, arena, m0, mr, term);
+        gemm_tile g;
+        gemm_tile_init(p, arena, tile, &g);
         for (int64_t b = 0; b < blocks; b++)
-            block_kernel(p, arena, m0, mr, b, term);
+            block_kernel(p, arena, &g, b);
     }
 }
 
