@@ -10,7 +10,7 @@ from qrun import Interpreter, OpResolverType
 from qrun.delegate import DelegateStep
 from qrun.delegate import conv as delegate_conv
 from qrun.modelbuilder import ModelBuilder
-from tests.delegate.util import ISAS, forced_isa
+from tests.delegate.util import ISAS
 from tests.oracle import assert_same
 
 pytestmark = pytest.mark.skipif(not ISAS, reason="qrun's C kernels are not built")
@@ -150,15 +150,3 @@ def test_results_after_resize_equal_a_fresh_interpreter(shapes):
         assert ours[0].shape == (shape[0], 10)
     if shapes[-1] == SMALL:
         assert_same(_run(it, _input(SMALL, 0)), first)
-
-
-@pytest.mark.skipif(len(ISAS) < 2, reason="one ISA built")
-def test_another_isa_packs_its_own_weights(pack_calls):
-    with forced_isa("scalar"):
-        it = _allocated()
-    scalar = _run(it, _input(SMALL, 9))
-    with forced_isa(ISAS[-1]):
-        it.allocate_tensors()
-    assert len(pack_calls) == 8
-    assert it._get_ops_details()[0]["isa"] == ISAS[-1]
-    assert_same(_run(it, _input(SMALL, 9)), scalar)
