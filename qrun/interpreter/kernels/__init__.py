@@ -27,3 +27,4 @@ from . import control_flow  # noqa: F401
 from . import conv3d  # noqa: F401
 from . import signal  # noqa: F401
 from . import lsh  # noqa: F401
+from . import random_ops  # noqa: F401
