@@ -60,3 +60,11 @@ def test_multinomial(batch, classes, samples, out_type, seeds):
     logits[0, 0] = -np.inf
     _compare(_model("MULTINOMIAL", (batch, samples), seeds, out_type, (batch, classes)),
              [logits])
+
+
+def test_random_shape_at_run_time():
+    b = ModelBuilder()
+    shape = b.add_input((2,), np.int32)
+    y = b.mark_output(b.add_tensor((3, 5), np.float32))
+    b.add_op("RANDOM_UNIFORM", [shape], [y], options_type="RandomOptions", seed=4, seed2=9)
+    _compare(b.build(), [np.array([3, 5], np.int32)])
