@@ -283,8 +283,9 @@ def test_json_bench():
     assert b["inferences_per_s"] == pytest.approx(1e3 / b["mean_ms"])
 
 
-@pytest.mark.parametrize("path,extra", [(DEMO, []), (DEMO, ["--no-delegate"]), (REAL, [])],
-                         ids=["demo", "demo-numpy", "real"])
+@pytest.mark.parametrize("path,extra", [(DEMO, []), (DEMO, ["--no-delegate"]),
+                                        (DEMO, ["--num-threads", "2"]), (REAL, [])],
+                         ids=["demo", "demo-numpy", "demo-2-threads", "real"])
 def test_json_profile_adds_up(path, extra):
     # The per-op timers account for the invoke time within 10%. A process preempted (2 cores
     # shared) between two timers, not inside an op, can break that in one measurement; an
