@@ -303,7 +303,7 @@ def test_json_profile_adds_up(path, extra):
     assert p["ops_ms"] == pytest.approx(sum(times))
     assert sum(g["count"] for g in p["by_type"]) == len(ops)
     assert sum(g["ms"] for g in p["by_type"]) == pytest.approx(p["ops_ms"])
-    backend = "numpy" if extra else "c/"
+    backend = "numpy" if "--no-delegate" in extra else "c/"
     assert all(r["backend"].startswith(backend) for r in p["ops"])
     for r in p["ops"]:
         op = ops[r["index"]]
