@@ -21,7 +21,7 @@ static inline const uint8_t* dwconv_tap(const qrun_dwconv_params* p, const uint8
     return offset < 0 ? p->zero : in + offset;
 }
 
-/* Tiles are output pixels; each runs over every block of CR channels. */
+/* Tiles are output pixels; a range runs block by block (its channel map made once). */
 static void dwconv_run_portable(const qrun_dwconv_params* p, uint8_t* arena, int64_t begin,
                                 int64_t end) {
     const int64_t cr = QRUN_DW_CR, half = QRUN_DW_CR / 2;
@@ -31,17 +31,19 @@ static void dwconv_run_portable(const qrun_dwconv_params* p, uint8_t* arena, int
     const int64_t mult = p->multiplier;
     const qrun_requant rq = p->rq;   /* a local copy: stores to `out` cannot alias it */
     const uint8_t* in = arena + p->in_off;
-    int64_t chan[QRUN_DW_CR];        /* packed position -> channel within the block */
-    for (int64_t k = 0; k < cr; k++)
-        chan[k] = (k % half) / 4 * 8 + k / half * 4 + k % 4;
-
-    for (int64_t px = begin; px < end; px++) {
-        const int64_t* ind = p->indirection + px * p->taps;
-        uint8_t* out = arena + p->out_off + px * p->channels;
-        for (int64_t b = 0; b < blocks; b++) {
-            const uint8_t* packed = (const uint8_t*)p->packed_w + b * block_bytes;
-            const int16_t* w = (const int16_t*)(packed + cr * 8);
-            const int64_t c0 = b * cr;
+    for (int64_t b = 0; b < blocks; b++) {
+        const uint8_t* packed = (const uint8_t*)p->packed_w + b * block_bytes;
+        const int16_t* w = (const int16_t*)(packed + cr * 8);
+        int64_t chan[QRUN_DW_CR];   /* packed position -> output channel (-1: padding) */
+        int64_t src[QRUN_DW_CR];    /* and the input channel it reads */
+        for (int64_t k = 0; k < cr; k++) {
+            const int64_t c = b * cr + (k % half) / 4 * 8 + k / half * 4 + k % 4;
+            chan[k] = c < p->channels ? c : -1;
+            src[k] = c < p->channels ? c / mult : 0;
+        }
+        for (int64_t px = begin; px < end; px++) {
+            const int64_t* ind = p->indirection + px * p->taps;
+            uint8_t* out = arena + p->out_off + px * p->channels;
             int32_t acc[QRUN_DW_CR];
             float scale[QRUN_DW_CR];
             memcpy(acc, packed, sizeof acc);
@@ -49,18 +51,12 @@ static void dwconv_run_portable(const qrun_dwconv_params* p, uint8_t* arena, int
             for (int64_t t = 0; t < p->taps; t++) {
                 const uint8_t* a = dwconv_tap(p, in, ind[t]);
                 const int16_t* wt = w + t / 2 * cr * 2 + t % 2;
-                int32_t av[QRUN_DW_CR];   /* the tap's activations in packed order */
-                for (int64_t k = 0; k < cr; k++) {
-                    const int64_t c = c0 + chan[k];
-                    av[k] = c < p->channels ? qrun_load_a(a[c / mult], flip) : 0;
-                }
-                for (int64_t k = 0; k < cr; k++)
-                    acc[k] += av[k] * (int32_t)wt[2 * k];
+                for (int64_t k = 0; k < cr; k++)   /* padding: a real byte, weight 0 */
+                    acc[k] += qrun_load_a(a[src[k]], flip) * (int32_t)wt[2 * k];
             }
             for (int64_t k = 0; k < cr; k++) {
-                const int64_t c = c0 + chan[k];
-                if (c < p->channels)
-                    out[c] = qrun_requantize(acc[k], scale[k], &rq);
+                if (chan[k] >= 0)
+                    out[chan[k]] = qrun_requantize(acc[k], scale[k], &rq);
             }
         }
     }
@@ -210,8 +206,86 @@ static inline __attribute__((always_inline)) void dwconv_pixels(
     }
 }
 
+#if defined(QRUN_ISA_AVX512VNNI)
+/* The int8-quad layout (int8 weights, multiplier 1): vpdpbusd on 4 taps of 64 channels, the
+ * activations read + 128 (unsigned; the packer took 128 * the weight sums out of the bias).
+ * Byte then word unpacks of 4 rows give accumulator k, lane L, the channels 16 L + 4 k + i:
+ * the packed order, which two packs turn back into channel order. */
+#define DWCONV_QUAD_CR QRUN_DW_QUAD_CR
+
+static inline __attribute__((always_inline)) __m512i dwconv_quad_row(
+        const qrun_dwconv_params* p, const uint8_t* in, const int64_t* ind, int64_t t,
+        int64_t taps, int64_t c0, __mmask64 mask, int full, __m512i flip) {
+    /* taps past the last read the first one of the group again: their weights are 0 */
+    const uint8_t* a = dwconv_tap(p, in, ind[t < taps ? t : t & ~(int64_t)3]) + c0;
+    const __m512i x = full ? _mm512_loadu_si512((const void*)a) : _mm512_maskz_loadu_epi8(mask, a);
+    return _mm512_xor_si512(x, flip);
+}
+
+QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void dwconv_quad_pixels(
+        const qrun_dwconv_params* p, uint8_t* arena, int64_t begin, int64_t end,
+        const int64_t taps) {
+    const int64_t block_bytes = DWCONV_QUAD_CR * 8 + (taps + 3) / 4 * DWCONV_QUAD_CR * 4;
+    const uint8_t* in = arena + p->in_off;
+    const qrun_v_requant rq = qrun_v_requant_of(&p->rq);
+    const __m512i flip = _mm512_set1_epi8((char)(p->a_flip ^ 0x80));
+    const __m512i low_bytes = _mm512_set1_epi16(0xFF);
+    for (int64_t px = begin; px < end; px++) {
+        const int64_t* ind = p->indirection + px * taps;
+        uint8_t* out = arena + p->out_off + px * p->channels;
+        for (int64_t c0 = 0; c0 < p->channels; c0 += DWCONV_QUAD_CR) {
+            const uint8_t* packed = (const uint8_t*)p->packed_w + c0 / DWCONV_QUAD_CR * block_bytes;
+            const int64_t n = QRUN_MIN(DWCONV_QUAD_CR, p->channels - c0);
+            const int full = n == DWCONV_QUAD_CR;
+            const __mmask64 mask = full ? ~(__mmask64)0 : ((__mmask64)1 << n) - 1;
+            __m512i acc[4];
+            for (int k = 0; k < 4; k++)
+                acc[k] = _mm512_loadu_si512((const void*)(packed + 64 * k));
+            for (int64_t t = 0; t < taps; t += 4) {
+                const __m512i r0 = dwconv_quad_row(p, in, ind, t, taps, c0, mask, full, flip);
+                const __m512i r1 = dwconv_quad_row(p, in, ind, t + 1, taps, c0, mask, full, flip);
+                const __m512i r2 = dwconv_quad_row(p, in, ind, t + 2, taps, c0, mask, full, flip);
+                const __m512i r3 = dwconv_quad_row(p, in, ind, t + 3, taps, c0, mask, full, flip);
+                const __m512i lo01 = _mm512_unpacklo_epi8(r0, r1), hi01 = _mm512_unpackhi_epi8(r0, r1);
+                const __m512i lo23 = _mm512_unpacklo_epi8(r2, r3), hi23 = _mm512_unpackhi_epi8(r2, r3);
+                const __m512i quads[4] = {
+                    _mm512_unpacklo_epi16(lo01, lo23), _mm512_unpackhi_epi16(lo01, lo23),
+                    _mm512_unpacklo_epi16(hi01, hi23), _mm512_unpackhi_epi16(hi01, hi23)};
+                const uint8_t* w = packed + DWCONV_QUAD_CR * 8 + t / 4 * DWCONV_QUAD_CR * 4;
+                for (int k = 0; k < 4; k++)
+                    acc[k] = _mm512_dpbusd_epi32(acc[k], quads[k],
+                                                 _mm512_loadu_si512((const void*)(w + 64 * k)));
+            }
+            __m512i q[4];
+            for (int k = 0; k < 4; k++)
+                q[k] = qrun_v_requantize(acc[k], _mm512_loadu_ps(packed + DWCONV_QUAD_CR * 4 + 64 * k),
+                                         &rq);
+            const __m512i words01 = _mm512_and_si512(_mm512_packs_epi32(q[0], q[1]), low_bytes);
+            const __m512i words23 = _mm512_and_si512(_mm512_packs_epi32(q[2], q[3]), low_bytes);
+            _mm512_mask_storeu_epi8(out + c0, mask, _mm512_packus_epi16(words01, words23));
+        }
+    }
+}
+
+QRUN_TARGET_VNNI static void dwconv_run_quads(const qrun_dwconv_params* p, uint8_t* arena, int64_t begin,
+                             int64_t end) {
+    if (p->taps == 9)
+        dwconv_quad_pixels(p, arena, begin, end, 9);
+    else if (p->taps == 25)
+        dwconv_quad_pixels(p, arena, begin, end, 25);
+    else
+        dwconv_quad_pixels(p, arena, begin, end, p->taps);
+}
+#endif
+
 static void dwconv_run(const void* params, uint8_t* arena, int64_t begin, int64_t end) {
     const qrun_dwconv_params* p = (const qrun_dwconv_params*)params;
+#if defined(QRUN_ISA_AVX512VNNI)
+    if (p->quads) {
+        dwconv_run_quads(p, arena, begin, end);
+        return;
+    }
+#endif
     if (p->multiplier != 1)
         dwconv_run_portable(p, arena, begin, end);
     else if (p->taps == 9)

@@ -75,6 +75,12 @@
 #else
 #define QRUN_DW_CR 16
 #endif
+/* The VNNI build's depthwise int8-quad layout: 64 channels x 4 taps per vpdpbusd group. */
+#if defined(QRUN_ISA_AVX512VNNI)
+#define QRUN_DW_QUAD_CR 64
+#else
+#define QRUN_DW_QUAD_CR 0
+#endif
 
 #define QRUN_RESTRICT __restrict__
 #define QRUN_MIN(a, b) ((a) < (b) ? (a) : (b))

@@ -42,6 +42,8 @@ typedef struct {
                                 A, the weights may be packed + 128 instead (w_unsigned):
                                 a_sum_mult -= 128 */
     int32_t dw_cr;       /* channels per packed depthwise block */
+    int32_t dw_quad_cr;  /* nonzero: channels per block of the depthwise int8-quad layout
+                            (u8 x s8 dot products, int8 weights; qrun_dwconv_params.quads) */
 } qrun_isa_info;
 
 /* fp32 requantization: acc * scale[c], clamped, rounded to nearest even, + zero point. */
@@ -95,6 +97,7 @@ typedef struct {
     const void* packed_w;
     int64_t out_off;
     int32_t a_flip;
+    int32_t quads;            /* packed_w in the int8-quad layout (packing.pack_dwconv) */
     qrun_requant rq;
 } qrun_dwconv_params;
 

@@ -53,25 +53,30 @@ def aligned_bytes(size: int, alignment: int = 64) -> np.ndarray:
     return raw[start:start + size]
 
 
-def dwconv_positions(cr: int) -> np.ndarray:
-    """Where channel j of a depthwise block sits: the order in which the SIMD kernels'
-    16-bit unpacks produce channels (per 8 channels, the low 4 in the first accumulator
-    vector, the high 4 in the second). cr is a multiple of 8."""
+def dwconv_positions(cr: int, group: int) -> np.ndarray:
+    """Where channel j of a depthwise block sits: the order in which the SIMD kernels' unpacks
+    produce channels. Pairs (group 2, cr a multiple of 8): per 8 channels, the low 4 in the
+    first accumulator vector, the high 4 in the second. Quads (group 4, cr 64): channel
+    16 L + 4 k + i in accumulator k, 128-bit lane L."""
     j = np.arange(cr)
-    return (j % 8) // 4 * (cr // 2) + j // 8 * 4 + j % 4
+    if group == 2:
+        return (j % 8) // 4 * (cr // 2) + j // 8 * 4 + j % 4
+    return (j % 16) // 4 * 16 + j // 16 * 4 + j % 4
 
 
-def pack_dwconv(w: np.ndarray, bias: np.ndarray, scale: np.ndarray, cr: int) -> np.ndarray:
-    """w: [taps, channels] int16, bias: [channels] int32, scale: [channels] float32 -> bytes:
-    per block of cr channels, cr int32 biases, cr float32 scales, then for each pair of taps
-    (t, t + 1) cr pairs of int16 (w[t], w[t + 1]) (an odd last tap pairs with 0); within a
-    block, channel j at dwconv_positions(cr)[j] (channels zero-padded)."""
+def pack_dwconv(w: np.ndarray, bias: np.ndarray, scale: np.ndarray, cr: int,
+                group: int) -> np.ndarray:
+    """w: [taps, channels] (int16 for pairs, int8 for quads), bias: [channels] int32, scale:
+    [channels] float32 -> bytes: per block of cr channels, cr int32 biases, cr float32 scales,
+    then for each group of `group` taps, cr groups of weights (w[t], ..., w[t + group - 1])
+    (taps padded with 0); within a block, channel j at dwconv_positions(cr, group)[j]
+    (channels zero-padded)."""
     taps, c = w.shape
-    nb, pairs = _blocks(c, cr), _blocks(taps, 2)
-    pos = dwconv_positions(cr)
-    wp = np.zeros((pairs * 2, nb, cr), np.int16)
+    nb, groups = _blocks(c, cr), _blocks(taps, group)
+    pos = dwconv_positions(cr, group)
+    wp = np.zeros((groups * group, nb, cr), w.dtype)
     wp[:taps, :, pos] = np.pad(w, ((0, 0), (0, nb * cr - c))).reshape(taps, nb, cr)
-    wp = wp.reshape(pairs, 2, nb, cr).transpose(2, 0, 3, 1).reshape(nb, -1)
+    wp = wp.reshape(groups, group, nb, cr).transpose(2, 0, 3, 1).reshape(nb, -1)
     bp = np.zeros((nb, cr), np.int32)
     sp = np.zeros((nb, cr), np.float32)
     bp[:, pos] = np.pad(bias, (0, nb * cr - c)).reshape(nb, cr)

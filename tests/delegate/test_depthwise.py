@@ -32,6 +32,10 @@ GEOMETRIES = [
     ((1, 8, 8, 130), 1, (3, 3), (2, 2), (2, 2), "VALID"),
     ((1, 7, 6, 19), 1, (2, 2), (1, 1), (1, 1), "VALID"),      # generic window, even taps
     ((1, 8, 8, 64), 1, (7, 7), (2, 2), (1, 1), "SAME"),       # generic window, full tiles
+    # AVX-512 VNNI's int8 quads (64-channel blocks, int8 weights): tails, strides, dilation
+    ((1, 7, 6, 250), 1, (3, 3), (1, 1), (1, 1), "SAME"),
+    ((1, 9, 9, 120), 1, (5, 5), (2, 2), (1, 1), "SAME"),
+    ((1, 9, 9, 192), 1, (3, 3), (1, 1), (2, 2), "SAME"),
 ]
 
 
