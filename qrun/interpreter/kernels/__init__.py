@@ -28,3 +28,4 @@ from . import conv3d  # noqa: F401
 from . import signal  # noqa: F401
 from . import lsh  # noqa: F401
 from . import random_ops  # noqa: F401
+from . import stablehlo  # noqa: F401
