@@ -333,8 +333,8 @@ def _build_options(b, cls_name: str, fields: dict) -> int:
     for key, value in fields.items():
         if isinstance(value, np.ndarray) and value.dtype.kind == "f":
             vectors[key] = _numpy_vector(b, value.astype(np.float32))  # e.g. BUCKETIZE
-        elif isinstance(value, np.ndarray) and value.dtype == np.int64:
-            vectors[key] = _numpy_vector(b, value)  # e.g. StableHLO's int64 vectors
+        elif isinstance(value, (list, tuple, np.ndarray)) and cls_name.startswith("Stablehlo"):
+            vectors[key] = _int_vector(b, value, np.int64)  # StableHLO's vectors are int64
         elif isinstance(value, (list, tuple, np.ndarray)):
             vectors[key] = _int_vector(b, value, np.int32)
         elif isinstance(value, str) and key not in _ENUMS:
