@@ -28,3 +28,27 @@ def test_pad(dtype, shape, low, high, interior):
         "STABLEHLO_PAD", [(out, dtype, None)], options_type="StablehloPadOptions",
         edge_padding_low=np.asarray(low, np.int64), edge_padding_high=np.asarray(high, np.int64),
         interior_padding=np.asarray(interior, np.int64))
+
+
+GATHER_TYPES = [np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64,
+                np.uint8, np.uint16, np.uint32]
+# operand, indices, offset_dims, collapsed_slice_dims, start_index_map, index_vector_dim,
+# slice_sizes, output shape. (Not index_vector_dim == rank of indices: LiteRT's kernel reads
+# past the indices then, and crashes.)
+GATHERS = [
+    ((5, 4), [[1], [3], [4]], [1], [0], [0], 1, [1, 4], (3, 4)),          # rows (GATHER)
+    ((3, 4, 2), [[0, 1], [2, 3], [1, 0]], [1, 2, 3], [], [0, 1], 1, [1, 2, 2], (3, 1, 2, 2)),
+    ((3, 4, 2), [[[0, 2]], [[2, 3]]], [2], [0, 1], [0, 1], 2, [1, 1, 2], (2, 1, 2)),
+    ((6, 5), [[1, 0], [4, 3]], [0, 1], [], [1, 0], 0, [3, 2], (3, 2, 2)),  # clamped starts
+]
+
+
+@pytest.mark.parametrize("dtype", GATHER_TYPES)
+@pytest.mark.parametrize("case", GATHERS)
+@pytest.mark.parametrize("index_type", [np.int32, np.int64])
+def test_gather(dtype, case, index_type):
+    operand, indices, offset, collapsed, start_map, ivd, sizes, out = case
+    Op(seed=2).data(operand, dtype, q=None).index(indices, index_type, runtime=True).run(
+        "STABLEHLO_GATHER", [(out, dtype, None)], options_type="StablehloGatherOptions",
+        offset_dims=offset, collapsed_slice_dims=collapsed, start_index_map=start_map,
+        index_vector_dim=ivd, slice_sizes=sizes)

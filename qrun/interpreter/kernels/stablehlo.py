@@ -1,6 +1,7 @@
 """The StableHLO ops LiteRT's builtin resolver runs without subgraphs: STABLEHLO_ADD,
 STABLEHLO_MULTIPLY, STABLEHLO_MAXIMUM, STABLEHLO_MINIMUM (same-shape elementwise, integers
-wrap) and STABLEHLO_PAD (edge padding, negative to crop, and interior padding).
+wrap), STABLEHLO_PAD (edge padding, negative to crop, and interior padding) and
+STABLEHLO_GATHER (XLA gather: one fancy index over every slice at once).
 """
 from __future__ import annotations
 
@@ -67,3 +68,76 @@ def stablehlo_pad(op):
                for lo, s, g in zip(low, spread, interior))] = x
     return full[tuple(slice(max(-lo, 0), n - max(-hi, 0))
                       for lo, hi, n in zip(low, high, full.shape))]
+
+
+# -- STABLEHLO_GATHER --------------------------------------------------------------------------
+
+GATHER_TYPES = (np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64,
+                np.uint8, np.uint16, np.uint32)
+
+
+def _gather_params(op):
+    o = op.options
+    params = {name: [int(v) for v in np.asarray(getattr(o, name, ()), np.int64).reshape(-1)]
+              for name in ("offset_dims", "collapsed_slice_dims", "start_index_map",
+                           "slice_sizes")}
+    params["index_vector_dim"] = int(getattr(o, "index_vector_dim", 0))
+    return params
+
+
+def gather_shape(op):
+    operand, indices = tuple(op.inputs[0].shape), tuple(op.inputs[1].shape)
+    p = _gather_params(op)
+    ivd = p["index_vector_dim"]
+    if len(p["slice_sizes"]) != len(operand) or not 0 <= ivd <= len(indices) or any(
+            not 0 <= s <= n for s, n in zip(p["slice_sizes"], operand)) or any(
+            p["slice_sizes"][d] != 1 for d in p["collapsed_slice_dims"]):
+        raise ValueError("STABLEHLO_GATHER slice_sizes %s, collapsed dims %s and "
+                         "index_vector_dim %d do not fit operand %s and indices %s"
+                         % (p["slice_sizes"], p["collapsed_slice_dims"], ivd, list(operand),
+                            list(indices)))
+    vector = indices[ivd] if ivd < len(indices) else 1
+    if len(p["start_index_map"]) != vector:
+        raise ValueError("STABLEHLO_GATHER start_index_map %s for index vectors of %d"
+                         % (p["start_index_map"], vector))
+    batch = list(indices[:ivd] + indices[ivd + 1:])
+    offsets = [s for d, s in enumerate(p["slice_sizes"]) if d not in p["collapsed_slice_dims"]]
+    if len(offsets) != len(p["offset_dims"]):
+        raise ValueError("STABLEHLO_GATHER has %d offset dims for %d slice dims"
+                         % (len(p["offset_dims"]), len(offsets)))
+    shape = [offsets.pop(0) if d in p["offset_dims"] else batch.pop(0)
+             for d in range(len(indices) - (ivd < len(indices)) + len(p["offset_dims"]))]
+    return [tuple(shape)]
+
+
+@register("STABLEHLO_GATHER", GATHER_TYPES, shape=gather_shape)
+def stablehlo_gather(op):
+    operand, p = op.inputs[0].data, _gather_params(op)
+    idx = op.inputs[1].data.astype(np.int64)
+    ivd = p["index_vector_dim"]
+    idx = idx[..., None] if ivd == idx.ndim else np.moveaxis(idx, ivd, -1)
+    vectors = idx.reshape(-1, idx.shape[-1])
+    count, rank = len(vectors), operand.ndim
+    sizes = np.asarray(p["slice_sizes"], np.int64)
+    start = np.zeros((count, rank), np.int64)
+    start[:, p["start_index_map"]] = vectors
+    # Starts are moved back so that each slice fits (the reference clamps from above).
+    start = np.clip(start, 0, np.asarray(operand.shape, np.int64) - sizes)
+    grid = []
+    for d in range(rank):
+        along = [1] * (rank + 1)
+        along[1 + d] = int(sizes[d])
+        grid.append(start[:, d].reshape([count] + [1] * rank) + np.arange(sizes[d]).reshape(along))
+    slices = operand[tuple(grid)]                      # [count] + slice_sizes
+    kept = [d for d in range(rank) if d not in p["collapsed_slice_dims"]]
+    slices = slices.reshape(idx.shape[:-1] + tuple(int(sizes[d]) for d in kept))
+    batch_rank = idx.ndim - 1
+    order, b, o = [], 0, batch_rank
+    for d in range(slices.ndim):   # offset dims where offset_dims says, batch dims between
+        if d in p["offset_dims"]:
+            order.append(o)
+            o += 1
+        else:
+            order.append(b)
+            b += 1
+    return slices.transpose(order)
