@@ -110,7 +110,7 @@ def main(argv=None) -> None:
     shapes = [s for s in SHAPES if not args.shapes or any(p in s[0] for p in args.shapes)]
     cols = isas + (["litert-xnnpack"] if args.litert else [])
     print("| shape | MMAC | " + " | ".join("%s GMAC/s" % c for c in cols)
-          + " | %s / scalar |" % isas[-1])
+          + " | %s / %s |" % (isas[-1], isas[0]))
     print("|---" * (len(cols) + 3) + "|")
     for name, hwc, k, stride in shapes:
         model = dwconv_model(hwc, k, stride)

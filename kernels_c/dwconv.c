@@ -207,68 +207,39 @@ static inline __attribute__((always_inline)) void dwconv_pixels(
 }
 
 #if defined(QRUN_ISA_AVX512VNNI)
-/* The int8-quad layout (int8 weights, multiplier 1): vpdpbusd on 4 taps of 64 channels, the
- * activations read + 128 (unsigned; the packer took 128 * the weight sums out of the bias).
- * Byte then word unpacks of 4 rows give accumulator k, lane L, the channels 16 L + 4 k + i:
- * the packed order, which two packs turn back into channel order. */
-#define DWCONV_QUAD_CR QRUN_DW_QUAD_CR
-
-static inline __attribute__((always_inline)) __m512i dwconv_quad_row(
-        const qrun_dwconv_params* p, const uint8_t* in, const int64_t* ind, int64_t t,
-        int64_t taps, int64_t c0, __mmask64 mask, int full, __m512i flip) {
-    /* taps past the last read the first one of the group again: their weights are 0 */
-    const uint8_t* a = dwconv_tap(p, in, ind[t < taps ? t : t & ~(int64_t)3]) + c0;
-    const __m512i x = full ? _mm512_loadu_si512((const void*)a) : _mm512_maskz_loadu_epi8(mask, a);
-    return _mm512_xor_si512(x, flip);
-}
+/* The int8-quad layout (int8 weights, multiplier 1): blocks of 64 channels, and a last block
+ * of 32 when the channels leave at most 32 over a multiple of 64 (packing.pack_dwconv_quads),
+ * each with its biases and scales, then per group of 4 taps the blocks' int8 weight quads. */
+#define DQ_BITS 512
+#include "dwconv_quad.h"
+#undef DQ_BITS
+#define DQ_BITS 256
+#include "dwconv_quad.h"
+#undef DQ_BITS
 
 QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void dwconv_quad_pixels(
         const qrun_dwconv_params* p, uint8_t* arena, int64_t begin, int64_t end,
         const int64_t taps) {
-    const int64_t block_bytes = DWCONV_QUAD_CR * 8 + (taps + 3) / 4 * DWCONV_QUAD_CR * 4;
+    const int64_t groups = (taps + 3) / 4;
+    const int64_t wide = p->channels % 64 > 32 ? (p->channels + 63) / 64 : p->channels / 64;
     const uint8_t* in = arena + p->in_off;
-    const qrun_v_requant rq = qrun_v_requant_of(&p->rq);
-    const __m512i flip = _mm512_set1_epi8((char)(p->a_flip ^ 0x80));
-    const __m512i low_bytes = _mm512_set1_epi16(0xFF);
     for (int64_t px = begin; px < end; px++) {
         const int64_t* ind = p->indirection + px * taps;
         uint8_t* out = arena + p->out_off + px * p->channels;
-        for (int64_t c0 = 0; c0 < p->channels; c0 += DWCONV_QUAD_CR) {
-            const uint8_t* packed = (const uint8_t*)p->packed_w + c0 / DWCONV_QUAD_CR * block_bytes;
-            const int64_t n = QRUN_MIN(DWCONV_QUAD_CR, p->channels - c0);
-            const int full = n == DWCONV_QUAD_CR;
-            const __mmask64 mask = full ? ~(__mmask64)0 : ((__mmask64)1 << n) - 1;
-            __m512i acc[4];
-            for (int k = 0; k < 4; k++)
-                acc[k] = _mm512_loadu_si512((const void*)(packed + 64 * k));
-            for (int64_t t = 0; t < taps; t += 4) {
-                const __m512i r0 = dwconv_quad_row(p, in, ind, t, taps, c0, mask, full, flip);
-                const __m512i r1 = dwconv_quad_row(p, in, ind, t + 1, taps, c0, mask, full, flip);
-                const __m512i r2 = dwconv_quad_row(p, in, ind, t + 2, taps, c0, mask, full, flip);
-                const __m512i r3 = dwconv_quad_row(p, in, ind, t + 3, taps, c0, mask, full, flip);
-                const __m512i lo01 = _mm512_unpacklo_epi8(r0, r1), hi01 = _mm512_unpackhi_epi8(r0, r1);
-                const __m512i lo23 = _mm512_unpacklo_epi8(r2, r3), hi23 = _mm512_unpackhi_epi8(r2, r3);
-                const __m512i quads[4] = {
-                    _mm512_unpacklo_epi16(lo01, lo23), _mm512_unpackhi_epi16(lo01, lo23),
-                    _mm512_unpacklo_epi16(hi01, hi23), _mm512_unpackhi_epi16(hi01, hi23)};
-                const uint8_t* w = packed + DWCONV_QUAD_CR * 8 + t / 4 * DWCONV_QUAD_CR * 4;
-                for (int k = 0; k < 4; k++)
-                    acc[k] = _mm512_dpbusd_epi32(acc[k], quads[k],
-                                                 _mm512_loadu_si512((const void*)(w + 64 * k)));
-            }
-            __m512i q[4];
-            for (int k = 0; k < 4; k++)
-                q[k] = qrun_v_requantize(acc[k], _mm512_loadu_ps(packed + DWCONV_QUAD_CR * 4 + 64 * k),
-                                         &rq);
-            const __m512i words01 = _mm512_and_si512(_mm512_packs_epi32(q[0], q[1]), low_bytes);
-            const __m512i words23 = _mm512_and_si512(_mm512_packs_epi32(q[2], q[3]), low_bytes);
-            _mm512_mask_storeu_epi8(out + c0, mask, _mm512_packus_epi16(words01, words23));
+        const uint8_t* packed = (const uint8_t*)p->packed_w;
+        for (int64_t b = 0; b < wide; b++) {
+            dwconv_quad_tile_512(p, in, ind, out, packed, 64 * b,
+                                 QRUN_MIN(64, p->channels - 64 * b), taps);
+            packed += 64 * 8 + groups * 64 * 4;
         }
+        if (64 * wide < p->channels)
+            dwconv_quad_tile_256(p, in, ind, out, packed, 64 * wide, p->channels - 64 * wide,
+                                 taps);
     }
 }
 
-QRUN_TARGET_VNNI static void dwconv_run_quads(const qrun_dwconv_params* p, uint8_t* arena, int64_t begin,
-                             int64_t end) {
+QRUN_TARGET_VNNI static void dwconv_run_quads(const qrun_dwconv_params* p, uint8_t* arena,
+                                              int64_t begin, int64_t end) {
     if (p->taps == 9)
         dwconv_quad_pixels(p, arena, begin, end, 9);
     else if (p->taps == 25)

@@ -12,8 +12,9 @@ import numpy as np
 from ..interpreter.kernels.common import out_size, pad_before
 from ..interpreter.schema import Activation
 from . import rules
-from .packing import (deconv_indirection, gemm_block_width, indirection_buffer, pack_dwconv,
-                      pack_gemm, unsigned_weights_pay, window_indirection)
+from .packing import (deconv_indirection, dwconv_quad_channels, gemm_block_width,
+                      indirection_buffer, pack_dwconv, pack_dwconv_quads, pack_gemm,
+                      unsigned_weights_pay, window_indirection)
 from .plan import activation_domain, wrap_int32, zero_row
 from .table import delegate_op
 
@@ -177,17 +178,15 @@ def build_depthwise(op, ctx):
     # (activations read + 128: the bias takes 128 * the weight sums out), unless padding the
     # channels to its blocks wastes more than a quarter (then the int16 pairs are faster)
     wz = w.constant.astype(np.int32) - w.zero_point
-    quad_cr = ctx.backend.dw_quad_cr
-    p.quads = int(quad_cr > 0 and c == c_in and wz.min() >= -128 and wz.max() <= 127
-                  and -(-c // quad_cr) * quad_cr * 4 <= c * 5)
+    p.quads = int(ctx.backend.dw_quad_cr > 0 and c == c_in and wz.min() >= -128
+                  and wz.max() <= 127 and dwconv_quad_channels(c) * 4 <= c * 5)
 
     def pack() -> np.ndarray:
         wt = wz.reshape(kh * kw, c)
         wsum = wt.sum(axis=0, dtype=np.int64)
         bias = _bias(op, c) - zx * wsum
         if p.quads:
-            return pack_dwconv(wt.astype(np.int8), wrap_int32(bias - 128 * wsum), scales,
-                               ctx.backend.dw_quad_cr, 4)
+            return pack_dwconv_quads(wt.astype(np.int8), wrap_int32(bias - 128 * wsum), scales)
         return pack_dwconv(wt.astype(np.int16), wrap_int32(bias), scales, ctx.backend.dw_cr, 2)
     p.packed_w = ctx.weights(op, "packed_w", pack, "uint8_t")
     p.out_off = ctx.offset(out, b * oh * ow * c)

@@ -56,12 +56,12 @@ def aligned_bytes(size: int, alignment: int = 64) -> np.ndarray:
 def dwconv_positions(cr: int, group: int) -> np.ndarray:
     """Where channel j of a depthwise block sits: the order in which the SIMD kernels' unpacks
     produce channels. Pairs (group 2, cr a multiple of 8): per 8 channels, the low 4 in the
-    first accumulator vector, the high 4 in the second. Quads (group 4, cr 64): channel
-    16 L + 4 k + i in accumulator k, 128-bit lane L."""
+    first accumulator vector, the high 4 in the second. Quads (group 4, cr 64 or 32):
+    channel 16 L + 4 k + i in accumulator k, 128-bit lane L."""
     j = np.arange(cr)
     if group == 2:
         return (j % 8) // 4 * (cr // 2) + j // 8 * 4 + j % 4
-    return (j % 16) // 4 * 16 + j // 16 * 4 + j % 4
+    return (j % 16) // 4 * (cr // 4) + j // 16 * 4 + j % 4
 
 
 def pack_dwconv(w: np.ndarray, bias: np.ndarray, scale: np.ndarray, cr: int,
@@ -83,6 +83,23 @@ def pack_dwconv(w: np.ndarray, bias: np.ndarray, scale: np.ndarray, cr: int,
     sp[:, pos] = np.pad(scale, (0, nb * cr - c)).reshape(nb, cr)
     return np.concatenate([bp.view(np.uint8), sp.view(np.uint8), wp.view(np.uint8)],
                           axis=1).ravel()
+
+
+def dwconv_quad_channels(c: int) -> int:
+    """The channels the quad layout holds: 64-channel blocks, the last one 32 wide when at
+    most 32 channels are left over."""
+    return -(-c // 32) * 32 if c % 64 <= 32 else -(-c // 64) * 64
+
+
+def pack_dwconv_quads(w: np.ndarray, bias: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """pack_dwconv(..., group 4) in 64-channel blocks, the last one 32 wide when at most 32
+    channels are left over (the AVX-512 VNNI build's 512- and 256-bit tiles)."""
+    c = w.shape[1]
+    wide = 64 * (-(-c // 64) if c % 64 > 32 else c // 64)
+    parts = [pack_dwconv(w[:, :wide], bias[:wide], scale[:wide], 64, 4)] if wide else []
+    if wide < c:
+        parts.append(pack_dwconv(w[:, wide:], bias[wide:], scale[wide:], 32, 4))
+    return np.concatenate(parts)
 
 
 def _separable_indirection(batch: int, in_h: int, in_w: int, pixel_bytes: int,

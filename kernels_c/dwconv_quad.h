@@ -1,0 +1,73 @@
+/* Template of dwconv.c's int8-quad depthwise tile (AVX-512 VNNI build), included once per
+ * vector width with DQ_BITS 512 (64-channel blocks) or 256 (32-channel blocks, the last
+ * block of channel counts that leave at most 32 over a multiple of 64).
+ *
+ * One block from channel c0 (n of its DQ_CR channels real) of one pixel: vpdpbusd on 4 taps
+ * at a time, activations + 128 (flip). Byte then word unpacks of 4 rows give accumulator k,
+ * 128-bit lane L, the channels 16 L + 4 k + i (the packed order); two packs restore channel
+ * order. The requantization is qrun_v_requantize()'s float operations. */
+#if DQ_BITS == 512
+#define DQ_(op) _mm512_##op
+#define DQ_SI(op) _mm512_##op##_si512
+#define DQ_CR 64
+#define dq_vi __m512i
+#define dq_vf __m512
+#define dq_mask __mmask64
+#define DQ_TILE dwconv_quad_tile_512
+#else
+#define DQ_(op) _mm256_##op
+#define DQ_SI(op) _mm256_##op##_si256
+#define DQ_CR 32
+#define dq_vi __m256i
+#define dq_vf __m256
+#define dq_mask __mmask32
+#define DQ_TILE dwconv_quad_tile_256
+#endif
+
+QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void DQ_TILE(
+        const qrun_dwconv_params* p, const uint8_t* in, const int64_t* ind, uint8_t* out,
+        const uint8_t* packed, int64_t c0, int64_t n, const int64_t taps) {
+    const int full = n == DQ_CR;
+    const dq_mask mask = full ? (dq_mask)~(dq_mask)0 : (dq_mask)(((uint64_t)1 << n) - 1);
+    const dq_vi flip = DQ_(set1_epi8)((char)(p->a_flip ^ 0x80));
+    dq_vi acc[4];
+    for (int k = 0; k < 4; k++)
+        acc[k] = DQ_SI(loadu)((const void*)(packed + DQ_CR * k));
+    for (int64_t t = 0; t < taps; t += 4) {
+        dq_vi r[4];
+        for (int k = 0; k < 4; k++) {
+            /* taps past the last read the group's first again: their weights are 0 */
+            const uint8_t* a = dwconv_tap(p, in, ind[t + k < taps ? t + k : t]) + c0;
+            const dq_vi x = full ? DQ_SI(loadu)((const void*)a) : DQ_(maskz_loadu_epi8)(mask, a);
+            r[k] = DQ_SI(xor)(x, flip);
+        }
+        const dq_vi lo01 = DQ_(unpacklo_epi8)(r[0], r[1]), hi01 = DQ_(unpackhi_epi8)(r[0], r[1]);
+        const dq_vi lo23 = DQ_(unpacklo_epi8)(r[2], r[3]), hi23 = DQ_(unpackhi_epi8)(r[2], r[3]);
+        const dq_vi quads[4] = {DQ_(unpacklo_epi16)(lo01, lo23), DQ_(unpackhi_epi16)(lo01, lo23),
+                                DQ_(unpacklo_epi16)(hi01, hi23), DQ_(unpackhi_epi16)(hi01, hi23)};
+        const uint8_t* w = packed + DQ_CR * 8 + t / 4 * DQ_CR * 4;
+        for (int k = 0; k < 4; k++)
+            acc[k] = DQ_(dpbusd_epi32)(acc[k], quads[k], DQ_SI(loadu)((const void*)(w + DQ_CR * k)));
+    }
+    dq_vi q[4];
+    for (int k = 0; k < 4; k++) {
+        dq_vf v = DQ_(mul_ps)(DQ_(cvtepi32_ps)(acc[k]),
+                              DQ_(loadu_ps)((const float*)(packed + DQ_CR * 4 + DQ_CR * k)));
+        v = DQ_(max_ps)(v, DQ_(set1_ps)(p->rq.min_less_zp));
+        v = DQ_(min_ps)(v, DQ_(set1_ps)(p->rq.max_less_zp));
+        v = DQ_(add_ps)(v, DQ_(set1_ps)(12582912.0f));
+        q[k] = DQ_(sub_epi32)(DQ_SI(castps)(v), DQ_(set1_epi32)(0x4B400000 - p->rq.zero_point));
+    }
+    const dq_vi low_bytes = DQ_(set1_epi16)(0xFF);
+    const dq_vi words01 = DQ_SI(and)(DQ_(packs_epi32)(q[0], q[1]), low_bytes);
+    const dq_vi words23 = DQ_SI(and)(DQ_(packs_epi32)(q[2], q[3]), low_bytes);
+    DQ_(mask_storeu_epi8)(out + c0, mask, DQ_(packus_epi16)(words01, words23));
+}
+
+#undef DQ_
+#undef DQ_SI
+#undef DQ_CR
+#undef DQ_TILE
+#undef dq_vi
+#undef dq_vf
+#undef dq_mask
