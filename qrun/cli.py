@@ -315,6 +315,9 @@ def print_compare(c: dict, out: TextIO) -> None:
         c["litert"], c["num_threads"], "" if c["num_threads"] == 1 else "s"), file=out)
     for name in ("litert_xnnpack", "litert_builtin_ref"):
         r = c[name]
+        if "error" in r:
+            print("  %s: cannot run the model: %s" % (name, r["error"]), file=out)
+            continue
         print("  %s: %.3f ms median, qrun %.3f ms: qrun / LiteRT = %.2fx" % (
             name, r["median_ms"], c["qrun_median_ms"], r["speed_ratio"]), file=out)
         for o in r["outputs"]:

@@ -78,33 +78,43 @@ def _median_ms(invokes: Dict[str, Callable[[], None]], runs: int,
     return {name: statistics.median(t) * 1e3 for name, t in times.items()}
 
 
+def _litert_run(lite, model_path: str, resolver: str, num_threads: int,
+                inputs: Dict[int, np.ndarray], details: List[dict]):
+    """A LiteRT interpreter run once on `inputs`, and its outputs from that first run (a
+    stateful model's outputs change with every run)."""
+    other = lite.Interpreter(model_path=model_path, num_threads=num_threads,
+                             experimental_op_resolver_type=lite.OpResolverType[resolver])
+    other.allocate_tensors()
+    for index, value in inputs.items():
+        other.set_tensor(index, value)
+    other.invoke()
+    return other, {d["index"]: other.get_tensor(d["index"]) for d in details}
+
+
 def compare(model_path: str, interpreter, inputs: Dict[int, np.ndarray], num_threads: int,
             runs: int = 5, max_secs: float = 10.0) -> dict:
-    """`interpreter` (qrun, allocated) against LiteRT on `inputs`; qrun's outputs are taken
-    from a run on those inputs here."""
+    """`interpreter` (qrun, allocated) against LiteRT on `inputs`, both from fresh variable
+    state. A LiteRT configuration that cannot run the model is reported with its error."""
     lite = litert_module()
+    interpreter.reset_all_variables()
     for index, value in inputs.items():
         interpreter.set_tensor(index, value)
     interpreter.invoke()
     details = interpreter.get_output_details()
     ours = {d["index"]: interpreter.get_tensor(d["index"]).copy() for d in details}
-    others, theirs = {}, {}
+    result = {"litert": lite.__name__.split(".")[0], "num_threads": num_threads}
+    invokes, theirs = {"qrun": interpreter.invoke}, {}
     for name, resolver in REFERENCES.items():
-        other = lite.Interpreter(model_path=model_path, num_threads=num_threads,
-                                 experimental_op_resolver_type=lite.OpResolverType[resolver])
-        other.allocate_tensors()
-        for index, value in inputs.items():
-            other.set_tensor(index, value)
-        other.invoke()
-        # (read before the timed runs: a stateful model's outputs change with every run)
-        theirs[name] = {d["index"]: other.get_tensor(d["index"]) for d in details}
-        others[name] = other
-    invokes = {"qrun": interpreter.invoke}
-    invokes.update((name, other.invoke) for name, other in others.items())
+        try:
+            other, theirs[name] = _litert_run(lite, model_path, resolver, num_threads, inputs,
+                                              details)
+        except (RuntimeError, ValueError) as exc:
+            result[name] = {"error": " ".join(str(exc).split())[:200]}
+            continue
+        invokes[name] = other.invoke
     medians = _median_ms(invokes, runs, max_secs)
-    result = {"litert": lite.__name__.split(".")[0], "num_threads": num_threads,
-              "qrun_median_ms": medians["qrun"]}
-    for name in others:
+    result["qrun_median_ms"] = medians["qrun"]
+    for name in theirs:
         result[name] = {
             "median_ms": medians[name],
             "speed_ratio": medians["qrun"] / medians[name],

@@ -503,3 +503,11 @@ def test_exit_codes(tmp_path, argv, code, pattern):
     assert "Traceback" not in done.stderr
     if code == 1:
         assert done.stdout == "" and done.stderr.count("\n") == 1
+
+
+def test_compare_reports_a_litert_configuration_that_cannot_run():
+    # LiteRT's XNNPACK delegate fails to prepare this model; its reference kernels run it
+    c = qrun_json(SHARED_MODELS / "squeezenet_v1_1_quant.tflite", "--compare")["compare"]
+    assert "XNNPACK" in c["litert_xnnpack"]["error"]
+    (o,) = c["litert_builtin_ref"]["outputs"]
+    assert o["max_lsb"] <= 3 and o["top1_agreement"] == 1.0
