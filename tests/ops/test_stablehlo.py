@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from qrun.modelbuilder import ModelBuilder
+from tests.oracle import check_against_litert
 from tests.ops.test_data_movement import Op
 
 TYPES = [np.float32, np.float16, np.int8, np.int16, np.int32, np.int64, np.uint8]
@@ -52,3 +54,20 @@ def test_gather(dtype, case, index_type):
         "STABLEHLO_GATHER", [(out, dtype, None)], options_type="StablehloGatherOptions",
         offset_dims=offset, collapsed_slice_dims=collapsed, start_index_map=start_map,
         index_vector_dim=ivd, slice_sizes=sizes)
+
+
+@pytest.mark.parametrize("algorithm,state", [
+    (0, [1, 2]), (1, [0xDEADBEEF12345678, 0xFFFFFFFFFFFFFFFE]), (1, [7, 9, 1 << 40]),
+    (2, [3, 4]), (2, [0x0123456789ABCDEF, 0xFFFFFFFFFFFFFFFF])])
+@pytest.mark.parametrize("out_type,shape", [(np.uint32, (7,)), (np.int32, (2, 5)),
+                                            (np.uint64, (3,)), (np.int64, (2, 3, 2))])
+def test_rng_bit_generator(algorithm, state, out_type, shape):
+    state = np.asarray(state, np.uint64)
+    b = ModelBuilder()
+    x = b.add_input(state.shape, np.uint64, type_code=12)
+    key = b.mark_output(b.add_tensor(state.shape, np.uint64, type_code=12))
+    bits = b.mark_output(b.add_tensor(shape, out_type,
+                                      type_code=12 if out_type == np.uint64 else None))
+    b.add_op("STABLEHLO_RNG_BIT_GENERATOR", [x], [key, bits],
+             options_type="StablehloRngBitGeneratorOptions", algorithm=algorithm)
+    check_against_litert(b.build(), inputs=[state])

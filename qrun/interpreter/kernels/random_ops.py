@@ -35,16 +35,23 @@ class Philox:
         base_lo = U64(self.counter & 0xFFFFFFFFFFFFFFFF)
         lo = base_lo + np.arange(calls, dtype=U64)
         hi = np.full(calls, U64(self.counter >> 64), U64) + (lo < base_lo)  # the carry
-        words = [lo & _MASK32, lo >> U64(32), hi & _MASK32, hi >> U64(32)]
-        k0, k1 = self.key
-        for _ in range(10):
-            p0 = _M4x32A * words[0]
-            p1 = _M4x32B * words[2]
-            words = [(p1 >> U64(32)) ^ words[1] ^ U64(k0), p1 & _MASK32,
-                     (p0 >> U64(32)) ^ words[3] ^ U64(k1), p0 & _MASK32]
-            k0, k1 = (k0 + _W32A) & 0xFFFFFFFF, (k1 + _W32B) & 0xFFFFFFFF
+        words = philox4x32([lo & _MASK32, lo >> U64(32), hi & _MASK32, hi >> U64(32)],
+                           *self.key)
         self.skip(calls)
-        return np.stack(words, axis=1).astype(U32)
+        return np.stack(words, axis=1)
+
+
+def philox4x32(counter: list, k0: int, k1: int) -> list:
+    """The 10 Philox rounds on 4 counter words (arrays of values below 2^32, one counter per
+    element) under the key (k0, k1): 4 uint32 arrays."""
+    words = [np.asarray(w).astype(U64) for w in counter]
+    for _ in range(10):
+        p0 = _M4x32A * words[0]
+        p1 = _M4x32B * words[2]
+        words = [(p1 >> U64(32)) ^ words[1] ^ U64(k0), p1 & _MASK32,
+                 (p0 >> U64(32)) ^ words[3] ^ U64(k1), p0 & _MASK32]
+        k0, k1 = (k0 + _W32A) & 0xFFFFFFFF, (k1 + _W32B) & 0xFFFFFFFF
+    return [w.astype(U32) for w in words]
 
 
 def _uint32_to_float(x: np.ndarray) -> np.ndarray:

@@ -1,13 +1,15 @@
 """The StableHLO ops LiteRT's builtin resolver runs without subgraphs: STABLEHLO_ADD,
 STABLEHLO_MULTIPLY, STABLEHLO_MAXIMUM, STABLEHLO_MINIMUM (same-shape elementwise, integers
 wrap), STABLEHLO_PAD (edge padding, negative to crop, and interior padding) and
-STABLEHLO_GATHER (XLA gather: one fancy index over every slice at once).
+STABLEHLO_GATHER (XLA gather: one fancy index over every slice at once) and
+STABLEHLO_RNG_BIT_GENERATOR (Philox4x32 and Threefry2x32 streams, as tflite::rng).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..registry import register
+from .random_ops import philox4x32
 
 TYPES = (np.float32, np.float16, np.int8, np.int16, np.int32, np.int64, np.uint8)
 
@@ -141,3 +143,65 @@ def stablehlo_gather(op):
             order.append(b)
             b += 1
     return slices.transpose(order)
+
+
+# -- STABLEHLO_RNG_BIT_GENERATOR ---------------------------------------------------------------
+
+DEFAULT, PHILOX, THREEFRY = 0, 1, 2
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+
+def _threefry2x32(c0: np.ndarray, c1: np.ndarray, k0: int, k1: int) -> list:
+    """tflite::rng::Threefry2x32 (20 rounds) on arrays of counters."""
+    u32 = np.uint32
+    keys = (u32(k0), u32(k1), u32(k0 ^ k1 ^ 0x1BD11BDA))
+    x0, x1 = c0 + keys[0], c1 + keys[1]
+    schedule = ((0, 1, 2, 1), (1, 2, 0, 2), (0, 0, 1, 3), (1, 1, 2, 4), (0, 2, 0, 5))
+    for r, i0, i1, b in schedule:
+        for rot in _ROTATIONS[r]:
+            x0 = x0 + x1
+            x1 = (x1 << u32(rot)) | (x1 >> u32(32 - rot))
+            x1 = x1 ^ x0
+        x0 = x0 + keys[i0]
+        x1 = x1 + keys[i1] + u32(b)
+    return [x0, x1]
+
+
+def rng_bit_generator_shape(op):
+    state = tuple(op.inputs[0].shape)
+    algorithm = int(getattr(op.options, "algorithm", DEFAULT))
+    if op.inputs[0].dtype != np.uint64 or len(state) != 1 or state[0] not in (
+            (2,) if algorithm == THREEFRY else (2, 3)):
+        raise ValueError("STABLEHLO_RNG_BIT_GENERATOR needs a uint64 state of 2 (THREEFRY) "
+                         "or 2 to 3 (PHILOX) values, got %s %s"
+                         % (op.inputs[0].dtype, list(state)))
+    if algorithm not in (DEFAULT, PHILOX, THREEFRY):
+        raise ValueError("STABLEHLO_RNG_BIT_GENERATOR algorithm %d is unknown" % algorithm)
+    return [state, tuple(op.outputs[1].shape)]
+
+
+@register("STABLEHLO_RNG_BIT_GENERATOR", (np.uint64,), shape=rng_bit_generator_shape)
+def rng_bit_generator(op):
+    state = np.ascontiguousarray(op.inputs[0].data)
+    words = state.view(np.uint32)
+    out = op.outputs[1]
+    count = int(np.prod(out.shape, dtype=np.int64)) * (out.dtype.itemsize // 4)
+    per_call = 2 if op.options.algorithm == THREEFRY else 4
+    calls = -(-count // per_call)
+    # The counter is the 64-bit pair (ctr[0], ctr[1]), one increment per call.
+    start = int(words[2]) | (int(words[3]) << 32)
+    counter = (np.uint64(start) + np.arange(calls, dtype=np.uint64))
+    c0, c1 = (counter & np.uint64(0xFFFFFFFF)).astype(np.uint32), \
+        (counter >> np.uint64(32)).astype(np.uint32)
+    k0, k1 = int(words[0]), int(words[1])
+    if op.options.algorithm == THREEFRY:
+        with np.errstate(over="ignore"):
+            bits = _threefry2x32(c0, c1, k0, k1)
+    else:
+        high = (words[4], words[5]) if len(state) == 3 else (words[0], words[1])
+        bits = philox4x32([c0, c1, np.full(calls, high[0]), np.full(calls, high[1])], k0, k1)
+    values = np.stack(bits, axis=1).reshape(-1)[:count]
+    end = (start + calls) % (1 << 64)
+    new_state = words.copy()
+    new_state[2:4] = (end & 0xFFFFFFFF, end >> 32)
+    return [new_state.view(np.uint64), values.view(out.dtype).reshape(out.shape)]
