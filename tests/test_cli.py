@@ -308,9 +308,14 @@ def test_json_profile_adds_up(path, extra):
     for r in p["ops"]:
         op = ops[r["index"]]
         assert r["op"] == op.opname
-        if op.opname == "CONV_2D":   # MACs: output elements x kernel volume
-            w = op.inputs[1].shape
-            assert r["macs"] == int(np.prod(op.outputs[0].shape)) * w[1] * w[2] * w[3]
+        # MACs: output elements x the weights each output element reads
+        w = op.inputs[1].shape if len(op.inputs) > 1 and op.inputs[1] is not None else ()
+        out = int(np.prod(op.outputs[0].shape))
+        expected = {"CONV_2D": lambda: out * w[1] * w[2] * w[3],
+                    "DEPTHWISE_CONV_2D": lambda: out * w[1] * w[2],
+                    "FULLY_CONNECTED": lambda: out * w[1]}.get(op.opname, lambda: None)()
+        assert r["macs"] == expected, r
+        if expected is not None:
             assert r["gmacs_per_s"] == pytest.approx(r["macs"] / r["ms"] * 1e-6)
 
 
