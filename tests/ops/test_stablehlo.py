@@ -71,3 +71,56 @@ def test_rng_bit_generator(algorithm, state, out_type, shape):
     b.add_op("STABLEHLO_RNG_BIT_GENERATOR", [x], [key, bits],
              options_type="StablehloRngBitGeneratorOptions", algorithm=algorithm)
     check_against_litert(b.build(), inputs=[state])
+
+
+BODIES = [("STABLEHLO_ADD", 0), ("STABLEHLO_MULTIPLY", 1), ("STABLEHLO_MAXIMUM", -50),
+          ("STABLEHLO_MINIMUM", 50)]
+# input shape, window, strides, base dilations, window dilations, (low, high) paddings
+WINDOWS = [
+    ((9,), [3], [2], [1], [1], [0, 0]),
+    ((2, 7, 6, 3), [1, 3, 2, 1], [1, 2, 1, 1], [1, 1, 2, 1], [1, 1, 2, 1],
+     [0, 0, 1, 2, -1, 0, 0, 0]),
+    ((5, 4), [2, 2], [1, 2], [2, 1], [2, 1], [1, 1, 0, 1]),
+]
+
+
+def _body(g: ModelBuilder, opname, dtype):
+    a, b = g.add_input((), dtype), g.add_input((), dtype)
+    out = g.mark_output(g.add_tensor((), dtype))
+    g.add_op(opname, [a, b], [out])
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8,
+                                   np.float32, np.float64])
+@pytest.mark.parametrize("body,init", BODIES)
+@pytest.mark.parametrize("case", WINDOWS)
+def test_reduce_window(dtype, body, init, case):
+    _check_reduce_window(dtype, body, init, case)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+@pytest.mark.parametrize("body,init", [("ADD", 0), ("MUL", 1), ("MAXIMUM", -50),
+                                       ("MINIMUM", 50)])
+def test_reduce_window_tflite_body(dtype, body, init):
+    """Bodies made of the TFLite ops rather than their StableHLO twins."""
+    _check_reduce_window(dtype, body, init, WINDOWS[1])
+
+
+def _check_reduce_window(dtype, body, init, case):
+    shape, window, strides, base, dilations, padding = case
+    init = max(init, 0) if np.dtype(dtype).kind == "u" else init
+    padded = [(n - 1) * b + 1 + lo + hi for n, b, lo, hi in
+              zip(shape, base, padding[0::2], padding[1::2])]
+    out = tuple((n - ((w - 1) * d + 1)) // s + 1
+                for n, w, s, d in zip(padded, window, strides, dilations))
+    b = ModelBuilder()
+    x = b.add_input(shape, dtype)
+    y = b.mark_output(b.add_tensor(out, dtype))
+    _body(b.add_subgraph("body"), body, dtype)
+    b.add_op("STABLEHLO_REDUCE_WINDOW", [x, b.add_constant(np.asarray(init, dtype))], [y],
+             options_type="StablehloReduceWindowOptions", window_dimensions=window,
+             window_strides=strides, base_dilations=base, window_dilations=dilations,
+             padding=padding, body_subgraph_index=1)
+    rng = np.random.default_rng(len(shape))
+    lo = 0 if np.dtype(dtype).kind == "u" else -3
+    check_against_litert(b.build(), inputs=[rng.integers(lo, 4, shape).astype(dtype)])

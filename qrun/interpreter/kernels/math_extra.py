@@ -201,19 +201,37 @@ def reduce_window_shape(op):
     if any(n < k for n, k in zip(shape, dilated)):
         raise ValueError("REDUCE_WINDOW window %s is larger than input %s"
                          % (dilated, list(shape)))
-    return [tuple((n - k) // s + 1 for n, k, s in zip(shape, dilated, strides))]
+    return [window_output_shape(shape, window, strides, dilations)]
 
 
-@register("REDUCE_WINDOW", REDUCE_WINDOW_TYPES, shape=reduce_window_shape)
-def reduce_window(op):
-    x = op.inputs[0].data
-    window, strides, dilations = _window_params(op)
-    out_shape = reduce_window_shape(op)[0]
-    combine = _WINDOW_FUNCTIONS[op.options.reduce_function]
-    acc = np.full(out_shape, np.asarray(op.inputs[1].data).reshape(-1)[0], x.dtype)
-    # Taps in row-major order, as the reference walks each window.
+def window_output_shape(shape, window, strides, dilations) -> tuple:
+    """ReduceWindowData::ComputeOutputShape: windows that fit, 0 where none does."""
+    out = []
+    for n, w, s, d in zip(shape, window, strides, dilations):
+        k = (w - 1) * d + 1
+        out.append(0 if n < k else (n - k) // s + 1)
+    return tuple(out)
+
+
+def reduce_windows(x: np.ndarray, init, function: int, window, strides,
+                   dilations) -> np.ndarray:
+    """Each window of x folded from `init` with ReduceWindowFunction `function`, taps in
+    row-major order as the reference walks them."""
+    out_shape = window_output_shape(x.shape, window, strides, dilations)
+    combine = _WINDOW_FUNCTIONS[function]
+    acc = np.full(out_shape, init, x.dtype)
+    if 0 in out_shape:
+        return acc
     for taps in itertools.product(*(range(w) for w in window)):
         view = x[tuple(slice(t * d, t * d + (n - 1) * s + 1, s)
                        for t, d, s, n in zip(taps, dilations, strides, out_shape))]
         acc = combine(acc, view).astype(x.dtype)
     return acc
+
+
+@register("REDUCE_WINDOW", REDUCE_WINDOW_TYPES, shape=reduce_window_shape)
+def reduce_window(op):
+    window, strides, dilations = _window_params(op)
+    init = np.asarray(op.inputs[1].data).reshape(-1)[0]
+    return reduce_windows(op.inputs[0].data, init, op.options.reduce_function, window,
+                          strides, dilations)

@@ -1,14 +1,17 @@
 """The StableHLO ops LiteRT's builtin resolver runs without subgraphs: STABLEHLO_ADD,
 STABLEHLO_MULTIPLY, STABLEHLO_MAXIMUM, STABLEHLO_MINIMUM (same-shape elementwise, integers
 wrap), STABLEHLO_PAD (edge padding, negative to crop, and interior padding) and
-STABLEHLO_GATHER (XLA gather: one fancy index over every slice at once) and
-STABLEHLO_RNG_BIT_GENERATOR (Philox4x32 and Threefry2x32 streams, as tflite::rng).
+STABLEHLO_GATHER (XLA gather: one fancy index over every slice at once),
+STABLEHLO_RNG_BIT_GENERATOR (Philox4x32 and Threefry2x32 streams, as tflite::rng) and
+STABLEHLO_REDUCE_WINDOW (base dilation and padding with the init value, then the windows of
+REDUCE_WINDOW; the reduction is the single op of the body subgraph).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..registry import register
+from ..registry import register, uses_runtime
+from .math_extra import reduce_windows, window_output_shape
 from .random_ops import philox4x32
 
 TYPES = (np.float32, np.float16, np.int8, np.int16, np.int32, np.int64, np.uint8)
@@ -56,13 +59,9 @@ def pad_shape(op):
     return [tuple(shape)]
 
 
-@register("STABLEHLO_PAD", TYPES, shape=pad_shape)
-def stablehlo_pad(op):
-    x = op.inputs[0].data
-    value = np.asarray(op.inputs[1].data).reshape(-1)[0]
-    low, high, interior = _pad_params(op)
-    # Interior padding first (a dilation), then the edges: padded where positive, cropped
-    # where negative.
+def pad_crop(x: np.ndarray, value, low, high, interior) -> np.ndarray:
+    """Interior padding first (a dilation), then the edges: padded with `value` where
+    positive, cropped where negative."""
     spread = tuple(n + (n - 1) * g if n else 0 for n, g in zip(x.shape, interior))
     full = np.full(tuple(s + max(lo, 0) + max(hi, 0) for s, lo, hi in zip(spread, low, high)),
                    value, x.dtype)
@@ -70,6 +69,12 @@ def stablehlo_pad(op):
                for lo, s, g in zip(low, spread, interior))] = x
     return full[tuple(slice(max(-lo, 0), n - max(-hi, 0))
                       for lo, hi, n in zip(low, high, full.shape))]
+
+
+@register("STABLEHLO_PAD", TYPES, shape=pad_shape)
+def stablehlo_pad(op):
+    value = np.asarray(op.inputs[1].data).reshape(-1)[0]
+    return pad_crop(op.inputs[0].data, value, *_pad_params(op))
 
 
 # -- STABLEHLO_GATHER --------------------------------------------------------------------------
@@ -205,3 +210,69 @@ def rng_bit_generator(op):
     new_state = words.copy()
     new_state[2:4] = (end & 0xFFFFFFFF, end >> 32)
     return [new_state.view(np.uint64), values.view(out.dtype).reshape(out.shape)]
+
+
+# -- STABLEHLO_REDUCE_WINDOW -------------------------------------------------------------------
+
+# The one op of the body subgraph -> ReduceWindowFunction (as GetBodyFunction maps them).
+_BODY_FUNCTIONS = {"ADD": 1, "STABLEHLO_ADD": 1, "MUL": 2, "STABLEHLO_MULTIPLY": 2,
+                   "MINIMUM": 3, "STABLEHLO_MINIMUM": 3, "MAXIMUM": 4, "STABLEHLO_MAXIMUM": 4,
+                   "LOGICAL_AND": 5, "STABLEHLO_AND": 5, "LOGICAL_OR": 6, "STABLEHLO_OR": 6}
+REDUCE_WINDOW_TYPES = (np.int8, np.int16, np.int32, np.int64, np.uint8, np.float32, np.float64)
+
+
+def _window_options(op):
+    rank = len(op.inputs[0].shape)
+
+    def vector(name, default, count):
+        v = [int(x) for x in np.asarray(getattr(op.options, name, ()), np.int64).reshape(-1)]
+        return v or [default] * count
+
+    window, strides, base, dilations = (vector(name, 1, rank) for name in (
+        "window_dimensions", "window_strides", "base_dilations", "window_dilations"))
+    padding = vector("padding", 0, 2 * rank)   # (low, high) pairs
+    if any(len(v) != rank for v in (window, strides, base, dilations)) or \
+            len(padding) != 2 * rank or min(window + strides + base + dilations) < 1:
+        raise ValueError("STABLEHLO_REDUCE_WINDOW needs %d positive window dimensions, "
+                         "strides and dilations and %d paddings" % (rank, 2 * rank))
+    return window, strides, base, dilations, padding[0::2], padding[1::2]
+
+
+def _body_function(op, runtime) -> int:
+    index = int(getattr(op.options, "body_subgraph_index", 0))
+    subgraphs = runtime.model.subgraphs
+    if not 0 < index < len(subgraphs) or len(subgraphs[index].operators) != 1:
+        raise ValueError("STABLEHLO_REDUCE_WINDOW body subgraph %d must hold exactly one op"
+                         % index)
+    name = subgraphs[index].operators[0].opname
+    if name not in _BODY_FUNCTIONS:
+        raise ValueError("STABLEHLO_REDUCE_WINDOW body op %s is not a supported reduction"
+                         % name)
+    return _BODY_FUNCTIONS[name]
+
+
+@uses_runtime
+def stablehlo_reduce_window_shape(op, runtime):
+    _body_function(op, runtime)
+    if op.inputs[1].dtype != op.inputs[0].dtype or len(op.inputs[0].shape) > 6:
+        raise ValueError("STABLEHLO_REDUCE_WINDOW needs an init value of the input's type and "
+                         "a rank of at most 6")
+    window, strides, base, dilations, low, high = _window_options(op)
+    padded = []
+    for n, b, lo, hi in zip(op.inputs[0].shape, base, low, high):
+        size = (n - 1) * b + 1 + lo + hi
+        if size <= 0:
+            raise ValueError("STABLEHLO_REDUCE_WINDOW padding leaves an empty tensor")
+        padded.append(size)
+    return [window_output_shape(padded, window, strides, dilations)]
+
+
+@register("STABLEHLO_REDUCE_WINDOW", REDUCE_WINDOW_TYPES, shape=stablehlo_reduce_window_shape)
+@uses_runtime
+def stablehlo_reduce_window(op, runtime):
+    window, strides, base, dilations, low, high = _window_options(op)
+    init = np.asarray(op.inputs[1].data).reshape(-1)[0]
+    # Dilate and pad (or crop) with the init value, then reduce each window.
+    padded = pad_crop(op.inputs[0].data, init, low, high, [b - 1 for b in base])
+    return reduce_windows(padded, init, _body_function(op, runtime), window, strides,
+                          dilations)
