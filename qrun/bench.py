@@ -17,17 +17,21 @@ class ProgressBar:
     """A one-line bar on a terminal, shown only once the work has taken over a second."""
 
     DELAY = 1.0
+    REDRAW = 0.1     # seconds between redraws: a fast model must not time the terminal
     WIDTH = 30
 
     def __init__(self, stream: Optional[TextIO] = None):
         self.stream = sys.stderr if stream is None else stream
         self.enabled = self.stream.isatty()
         self.start = time.perf_counter()
+        self.drawn_at = float("-inf")
         self.shown = False
 
     def update(self, fraction: float, text: str) -> None:
-        if not self.enabled or time.perf_counter() - self.start < self.DELAY:
+        now = time.perf_counter()
+        if not self.enabled or now - self.start < self.DELAY or now - self.drawn_at < self.REDRAW:
             return
+        self.drawn_at = now
         filled = int(round(min(max(fraction, 0.0), 1.0) * self.WIDTH))
         self.stream.write("\r[%s%s] %s" % ("#" * filled, "." * (self.WIDTH - filled), text))
         self.stream.flush()
