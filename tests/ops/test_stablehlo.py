@@ -124,3 +124,45 @@ def _check_reduce_window(dtype, body, init, case):
     rng = np.random.default_rng(len(shape))
     lo = 0 if np.dtype(dtype).kind == "u" else -3
     check_against_litert(b.build(), inputs=[rng.integers(lo, 4, shape).astype(dtype)])
+
+
+# operand, indices, update_window_dims, inserted_window_dims, scatter_dims_to_operand_dims,
+# index_vector_dim, updates shape
+SCATTERS = [
+    ((6, 3), [[1], [4], [1]], [1], [0], [0], 1, (3, 3)),          # rows, one repeated
+    ((4, 5), [[0, 1], [3, 3], [2, 4]], [], [0, 1], [0, 1], 1, (3,)),   # one element each
+    ((3, 4, 5), [[1, 0], [0, 3]], [1, 2], [0], [0, 1], 1, (2, 2, 3)),  # windows, clipped
+    ((5, 4), [[2, 1], [0, 3]], [0], [1], [1, 0], 0, (2, 2)),      # index_vector_dim 0
+]
+
+
+def _scatter_body(g: ModelBuilder, opname, dtype):
+    a, b = g.add_input((), dtype), g.add_input((), dtype)
+    if opname is None:
+        g.mark_output(b)
+        return
+    out = g.mark_output(g.add_tensor((), dtype))
+    g.add_op(opname, [a, b], [out])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int8, np.int32, np.int64,
+                                   np.uint8, np.uint32])
+@pytest.mark.parametrize("body", [None, "STABLEHLO_ADD", "STABLEHLO_MULTIPLY",
+                                  "STABLEHLO_MAXIMUM", "STABLEHLO_MINIMUM"])
+@pytest.mark.parametrize("case", SCATTERS)
+def test_scatter(dtype, body, case):
+    operand, indices, window, inserted, to_operand, ivd, updates = case
+    indices = np.asarray(indices, np.int32)
+    b = ModelBuilder()
+    ins = [b.add_input(operand, dtype), b.add_input(indices.shape, np.int32),
+           b.add_input(updates, dtype)]
+    y = b.mark_output(b.add_tensor(operand, dtype))
+    _scatter_body(b.add_subgraph("update"), body, dtype)
+    b.add_op("STABLEHLO_SCATTER", ins, [y], options_type="StablehloScatterOptions",
+             update_window_dims=window, inserted_window_dims=inserted,
+             scatter_dims_to_operand_dims=to_operand, index_vector_dim=ivd,
+             update_computation_subgraph_index=1)
+    rng = np.random.default_rng(len(operand))
+    lo = 0 if np.dtype(dtype).kind == "u" else -3
+    check_against_litert(b.build(), inputs=[rng.integers(lo, 5, operand).astype(dtype), indices,
+                                            rng.integers(lo, 5, updates).astype(dtype)])

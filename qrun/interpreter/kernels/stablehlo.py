@@ -2,9 +2,11 @@
 STABLEHLO_MULTIPLY, STABLEHLO_MAXIMUM, STABLEHLO_MINIMUM (same-shape elementwise, integers
 wrap), STABLEHLO_PAD (edge padding, negative to crop, and interior padding) and
 STABLEHLO_GATHER (XLA gather: one fancy index over every slice at once),
-STABLEHLO_RNG_BIT_GENERATOR (Philox4x32 and Threefry2x32 streams, as tflite::rng) and
+STABLEHLO_RNG_BIT_GENERATOR (Philox4x32 and Threefry2x32 streams, as tflite::rng),
 STABLEHLO_REDUCE_WINDOW (base dilation and padding with the init value, then the windows of
-REDUCE_WINDOW; the reduction is the single op of the body subgraph).
+REDUCE_WINDOW) and STABLEHLO_SCATTER (every update's target at once, then one unbuffered
+ufunc in update order). Their reduction is the single op of the body subgraph, as LiteRT
+reads it.
 """
 from __future__ import annotations
 
@@ -276,3 +278,80 @@ def stablehlo_reduce_window(op, runtime):
     padded = pad_crop(op.inputs[0].data, init, low, high, [b - 1 for b in base])
     return reduce_windows(padded, init, _body_function(op, runtime), window, strides,
                           dilations)
+
+
+# -- STABLEHLO_SCATTER -------------------------------------------------------------------------
+
+# The body subgraph: no op replaces; one op combines the operand value with the update.
+_SCATTER_COMBINE = {"STABLEHLO_ADD": np.add, "STABLEHLO_MULTIPLY": np.multiply,
+                    "STABLEHLO_MAXIMUM": np.maximum, "STABLEHLO_MINIMUM": np.minimum}
+
+
+def _scatter_params(op):
+    o = op.options
+    params = {name: [int(v) for v in np.asarray(getattr(o, name, ()), np.int64).reshape(-1)]
+              for name in ("update_window_dims", "inserted_window_dims",
+                           "scatter_dims_to_operand_dims")}
+    params["index_vector_dim"] = int(getattr(o, "index_vector_dim", 0))
+    return params
+
+
+def _scatter_combine(op, runtime):
+    index = int(getattr(op.options, "update_computation_subgraph_index", 0))
+    subgraphs = runtime.model.subgraphs
+    if not 0 < index < len(subgraphs) or len(subgraphs[index].operators) > 1:
+        raise ValueError("STABLEHLO_SCATTER update computation %d must be a subgraph of at "
+                         "most one op" % index)
+    ops = subgraphs[index].operators
+    if ops and ops[0].opname not in _SCATTER_COMBINE:
+        raise ValueError("STABLEHLO_SCATTER update computation %s is not supported"
+                         % ops[0].opname)
+    return _SCATTER_COMBINE[ops[0].opname] if ops else None
+
+
+@uses_runtime
+def stablehlo_scatter_shape(op, runtime):
+    _scatter_combine(op, runtime)
+    operand, indices, updates = (tuple(t.shape) for t in op.inputs[:3])
+    p = _scatter_params(op)
+    ivd = p["index_vector_dim"]
+    vector = indices[ivd] if ivd < len(indices) else 1
+    if op.inputs[2].dtype != op.inputs[0].dtype or not 0 <= ivd <= len(indices) or \
+            len(p["scatter_dims_to_operand_dims"]) != vector or \
+            len(p["update_window_dims"]) + len(p["inserted_window_dims"]) != len(operand) or \
+            len(updates) - len(p["update_window_dims"]) != len(indices) - (ivd < len(indices)):
+        raise ValueError("STABLEHLO_SCATTER dimension numbers %s do not fit operand %s, "
+                         "indices %s and updates %s"
+                         % (p, list(operand), list(indices), list(updates)))
+    return [operand]
+
+
+@register("STABLEHLO_SCATTER", GATHER_TYPES, shape=stablehlo_scatter_shape)
+@uses_runtime
+def stablehlo_scatter(op, runtime):
+    out = op.inputs[0].data.copy()
+    idx, updates = op.inputs[1].data.astype(np.int64), op.inputs[2].data
+    p = _scatter_params(op)
+    ivd = p["index_vector_dim"]
+    idx = idx[..., None] if ivd == idx.ndim else np.moveaxis(idx, ivd, -1)
+    # Every update element's position in the updates, as rows of coordinates.
+    where = np.indices(updates.shape).reshape(updates.ndim, -1)
+    batch = [d for d in range(updates.ndim) if d not in p["update_window_dims"]]
+    starts = idx[tuple(where[batch])] if batch else np.broadcast_to(idx, (where.shape[1],) +
+                                                                   idx.shape[-1:])
+    target = np.zeros((where.shape[1], out.ndim), np.int64)
+    target[:, p["scatter_dims_to_operand_dims"]] = starts
+    window_dims = [d for d in range(out.ndim) if d not in p["inserted_window_dims"]]
+    target[:, window_dims] += where[p["update_window_dims"]].T
+    # Updates aimed outside the operand are dropped, as the reference interpreter does.
+    keep = np.all((target >= 0) & (target < np.asarray(out.shape)), axis=1)
+    flat = np.ravel_multi_index(tuple(target[keep].T), out.shape) if out.ndim else \
+        np.zeros(int(keep.sum()), np.int64)
+    values = updates.reshape(-1)[keep]
+    combine = _scatter_combine(op, runtime)
+    view = out.reshape(-1)
+    if combine is None:
+        view[flat] = values            # in order: a repeated position keeps the last update
+    else:
+        combine.at(view, flat, values)
+    return view.reshape(out.shape)
