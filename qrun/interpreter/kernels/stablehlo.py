@@ -1,12 +1,12 @@
-"""The StableHLO ops LiteRT's builtin resolver runs without subgraphs: STABLEHLO_ADD,
-STABLEHLO_MULTIPLY, STABLEHLO_MAXIMUM, STABLEHLO_MINIMUM (same-shape elementwise, integers
-wrap), STABLEHLO_PAD (edge padding, negative to crop, and interior padding) and
-STABLEHLO_GATHER (XLA gather: one fancy index over every slice at once),
+"""The StableHLO ops of LiteRT's builtin resolver, but for COMPOSITE and CASE (subgraph
+calls): STABLEHLO_ADD, STABLEHLO_MULTIPLY, STABLEHLO_MAXIMUM, STABLEHLO_MINIMUM (same-shape
+elementwise, integers wrap), STABLEHLO_PAD (edge padding, negative to crop, and interior
+padding), STABLEHLO_GATHER (XLA gather: one fancy index over every slice at once),
 STABLEHLO_RNG_BIT_GENERATOR (Philox4x32 and Threefry2x32 streams, as tflite::rng),
 STABLEHLO_REDUCE_WINDOW (base dilation and padding with the init value, then the windows of
 REDUCE_WINDOW) and STABLEHLO_SCATTER (every update's target at once, then one unbuffered
-ufunc in update order). Their reduction is the single op of the body subgraph, as LiteRT
-reads it.
+ufunc in update order). The reduction of the last two is the single op of their body
+subgraph, as LiteRT reads it.
 """
 from __future__ import annotations
 
