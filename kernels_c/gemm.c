@@ -106,10 +106,10 @@ static void gemm_tile_init(const qrun_gemm_params* p, const uint8_t* arena, int6
     gemm_row_terms(p, arena, g->m0, g->mr, g->term);
 }
 
-/* The MR rows at tap t. */
+/* The first `rows` rows of the tile at tap t. */
 static inline void gemm_rows(const qrun_gemm_params* p, const gemm_tile* g, int64_t t,
-                             const uint8_t* a[QRUN_GEMM_MR]) {
-    for (int r = 0; r < QRUN_GEMM_MR; r++) {
+                             const uint8_t* a[QRUN_GEMM_MR], const int rows) {
+    for (int r = 0; r < rows; r++) {
         if (p->indirection == NULL) {
             a[r] = g->row[r];
         } else {
@@ -157,7 +157,7 @@ enum { GEMM_A_RAW, GEMM_A_XOR, GEMM_W_UNSIGNED };
         __m512i wv[GEMM_NV_MAX];                                                            \
         _Pragma("GCC unroll 8") for (int j = 0; j < nv; j++)                                \
             wv[j] = _mm512_loadu_si512(w + 64 * j);                                         \
-        _Pragma("GCC unroll 16") for (int r = 0; r < QRUN_GEMM_MR; r++) {                   \
+        _Pragma("GCC unroll 16") for (int r = 0; r < mrows; r++) {                          \
             __m512i av;                                                                     \
             __VA_ARGS__;                                                                    \
             if (mode == GEMM_A_XOR)                                                         \
@@ -168,12 +168,13 @@ enum { GEMM_A_RAW, GEMM_A_XOR, GEMM_W_UNSIGNED };
         w += 64 * nv;                                                                       \
     } while (0)
 
-/* MR x (16 nv) channels, K in groups of 4 (c4). Inlined into one function per nv and operand
- * order, so that every loop over rows and vectors unrolls and the accumulators stay in
- * registers. */
+/* mrows x (16 nv) channels, K in groups of 4 (c4): MR rows, or 1 for a tile of one row (a
+ * batch-1 FULLY_CONNECTED, the last row of 7 x 7). Inlined into one function per shape and
+ * operand order, so that every loop over rows and vectors unrolls and the accumulators stay
+ * in registers. */
 QRUN_TARGET_VNNI __attribute__((always_inline))
 static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, const gemm_tile* g,
-                                 int64_t block, const int nv, const int mode) {
+                                 int64_t block, const int mrows, const int nv, const int mode) {
     const int64_t m0 = g->m0, mr = g->mr;
     const int64_t kc = p->kc;
     const uint8_t* packed = (const uint8_t*)p->packed_w
@@ -187,13 +188,13 @@ static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, cons
     for (int j = 0; j < nv; j++) {
         const __m512i bias = _mm512_loadu_si512(packed + 64 * j);
 #pragma GCC unroll 16
-        for (int r = 0; r < QRUN_GEMM_MR; r++)
+        for (int r = 0; r < mrows; r++)
             acc[r][j] = bias;
     }
 
     for (int64_t t = 0; t < p->ks; t++) {
         const uint8_t* a[QRUN_GEMM_MR];
-        gemm_rows(p, g, t, a);
+        gemm_rows(p, g, t, a, mrows);
         int64_t k = 0;
         for (; k + 4 <= kc; k += 4)
             GEMM_VNNI_STEP(av = _mm512_set1_epi32(
@@ -218,7 +219,7 @@ static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, cons
         const __mmask16 mask = lanes >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << lanes) - 1);
         const __m512 scale = _mm512_maskz_loadu_ps(mask, rq.scale + n0 + 16 * j);
 #pragma GCC unroll 16
-        for (int r = 0; r < QRUN_GEMM_MR; r++) {
+        for (int r = 0; r < mrows; r++) {
             if (r >= mr)
                 break;
             const __m512i x = has_term ? _mm512_add_epi32(acc[r][j], _mm512_set1_epi32(g->term[r]))
@@ -232,29 +233,35 @@ static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, cons
 }
 
 #define GEMM_VNNI_INSTANCES(prefix, mode)                                                    \
-    GEMM_VNNI_INSTANCE(prefix##_gemm_6x16c4__avx512vnni, 1, mode)                            \
-    GEMM_VNNI_INSTANCE(prefix##_gemm_6x32c4__avx512vnni, 2, mode)                            \
-    GEMM_VNNI_INSTANCE(prefix##_gemm_6x48c4__avx512vnni, 3, mode)                            \
-    GEMM_VNNI_INSTANCE(prefix##_gemm_6x64c4__avx512vnni, 4, mode)
-#define GEMM_VNNI_INSTANCE(name, nv, mode)                                                   \
+    GEMM_VNNI_INSTANCE(prefix##_gemm_6x16c4__avx512vnni, QRUN_GEMM_MR, 1, mode)              \
+    GEMM_VNNI_INSTANCE(prefix##_gemm_6x32c4__avx512vnni, QRUN_GEMM_MR, 2, mode)              \
+    GEMM_VNNI_INSTANCE(prefix##_gemm_6x48c4__avx512vnni, QRUN_GEMM_MR, 3, mode)              \
+    GEMM_VNNI_INSTANCE(prefix##_gemm_6x64c4__avx512vnni, QRUN_GEMM_MR, 4, mode)              \
+    GEMM_VNNI_INSTANCE(prefix##_gemm_1x16c4__avx512vnni, 1, 1, mode)                         \
+    GEMM_VNNI_INSTANCE(prefix##_gemm_1x32c4__avx512vnni, 1, 2, mode)                         \
+    GEMM_VNNI_INSTANCE(prefix##_gemm_1x48c4__avx512vnni, 1, 3, mode)                         \
+    GEMM_VNNI_INSTANCE(prefix##_gemm_1x64c4__avx512vnni, 1, 4, mode)
+#define GEMM_VNNI_INSTANCE(name, mrows, nv, mode)                                            \
     QRUN_TARGET_VNNI static void name(const qrun_gemm_params* p, uint8_t* arena,             \
                                       const gemm_tile* g, int64_t block) {                   \
-        gemm_block_c4(p, arena, g, block, nv, mode);                                         \
+        gemm_block_c4(p, arena, g, block, mrows, nv, mode);                                  \
     }
 GEMM_VNNI_INSTANCES(qu8, GEMM_A_RAW)
 GEMM_VNNI_INSTANCES(qs8, GEMM_A_XOR)
 GEMM_VNNI_INSTANCES(qs8_wu8, GEMM_W_UNSIGNED)
 
-static gemm_block_fn gemm_block_for(const qrun_gemm_params* p) {
-    static const gemm_block_fn by_mode[3][GEMM_NV_MAX] = {
-        {qu8_gemm_6x16c4__avx512vnni, qu8_gemm_6x32c4__avx512vnni,
-         qu8_gemm_6x48c4__avx512vnni, qu8_gemm_6x64c4__avx512vnni},
-        {qs8_gemm_6x16c4__avx512vnni, qs8_gemm_6x32c4__avx512vnni,
-         qs8_gemm_6x48c4__avx512vnni, qs8_gemm_6x64c4__avx512vnni},
-        {qs8_wu8_gemm_6x16c4__avx512vnni, qs8_wu8_gemm_6x32c4__avx512vnni,
-         qs8_wu8_gemm_6x48c4__avx512vnni, qs8_wu8_gemm_6x64c4__avx512vnni}};
+#define GEMM_VNNI_WIDTHS(prefix, rows)                                                       \
+    {prefix##_gemm_##rows##x16c4__avx512vnni, prefix##_gemm_##rows##x32c4__avx512vnni,        \
+     prefix##_gemm_##rows##x48c4__avx512vnni, prefix##_gemm_##rows##x64c4__avx512vnni}
+
+/* The kernel for tiles of `rows` rows (MR, or 1) of this op. */
+static gemm_block_fn gemm_block_for(const qrun_gemm_params* p, int64_t rows) {
+    static const gemm_block_fn by_mode[3][2][GEMM_NV_MAX] = {
+        {GEMM_VNNI_WIDTHS(qu8, 6), GEMM_VNNI_WIDTHS(qu8, 1)},
+        {GEMM_VNNI_WIDTHS(qs8, 6), GEMM_VNNI_WIDTHS(qs8, 1)},
+        {GEMM_VNNI_WIDTHS(qs8_wu8, 6), GEMM_VNNI_WIDTHS(qs8_wu8, 1)}};
     const int mode = p->w_unsigned ? GEMM_W_UNSIGNED : p->a_flip ? GEMM_A_RAW : GEMM_A_XOR;
-    return by_mode[mode][p->nr / 16 - 1];
+    return by_mode[mode][rows == 1][p->nr / 16 - 1];
 }
 
 #elif defined(QRUN_ISA_AVX2) || defined(QRUN_ISA_SSE41)
@@ -353,7 +360,7 @@ static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, const gemm_til
 
     for (int64_t t = 0; t < p->ks; t++) {
         const uint8_t* a[QRUN_GEMM_MR];
-        gemm_rows(p, g, t, a);
+        gemm_rows(p, g, t, a, QRUN_GEMM_MR);
         /* 8 bytes of K per row at a time: sign-extended once, then 4 pairs broadcast. */
         for (int64_t k = 0; k < kc; k += 8) {
             const int64_t n = kc - k < 8 ? kc - k : 8;
@@ -433,7 +440,7 @@ static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, const gemm_til
 
     for (int64_t t = 0; t < p->ks; t++) {
         const uint8_t* a[QRUN_GEMM_MR];
-        gemm_rows(p, g, t, a);
+        gemm_rows(p, g, t, a, QRUN_GEMM_MR);
         for (int64_t k = 0; k < p->kc; k++) {
             for (int64_t r = 0; r < QRUN_GEMM_MR; r++) {
                 const int32_t x = qrun_load_a(a[r][k], flip);
@@ -458,9 +465,10 @@ static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, const gemm_til
 #endif
 
 #if !defined(QRUN_ISA_AVX512VNNI)
-/* One block width in this build (p->nr == QRUN_GEMM_NR). */
-static gemm_block_fn gemm_block_for(const qrun_gemm_params* p) {
+/* One kernel in this build (p->nr == QRUN_GEMM_NR, tiles of MR rows). */
+static gemm_block_fn gemm_block_for(const qrun_gemm_params* p, int64_t rows) {
     (void)p;
+    (void)rows;
     return gemm_block;
 }
 #endif
@@ -474,12 +482,12 @@ static int64_t gemm_tiles(const void* params) {
 static void gemm_run(const void* params, uint8_t* arena, int64_t begin, int64_t end) {
     const qrun_gemm_params* p = (const qrun_gemm_params*)params;
     const int64_t blocks = (p->n + p->nr - 1) / p->nr;
-    const gemm_block_fn block_kernel = gemm_block_for(p);
+    const gemm_block_fn full = gemm_block_for(p, QRUN_GEMM_MR), single = gemm_block_for(p, 1);
     for (int64_t tile = begin; tile < end; tile++) {
         gemm_tile g;
         gemm_tile_init(p, arena, tile, &g);
         for (int64_t b = 0; b < blocks; b++)
-            block_kernel(p, arena, &g, b);
+            (g.mr == 1 ? single : full)(p, arena, &g, b);
     }
 }
 
