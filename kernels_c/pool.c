@@ -31,8 +31,30 @@ static inline int64_t mean_vectors(const qrun_mean_params* p, const uint8_t* in,
  * next integer) and the average is exact in float division. */
 #define POOL_MAX_EXACT_TAPS 16384
 
-/* One pixel's leading whole vectors of channels (int32 lanes; uint8 bytes as x - 128, so one
- * signed max serves both); the caller's scalar loop does the rest. */
+/* Max pooling of one pixel's leading whole vectors of channel bytes (byte max and clamp). */
+static int64_t pool_max_bytes(const qrun_pool_params* p, const uint8_t* in, const int64_t* ind,
+                              uint8_t* out) {
+    const int64_t width = QRUN_V_LANES * 4;
+    const qrun_vi lo = QRUN_V_(set1_epi8)((char)p->act_min);
+    const qrun_vi hi = QRUN_V_(set1_epi8)((char)p->act_max);
+    int64_t c = 0;
+    for (; c + width <= p->channels; c += width) {
+        qrun_vi acc = QRUN_V_(set1_epi8)((char)(p->is_signed ? -128 : 0));
+        for (int64_t t = 0; t < p->taps; t++) {
+            if (ind[t] < 0)
+                continue;
+            const qrun_vi v = QRUN_V_LOADU(in + ind[t] + c);
+            acc = p->is_signed ? QRUN_V_(max_epi8)(acc, v) : QRUN_V_(max_epu8)(acc, v);
+        }
+        acc = p->is_signed ? QRUN_V_(min_epi8)(QRUN_V_(max_epi8)(acc, lo), hi)
+                           : QRUN_V_(min_epu8)(QRUN_V_(max_epu8)(acc, lo), hi);
+        QRUN_V_STOREU(out + c, acc);
+    }
+    return c;
+}
+
+/* One pixel's leading whole vectors of channels (max: bytes, then int32 lanes; uint8 bytes
+ * as x - 128, so one signed max serves both); the caller's scalar loop does the rest. */
 static int64_t pool_vectors(const qrun_pool_params* p, const uint8_t* in, const int64_t* ind,
                             uint8_t* out) {
     if (p->taps >= POOL_MAX_EXACT_TAPS)
@@ -40,7 +62,7 @@ static int64_t pool_vectors(const qrun_pool_params* p, const uint8_t* in, const 
     const uint8_t flip = p->is_signed ? 0 : 0x80;
     const qrun_vi shift = QRUN_V_(set1_epi32)(p->is_signed ? 0 : 128);
     const qrun_vi lo = QRUN_V_(set1_epi32)(p->act_min), hi = QRUN_V_(set1_epi32)(p->act_max);
-    int64_t c = 0;
+    int64_t c = p->is_max ? pool_max_bytes(p, in, ind, out) : 0;
     for (; c + QRUN_V_LANES <= p->channels; c += QRUN_V_LANES) {
         qrun_vi acc = QRUN_V_(set1_epi32)(p->is_max ? INT32_MIN : 0);
         int32_t count = 0;

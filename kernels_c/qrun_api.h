@@ -97,7 +97,7 @@ typedef struct {
     const void* packed_w;
     int64_t out_off;
     int32_t a_flip;
-    int32_t quads;            /* packed_w in the int8-quad layout (packing.pack_dwconv) */
+    int32_t quads;            /* packed_w in the int8-quad layout (packing.pack_dwconv_quads) */
     qrun_requant rq;
 } qrun_dwconv_params;
 

@@ -15,6 +15,7 @@
 #define QRUN_V_(op) _mm512_##op
 #define QRUN_V_LANES 16
 #define QRUN_V_LOADU(ptr) _mm512_loadu_si512((const void*)(ptr))
+#define QRUN_V_STOREU(ptr, v) _mm512_storeu_si512((void*)(ptr), v)
 #define QRUN_V_CAST_SI(v) _mm512_castps_si512(v)
 typedef __m512i qrun_vi;
 typedef __m512 qrun_vf;
@@ -34,6 +35,7 @@ static inline void qrun_v_store_bytes(uint8_t* out, __m512i q) {
 #define QRUN_V_(op) _mm256_##op
 #define QRUN_V_LANES 8
 #define QRUN_V_LOADU(ptr) _mm256_loadu_si256((const __m256i*)(ptr))
+#define QRUN_V_STOREU(ptr, v) _mm256_storeu_si256((__m256i*)(ptr), v)
 #define QRUN_V_CAST_SI(v) _mm256_castps_si256(v)
 typedef __m256i qrun_vi;
 typedef __m256 qrun_vf;
@@ -56,6 +58,7 @@ static inline void qrun_v_store_bytes(uint8_t* out, __m256i q) {
 #define QRUN_V_(op) _mm_##op
 #define QRUN_V_LANES 4
 #define QRUN_V_LOADU(ptr) _mm_loadu_si128((const __m128i*)(ptr))
+#define QRUN_V_STOREU(ptr, v) _mm_storeu_si128((__m128i*)(ptr), v)
 #define QRUN_V_CAST_SI(v) _mm_castps_si128(v)
 typedef __m128i qrun_vi;
 typedef __m128 qrun_vf;

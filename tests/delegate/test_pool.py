@@ -43,6 +43,21 @@ def test_pool(op, dtype, g):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", ["RELU", "RELU6", "RELU_N1_TO_1"])
+def test_max_pool_clamps_on_vectors(dtype, activation):
+    # a 1x1 window (the max is the input itself), zero point mid-range and a scale that puts
+    # the bounds inside the byte range: both clamps cut, on 128 channels (whole byte vectors)
+    b = ModelBuilder()
+    zp = 0 if dtype == np.int8 else 128
+    x = b.add_input((1, 6, 6, 128), dtype, scale=0.02, zero_point=zp)
+    y = b.add_tensor((1, 6, 6, 128), dtype, scale=0.02, zero_point=zp)
+    b.add_op("MAX_POOL_2D", [x], [y], padding="VALID", stride_h=1, stride_w=1, filter_height=1,
+             filter_width=1, fused_activation_function=activation)
+    b.mark_output(y)
+    check_delegate(b.build(), seed=1, lsb=0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape,axes,keep", [
     ((1, 7, 7, 20), (1, 2), True), ((2, 5, 3, 9), (2, 1), False), ((1, 4, 4, 3), (-3, -2), False),
     ((3, 6, 5), (1,), True), ((2, 10, 3), (0, 1), False),
