@@ -8,11 +8,12 @@
  * also proves the job is still the current one: a late worker never runs a stale job, and the
  * caller waits only for chunks that were claimed, never for a worker that has not woken up
  * (a busy machine, or a forked child where the workers do not exist).
- * After a job a worker spins for THREADPOOL_SPIN_NS (the next node follows within
- * microseconds) and then sleeps on a condition variable: an idle interpreter costs no CPU.
+ * Waiting spins first and then sleeps on a condition variable: a worker after a job spins for
+ * THREADPOOL_SPIN_NS (the next node follows within microseconds), so an idle interpreter
+ * costs no CPU; the caller, waiting for claimed chunks, spins for THREADPOOL_WAIT_NS, so that
+ * a worker that lost its core (a busy machine, more threads than cores) can have the caller's.
  */
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -24,8 +25,8 @@
 /* Long enough to bridge the Python between two invokes of a tight loop, short enough that
  * an interpreter left alone is asleep at once. */
 #define THREADPOOL_SPIN_NS 200000
-/* The caller's wait for claimed chunks: spins of this many pauses before it yields. */
-#define THREADPOOL_WAIT_SPINS 256
+/* Longer than a chunk takes: a caller waits this long only for a worker off its core. */
+#define THREADPOOL_WAIT_NS 50000
 
 /* A lane word: job generation (bits 32..63), first (16..31) and end (0..15) chunk left. */
 #define THREADPOOL_BEGIN(s) (((s) >> 16) & 0xFFFF)
@@ -47,7 +48,9 @@ struct qrun_pool {
     int64_t chunks_dispatched;                  /* caller only: for tests and profiles */
     pthread_mutex_t lock;
     pthread_cond_t wake;
+    pthread_cond_t finished;                    /* the last chunk of a job is done */
     _Atomic int32_t sleepers;
+    _Atomic int32_t caller_sleeps;
     _Atomic int32_t stop;
     pid_t pid;                                  /* the workers exist in this process only */
     int32_t num_threads;                        /* lanes: the caller's is 0 */
@@ -97,7 +100,14 @@ static void threadpool_run_chunks(qrun_pool* pool, int32_t own) {
             const int64_t tiles = pool->tiles, chunks = pool->chunks;
             pool->entry->run(pool->params, pool->arena, tiles * chunk / chunks,
                              tiles * (chunk + 1) / chunks);
-            atomic_fetch_add_explicit(&pool->done, 1, memory_order_release);
+            /* The caller sleeps only after it raised caller_sleeps and found chunks left
+             * (sequentially consistent, as the increment): no lost wake-up. */
+            if (atomic_fetch_add(&pool->done, 1) + 1 == chunks &&
+                atomic_load(&pool->caller_sleeps)) {
+                pthread_mutex_lock(&pool->lock);
+                pthread_cond_signal(&pool->finished);
+                pthread_mutex_unlock(&pool->lock);
+            }
         }
     }
 }
@@ -114,11 +124,8 @@ static int threadpool_wait_for_job(qrun_pool* pool, uint64_t* seen) {
             return 1;
         }
         threadpool_pause();
-        if (i % 64 == 0) {
-            if (threadpool_now_ns() > deadline)
-                break;
-            sched_yield();   /* more threads than cores: let the others run */
-        }
+        if (i % 64 == 0 && threadpool_now_ns() > deadline)
+            break;
     }
     /* Sleep. sleepers is raised before the generation is read again and the caller publishes
      * the generation before it reads sleepers (both sequentially consistent), so one of the
@@ -162,8 +169,10 @@ qrun_pool* qrun_pool_create(int32_t num_threads) {
     atomic_init(&pool->done, 0);
     atomic_init(&pool->sleepers, 0);
     atomic_init(&pool->stop, 0);
+    atomic_init(&pool->caller_sleeps, 0);
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->wake, NULL);
+    pthread_cond_init(&pool->finished, NULL);
     pool->pid = getpid();
     pool->num_threads = 1;
     pool->lanes = lanes;
@@ -203,6 +212,7 @@ void qrun_pool_destroy(qrun_pool* pool) {
     for (int32_t i = 0; i < pool->num_workers; i++)
         pthread_join(pool->workers[i], NULL);
     pthread_cond_destroy(&pool->wake);
+    pthread_cond_destroy(&pool->finished);
     pthread_mutex_destroy(&pool->lock);
     free(pool->lanes);
     free(pool);
@@ -248,9 +258,21 @@ void qrun_pool_run(qrun_pool* pool, const qrun_op_entry* entry, const void* para
     }
     threadpool_run_chunks(pool, 0);
     /* What is left are chunks other threads claimed and are running. */
+    int64_t deadline = 0;
     for (int64_t i = 1; atomic_load_explicit(&pool->done, memory_order_acquire) < chunks; i++) {
         threadpool_pause();
-        if (i % THREADPOOL_WAIT_SPINS == 0)
-            sched_yield();
+        if (i % 64 == 0) {
+            const int64_t now = threadpool_now_ns();
+            if (deadline == 0) {
+                deadline = now + THREADPOOL_WAIT_NS;
+            } else if (now > deadline) {
+                pthread_mutex_lock(&pool->lock);
+                atomic_store(&pool->caller_sleeps, 1);
+                while (atomic_load(&pool->done) < chunks)
+                    pthread_cond_wait(&pool->finished, &pool->lock);
+                atomic_store(&pool->caller_sleeps, 0);
+                pthread_mutex_unlock(&pool->lock);
+            }
+        }
     }
 }
