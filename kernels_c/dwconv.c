@@ -207,9 +207,10 @@ static inline __attribute__((always_inline)) void dwconv_pixels(
 }
 
 #if defined(QRUN_ISA_AVX512VNNI)
-/* The int8-quad layout (int8 weights, multiplier 1): blocks of 64 channels, and a last block
- * of 32 when the channels leave at most 32 over a multiple of 64 (packing.pack_dwconv_quads),
- * each with its biases and scales, then per group of 4 taps the blocks' int8 weight quads. */
+/* The quad layout (multiplier 1): blocks of 64 channels, and a last block of 32 when the
+ * channels leave at most 32 over a multiple of 64 (packing.pack_dwconv_quads), each with its
+ * biases and scales, then per group of 4 taps the block's int8 weight quads (quads 1), or its
+ * raw uint8 weight quads and then the weight zero point's (quads 2). */
 #define DQ_BITS 512
 #include "dwconv_quad.h"
 #undef DQ_BITS
@@ -219,7 +220,8 @@ static inline __attribute__((always_inline)) void dwconv_pixels(
 
 QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void dwconv_quad_pixels(
         const qrun_dwconv_params* p, uint8_t* arena, int64_t begin, int64_t end,
-        const int64_t taps) {
+        const int64_t taps, const int uw) {
+    const int64_t group_bytes = (uw ? 8 : 4) * 64;
     const int64_t groups = (taps + 3) / 4;
     const int64_t wide = p->channels % 64 > 32 ? (p->channels + 63) / 64 : p->channels / 64;
     const uint8_t* in = arena + p->in_off;
@@ -229,23 +231,32 @@ QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void dwconv_quad_p
         const uint8_t* packed = (const uint8_t*)p->packed_w;
         for (int64_t b = 0; b < wide; b++) {
             dwconv_quad_tile_512(p, in, ind, out, packed, 64 * b,
-                                 QRUN_MIN(64, p->channels - 64 * b), taps);
-            packed += 64 * 8 + groups * 64 * 4;
+                                 QRUN_MIN(64, p->channels - 64 * b), taps, uw);
+            packed += 64 * 8 + groups * group_bytes;
         }
         if (64 * wide < p->channels)
             dwconv_quad_tile_256(p, in, ind, out, packed, 64 * wide, p->channels - 64 * wide,
-                                 taps);
+                                 taps, uw);
     }
 }
 
 QRUN_TARGET_VNNI static void dwconv_run_quads(const qrun_dwconv_params* p, uint8_t* arena,
                                               int64_t begin, int64_t end) {
-    if (p->taps == 9)
-        dwconv_quad_pixels(p, arena, begin, end, 9);
-    else if (p->taps == 25)
-        dwconv_quad_pixels(p, arena, begin, end, 25);
-    else
-        dwconv_quad_pixels(p, arena, begin, end, p->taps);
+    if (p->quads == 2) {
+        if (p->taps == 9)
+            dwconv_quad_pixels(p, arena, begin, end, 9, 1);
+        else if (p->taps == 25)
+            dwconv_quad_pixels(p, arena, begin, end, 25, 1);
+        else
+            dwconv_quad_pixels(p, arena, begin, end, p->taps, 1);
+    } else {
+        if (p->taps == 9)
+            dwconv_quad_pixels(p, arena, begin, end, 9, 0);
+        else if (p->taps == 25)
+            dwconv_quad_pixels(p, arena, begin, end, 25, 0);
+        else
+            dwconv_quad_pixels(p, arena, begin, end, p->taps, 0);
+    }
 }
 #endif
 

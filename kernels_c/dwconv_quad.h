@@ -3,9 +3,12 @@
  * block of channel counts that leave at most 32 over a multiple of 64).
  *
  * One block from channel c0 (n of its DQ_CR channels real) of one pixel: vpdpbusd on 4 taps
- * at a time, activations + 128 (flip). Byte then word unpacks of 4 rows give accumulator k,
- * 128-bit lane L, the channels 16 L + 4 k + i (the packed order); two packs restore channel
- * order. The requantization is qrun_v_requantize()'s float operations. */
+ * at a time. int8 weights (uw 0): activations + 128 (unsigned) times the weights. uint8
+ * weights (uw 1): the raw weights (unsigned) times the int8 activations, less the weight zero
+ * point (packed after each group's weights) times the activations. Byte then word unpacks of
+ * 4 rows give accumulator k, 128-bit lane L, the channels 16 L + 4 k + i (the packed order);
+ * two packs restore channel order. The requantization is qrun_v_requantize()'s float
+ * operations. */
 #if DQ_BITS == 512
 #define DQ_(op) _mm512_##op
 #define DQ_SI(op) _mm512_##op##_si512
@@ -26,13 +29,16 @@
 
 QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void DQ_TILE(
         const qrun_dwconv_params* p, const uint8_t* in, const int64_t* ind, uint8_t* out,
-        const uint8_t* packed, int64_t c0, int64_t n, const int64_t taps) {
+        const uint8_t* packed, int64_t c0, int64_t n, const int64_t taps, const int uw) {
     const int full = n == DQ_CR;
     const dq_mask mask = full ? (dq_mask)~(dq_mask)0 : (dq_mask)(((uint64_t)1 << n) - 1);
-    const dq_vi flip = DQ_(set1_epi8)((char)(p->a_flip ^ 0x80));
-    dq_vi acc[4];
-    for (int k = 0; k < 4; k++)
+    const dq_vi flip = DQ_(set1_epi8)((char)(uw ? p->a_flip : p->a_flip ^ 0x80));
+    const int64_t group_bytes = (uw ? 8 : 4) * DQ_CR;
+    dq_vi acc[4], zacc[4];
+    for (int k = 0; k < 4; k++) {
         acc[k] = DQ_SI(loadu)((const void*)(packed + DQ_CR * k));
+        zacc[k] = DQ_SI(setzero)();
+    }
     for (int64_t t = 0; t < taps; t += 4) {
         dq_vi r[4];
         for (int k = 0; k < 4; k++) {
@@ -45,9 +51,21 @@ QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void DQ_TILE(
         const dq_vi lo23 = DQ_(unpacklo_epi8)(r[2], r[3]), hi23 = DQ_(unpackhi_epi8)(r[2], r[3]);
         const dq_vi quads[4] = {DQ_(unpacklo_epi16)(lo01, lo23), DQ_(unpackhi_epi16)(lo01, lo23),
                                 DQ_(unpacklo_epi16)(hi01, hi23), DQ_(unpackhi_epi16)(hi01, hi23)};
-        const uint8_t* w = packed + DQ_CR * 8 + t / 4 * DQ_CR * 4;
+        const uint8_t* w = packed + DQ_CR * 8 + t / 4 * group_bytes;
+        for (int k = 0; k < 4; k++) {
+            const dq_vi wk = DQ_SI(loadu)((const void*)(w + DQ_CR * k));
+            if (uw) {
+                const dq_vi zk = DQ_SI(loadu)((const void*)(w + DQ_CR * (4 + k)));
+                acc[k] = DQ_(dpbusd_epi32)(acc[k], wk, quads[k]);
+                zacc[k] = DQ_(dpbusd_epi32)(zacc[k], zk, quads[k]);
+            } else {
+                acc[k] = DQ_(dpbusd_epi32)(acc[k], quads[k], wk);
+            }
+        }
+    }
+    if (uw) {
         for (int k = 0; k < 4; k++)
-            acc[k] = DQ_(dpbusd_epi32)(acc[k], quads[k], DQ_SI(loadu)((const void*)(w + DQ_CR * k)));
+            acc[k] = DQ_(sub_epi32)(acc[k], zacc[k]);
     }
     dq_vi q[4];
     for (int k = 0; k < 4; k++) {

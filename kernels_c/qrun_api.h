@@ -97,7 +97,8 @@ typedef struct {
     const void* packed_w;
     int64_t out_off;
     int32_t a_flip;
-    int32_t quads;            /* packed_w in the int8-quad layout (packing.pack_dwconv_quads) */
+    int32_t quads;            /* packed_w in the quad layout (packing.pack_dwconv_quads):
+                                 1 int8 weights, 2 raw uint8 weights and their zero point */
     qrun_requant rq;
 } qrun_dwconv_params;
 

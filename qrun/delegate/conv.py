@@ -174,19 +174,25 @@ def build_depthwise(op, ctx):
         s.dilation_w_factor, pt, pl), x.nbytes)
     p.zero = ctx.buffer(zero_row(c_in, x.zero_point, x.dtype), "uint8_t")
     scales = _requant_scales(x, w, out, c)
-    # int8 weights, multiplier 1: u8 x s8 dot products of 4 taps where the build has them
-    # (activations read + 128: the bias takes 128 * the weight sums out), unless padding the
-    # channels to its blocks wastes more than a quarter (then the int16 pairs are faster)
+    # multiplier 1: u8 x s8 dot products of 4 taps where the build has them, unless padding
+    # the channels to its blocks wastes more than a quarter (then the int16 pairs are faster).
+    # int8 weights (quads 1): activations read + 128, the bias takes 128 * the weight sums
+    # out; uint8 weights (quads 2): raw weights times int8 activations, less zero point terms
     wz = w.constant.astype(np.int32) - w.zero_point
-    p.quads = int(ctx.backend.dw_quad_cr > 0 and c == c_in and wz.min() >= -128
-                  and wz.max() <= 127 and dwconv_quad_channels(c) * 4 <= c * 5)
+    p.quads = 0
+    if ctx.backend.dw_quad_cr > 0 and c == c_in and dwconv_quad_channels(c) * 4 <= c * 5:
+        p.quads = 1 if wz.min() >= -128 and wz.max() <= 127 else 2 if w.dtype == np.uint8 else 0
 
     def pack() -> np.ndarray:
         wt = wz.reshape(kh * kw, c)
         wsum = wt.sum(axis=0, dtype=np.int64)
         bias = _bias(op, c) - zx * wsum
-        if p.quads:
+        if p.quads == 1:
             return pack_dwconv_quads(wt.astype(np.int8), wrap_int32(bias - 128 * wsum), scales)
+        if p.quads == 2:
+            zw = np.broadcast_to(np.asarray(w.zero_point), (c,)).astype(np.uint8)
+            return pack_dwconv_quads(w.constant.reshape(kh * kw, c), wrap_int32(bias), scales,
+                                     zw)
         return pack_dwconv(wt.astype(np.int16), wrap_int32(bias), scales, ctx.backend.dw_cr, 2)
     p.packed_w = ctx.weights(op, "packed_w", pack, "uint8_t")
     p.out_off = ctx.offset(out, b * oh * ow * c)
