@@ -371,9 +371,11 @@ static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, const gemm_til
                 if (n == 8) {
                     x = _mm_loadl_epi64((const __m128i*)(a[r] + k));
                 } else {
-                    uint8_t tail[8] = {0};
-                    memcpy(tail, a[r] + k, (size_t)n);
-                    x = _mm_loadl_epi64((const __m128i*)tail);
+                    /* Byte by byte: no library call, nothing read past the row. */
+                    uint64_t tail = 0;
+                    for (int64_t i = 0; i < n; i++)
+                        tail |= (uint64_t)a[r][k + i] << (8 * i);
+                    x = _mm_cvtsi64_si128((int64_t)tail);
                 }
                 a16[r] = gemm_dup_a(_mm_cvtepi8_epi16(_mm_xor_si128(x, flip)));
             }
