@@ -17,12 +17,12 @@ static inline int64_t gemm_round_up(int64_t x, int64_t q) {
     return (x + q - 1) / q * q;
 }
 
-/* Row r of the row block starting at m0, at tap t. */
+/* Row m of A at tap t. */
 static inline const uint8_t* gemm_row_at(const qrun_gemm_params* p, const uint8_t* arena,
-                                         int64_t m0, int64_t r, int64_t t) {
+                                         int64_t m, int64_t t) {
     if (p->indirection == NULL)
-        return arena + p->a_off + (m0 + r) * p->a_stride;
-    int64_t off = p->indirection[(m0 + r) * p->ks + t];
+        return arena + p->a_off + m * p->a_stride;
+    const int64_t off = p->indirection[m * p->ks + t];
     return off < 0 ? p->zero : arena + p->a_off + off;
 }
 
@@ -37,7 +37,7 @@ static int32_t gemm_row_sum(const qrun_gemm_params* p, const uint8_t* arena, int
     const __m512i to_unsigned = _mm512_set1_epi8((char)(0x80 ^ flip));
     __m512i sums = _mm512_setzero_si512();
     for (int64_t t = 0; t < p->ks; t++) {
-        const uint8_t* a = gemm_row_at(p, arena, m, 0, t);
+        const uint8_t* a = gemm_row_at(p, arena, m, t);
         for (int64_t k = 0; k < n; k += 64) {
             const __mmask64 mask = n - k >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (n - k)) - 1;
             const __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, a + k),
@@ -51,7 +51,7 @@ static int32_t gemm_row_sum(const qrun_gemm_params* p, const uint8_t* arena, int
     const __m128i to_unsigned = _mm_set1_epi8((char)(0x80 ^ flip));
     __m128i sums = _mm_setzero_si128();
     for (int64_t t = 0; t < p->ks; t++) {
-        const uint8_t* a = gemm_row_at(p, arena, m, 0, t);
+        const uint8_t* a = gemm_row_at(p, arena, m, t);
         int64_t k = 0;
         for (; k + 16 <= n; k += 16) {
             const __m128i x = _mm_loadu_si128((const __m128i*)(a + k));
@@ -65,7 +65,7 @@ static int32_t gemm_row_sum(const qrun_gemm_params* p, const uint8_t* arena, int
                      - 128 * (n / 16 * 16) * p->ks);
 #else
     for (int64_t t = 0; t < p->ks; t++) {
-        const uint8_t* a = gemm_row_at(p, arena, m, 0, t);
+        const uint8_t* a = gemm_row_at(p, arena, m, t);
         for (int64_t k = 0; k < n; k++)
             sum += qrun_load_a(a[k], flip);
     }
