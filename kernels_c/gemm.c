@@ -150,8 +150,8 @@ enum { GEMM_A_RAW, GEMM_A_XOR, GEMM_W_UNSIGNED };
 #define GEMM_VNNI_DOT(acc, a, w) \
     (mode == GEMM_W_UNSIGNED ? _mm512_dpbusd_epi32(acc, w, a) : _mm512_dpbusd_epi32(acc, a, w))
 
-/* acc[r][j] += the next 4 bytes of K of each row (x4, loaded by the statement given) x the
- * next nv weight vectors. */
+/* acc[r][j] += the next 4 bytes of K of row r (broadcast into av by the statement given)
+ * x the next nv weight vectors. */
 #define GEMM_VNNI_STEP(...)                                                                 \
     do {                                                                                    \
         __m512i wv[GEMM_NV_MAX];                                                            \
