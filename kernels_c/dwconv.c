@@ -225,17 +225,20 @@ QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void dwconv_quad_p
     const int64_t groups = (taps + 3) / 4;
     const int64_t wide = p->channels % 64 > 32 ? (p->channels + 63) / 64 : p->channels / 64;
     const uint8_t* in = arena + p->in_off;
+    const uint8_t* rows[groups * 4];   /* the pixel's input rows, for every block */
     for (int64_t px = begin; px < end; px++) {
         const int64_t* ind = p->indirection + px * taps;
         uint8_t* out = arena + p->out_off + px * p->channels;
         const uint8_t* packed = (const uint8_t*)p->packed_w;
+        for (int64_t t = 0; t < groups * 4; t++)   /* padding taps (weights 0) repeat tap 0 */
+            rows[t] = dwconv_tap(p, in, ind[t < taps ? t : 0]);
         for (int64_t b = 0; b < wide; b++) {
-            dwconv_quad_tile_512(p, in, ind, out, packed, 64 * b,
+            dwconv_quad_tile_512(p, rows, out, packed, 64 * b,
                                  QRUN_MIN(64, p->channels - 64 * b), taps, uw);
             packed += 64 * 8 + groups * group_bytes;
         }
         if (64 * wide < p->channels)
-            dwconv_quad_tile_256(p, in, ind, out, packed, 64 * wide, p->channels - 64 * wide,
+            dwconv_quad_tile_256(p, rows, out, packed, 64 * wide, p->channels - 64 * wide,
                                  taps, uw);
     }
 }

@@ -28,7 +28,7 @@
 #endif
 
 QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void DQ_TILE(
-        const qrun_dwconv_params* p, const uint8_t* in, const int64_t* ind, uint8_t* out,
+        const qrun_dwconv_params* p, const uint8_t* const* rows, uint8_t* out,
         const uint8_t* packed, int64_t c0, int64_t n, const int64_t taps, const int uw) {
     const int full = n == DQ_CR;
     const dq_mask mask = full ? (dq_mask)~(dq_mask)0 : (dq_mask)(((uint64_t)1 << n) - 1);
@@ -42,8 +42,7 @@ QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void DQ_TILE(
     for (int64_t t = 0; t < taps; t += 4) {
         dq_vi r[4];
         for (int k = 0; k < 4; k++) {
-            /* taps past the last read the group's first again: their weights are 0 */
-            const uint8_t* a = dwconv_tap(p, in, ind[t + k < taps ? t + k : t]) + c0;
+            const uint8_t* a = rows[t + k] + c0;
             const dq_vi x = full ? DQ_SI(loadu)((const void*)a) : DQ_(maskz_loadu_epi8)(mask, a);
             r[k] = DQ_SI(xor)(x, flip);
         }
