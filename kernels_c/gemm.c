@@ -168,6 +168,13 @@ enum { GEMM_A_RAW, GEMM_A_XOR, GEMM_W_UNSIGNED };
         w += 64 * nv;                                                                       \
     } while (0)
 
+/* Four row bytes as one int32: memcpy, as rows have no alignment (one unaligned load). */
+static inline int32_t gemm_load4(const uint8_t* p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
 /* mrows x (16 nv) channels, K in groups of 4 (c4): MR rows, or 1 for a tile of one row (a
  * batch-1 FULLY_CONNECTED, the last row of 7 x 7). Inlined into one function per shape and
  * operand order, so that every loop over rows and vectors unrolls and the accumulators stay
@@ -197,8 +204,7 @@ static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, cons
         gemm_rows(p, g, t, a, mrows);
         int64_t k = 0;
         for (; k + 4 <= kc; k += 4)
-            GEMM_VNNI_STEP(av = _mm512_set1_epi32(
-                               *(const int32_t __attribute__((may_alias, aligned(1)))*)(a[r] + k)));
+            GEMM_VNNI_STEP(av = _mm512_set1_epi32(gemm_load4(a[r] + k)));
         if (tail)
             GEMM_VNNI_STEP(av = _mm512_broadcastd_epi32(_mm_maskz_loadu_epi8(tail, a[r] + k)));
     }
@@ -233,10 +239,10 @@ static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, cons
 }
 
 #define GEMM_VNNI_INSTANCES(prefix, mode)                                                    \
-    GEMM_VNNI_INSTANCE(prefix##_gemm_6x16c4__avx512vnni, QRUN_GEMM_MR, 1, mode)              \
-    GEMM_VNNI_INSTANCE(prefix##_gemm_6x32c4__avx512vnni, QRUN_GEMM_MR, 2, mode)              \
-    GEMM_VNNI_INSTANCE(prefix##_gemm_6x48c4__avx512vnni, QRUN_GEMM_MR, 3, mode)              \
-    GEMM_VNNI_INSTANCE(prefix##_gemm_6x64c4__avx512vnni, QRUN_GEMM_MR, 4, mode)              \
+    GEMM_VNNI_INSTANCE(prefix##_gemm_7x16c4__avx512vnni, QRUN_GEMM_MR, 1, mode)              \
+    GEMM_VNNI_INSTANCE(prefix##_gemm_7x32c4__avx512vnni, QRUN_GEMM_MR, 2, mode)              \
+    GEMM_VNNI_INSTANCE(prefix##_gemm_7x48c4__avx512vnni, QRUN_GEMM_MR, 3, mode)              \
+    GEMM_VNNI_INSTANCE(prefix##_gemm_7x64c4__avx512vnni, QRUN_GEMM_MR, 4, mode)              \
     GEMM_VNNI_INSTANCE(prefix##_gemm_1x16c4__avx512vnni, 1, 1, mode)                         \
     GEMM_VNNI_INSTANCE(prefix##_gemm_1x32c4__avx512vnni, 1, 2, mode)                         \
     GEMM_VNNI_INSTANCE(prefix##_gemm_1x48c4__avx512vnni, 1, 3, mode)                         \
@@ -257,9 +263,9 @@ GEMM_VNNI_INSTANCES(qs8_wu8, GEMM_W_UNSIGNED)
 /* The kernel for tiles of `rows` rows (MR, or 1) of this op. */
 static gemm_block_fn gemm_block_for(const qrun_gemm_params* p, int64_t rows) {
     static const gemm_block_fn by_mode[3][2][GEMM_NV_MAX] = {
-        {GEMM_VNNI_WIDTHS(qu8, 6), GEMM_VNNI_WIDTHS(qu8, 1)},
-        {GEMM_VNNI_WIDTHS(qs8, 6), GEMM_VNNI_WIDTHS(qs8, 1)},
-        {GEMM_VNNI_WIDTHS(qs8_wu8, 6), GEMM_VNNI_WIDTHS(qs8_wu8, 1)}};
+        {GEMM_VNNI_WIDTHS(qu8, 7), GEMM_VNNI_WIDTHS(qu8, 1)},
+        {GEMM_VNNI_WIDTHS(qs8, 7), GEMM_VNNI_WIDTHS(qs8, 1)},
+        {GEMM_VNNI_WIDTHS(qs8_wu8, 7), GEMM_VNNI_WIDTHS(qs8_wu8, 1)}};
     const int mode = p->w_unsigned ? GEMM_W_UNSIGNED : p->a_flip ? GEMM_A_RAW : GEMM_A_XOR;
     return by_mode[mode][rows == 1][p->nr / 16 - 1];
 }
