@@ -41,7 +41,7 @@
  * (chosen per op by the plan), K grouped by KR in the packed weights. DOT_OFFSET: the VNNI
  * kernels' unsigned operand is the value + 128 (see qrun_isa_info.gemm_dot_offset). */
 #if defined(QRUN_ISA_AVX512VNNI)
-#define QRUN_GEMM_MR 6
+#define QRUN_GEMM_MR 7
 #define QRUN_GEMM_NR 64
 #define QRUN_GEMM_NR_STEP 16
 #define QRUN_GEMM_KR 4
