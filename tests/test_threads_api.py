@@ -139,7 +139,8 @@ def test_process_exits_cleanly_with_a_thread_pool(delete):
             "from qrun import Interpreter\n"
             "it = Interpreter(model_path=%r, num_threads=4)\n"
             "it.allocate_tensors()\n"
-            "it.set_tensor(it.get_input_details()[0]['index'], np.ones((1, 128, 128, 3), np.uint8))\n"
+            "x = np.ones((1, 128, 128, 3), np.uint8)\n"
+            "it.set_tensor(it.get_input_details()[0]['index'], x)\n"
             "it.invoke()\n"
             "%s\n"
             "print('done')\n") % (MODEL, "del it" if delete else "")
