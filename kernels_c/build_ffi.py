@@ -4,6 +4,7 @@ setup.py lists `kernels_c/build_ffi.py:ffi_<isa>` in cffi_modules. Each module i
 build (every kernels_c/*.c included into one translation unit), so the four builds never
 share object files and static helpers must have file-unique names.
 QRUN_BUILD_ISAS=scalar,avx2 (comma-separated) limits the builds (scalar is always built).
+QRUN_SANITIZE=address,undefined adds those sanitizers (tests/sanitize.sh).
 """
 from __future__ import annotations
 
@@ -38,6 +39,15 @@ def _unity_source() -> str:
         '#include "%s"\n' % p.name for p in sorted(HERE.glob("*.c")))
 
 
+def _sanitize_flags() -> list:
+    """QRUN_SANITIZE=address,undefined builds with those gcc/clang sanitizers (load the modules
+    with LD_PRELOAD=$(gcc -print-file-name=libasan.so); see tests/sanitize.sh)."""
+    names = os.environ.get("QRUN_SANITIZE", "")
+    if not names:
+        return []
+    return ["-fsanitize=" + names, "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g"]
+
+
 def make_ffi(isa: str) -> FFI:
     ffi = FFI()
     ffi.cdef(_cdef())
@@ -45,7 +55,8 @@ def make_ffi(isa: str) -> FFI:
                    include_dirs=[str(HERE)],
                    depends=[str(p) for p in sorted(HERE.glob("*.[ch]"))] + [__file__],
                    define_macros=[("QRUN_ISA_" + isa.upper(), "1")],
-                   extra_compile_args=COMMON_FLAGS + ISA_FLAGS[isa])
+                   extra_compile_args=COMMON_FLAGS + ISA_FLAGS[isa] + _sanitize_flags(),
+                   extra_link_args=_sanitize_flags())
     return ffi
 
 
