@@ -4,7 +4,7 @@ setup.py lists `kernels_c/build_ffi.py:ffi_<isa>` in cffi_modules. Each module i
 build (every kernels_c/*.c included into one translation unit), so the four builds never
 share object files and static helpers must have file-unique names.
 QRUN_BUILD_ISAS=scalar,avx2 (comma-separated) limits the builds (scalar is always built).
-QRUN_SANITIZE=address,undefined adds those sanitizers (tests/sanitize.sh).
+QRUN_SANITIZE=address,undefined adds those sanitizers (.ci/sanitize).
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def _unity_source() -> str:
 
 def _sanitize_flags() -> list:
     """QRUN_SANITIZE=address,undefined builds with those gcc/clang sanitizers (load the modules
-    with LD_PRELOAD=$(gcc -print-file-name=libasan.so); see tests/sanitize.sh)."""
+    with LD_PRELOAD=$(gcc -print-file-name=libasan.so); see .ci/sanitize)."""
     names = os.environ.get("QRUN_SANITIZE", "")
     if not names:
         return []
