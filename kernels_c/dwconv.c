@@ -217,6 +217,9 @@ static inline __attribute__((always_inline)) void dwconv_pixels(
 #define DQ_BITS 256
 #include "dwconv_quad.h"
 #undef DQ_BITS
+#define DQ_PAIR 1
+#include "dwconv_quad.h"
+#undef DQ_PAIR
 
 QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void dwconv_quad_pixels(
         const qrun_dwconv_params* p, uint8_t* arena, int64_t begin, int64_t end,
@@ -226,20 +229,33 @@ QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void dwconv_quad_p
     const int64_t wide = p->channels % 64 > 32 ? (p->channels + 63) / 64 : p->channels / 64;
     const uint8_t* in = arena + p->in_off;
     const uint8_t* rows[groups * 4];   /* the pixel's input rows, for every block */
-    for (int64_t px = begin; px < end; px++) {
+    const uint8_t* rows_b[groups * 4];
+    int64_t px = begin;
+    if (wide == 0) {   /* at most 32 channels: two pixels at a time in 512 bits */
+        for (; px + 2 <= end; px += 2) {
+            for (int64_t t = 0; t < groups * 4; t++) {
+                rows[t] = dwconv_tap(p, in, p->indirection[px * taps + (t < taps ? t : 0)]);
+                rows_b[t] = dwconv_tap(p, in, p->indirection[(px + 1) * taps + (t < taps ? t : 0)]);
+            }
+            uint8_t* out = arena + p->out_off + px * p->channels;
+            dwconv_quad_tile_pair(p, rows, rows_b, out, out + p->channels,
+                                  (const uint8_t*)p->packed_w, 0, p->channels, taps, uw);
+        }
+    }
+    for (; px < end; px++) {
         const int64_t* ind = p->indirection + px * taps;
         uint8_t* out = arena + p->out_off + px * p->channels;
         const uint8_t* packed = (const uint8_t*)p->packed_w;
         for (int64_t t = 0; t < groups * 4; t++)   /* padding taps (weights 0) repeat tap 0 */
             rows[t] = dwconv_tap(p, in, ind[t < taps ? t : 0]);
         for (int64_t b = 0; b < wide; b++) {
-            dwconv_quad_tile_512(p, rows, out, packed, 64 * b,
+            dwconv_quad_tile_512(p, rows, NULL, out, NULL, packed, 64 * b,
                                  QRUN_MIN(64, p->channels - 64 * b), taps, uw);
             packed += 64 * 8 + groups * group_bytes;
         }
         if (64 * wide < p->channels)
-            dwconv_quad_tile_256(p, rows, out, packed, 64 * wide, p->channels - 64 * wide,
-                                 taps, uw);
+            dwconv_quad_tile_256(p, rows, NULL, out, NULL, packed, 64 * wide,
+                                 p->channels - 64 * wide, taps, uw);
     }
 }
 

@@ -1,6 +1,7 @@
 /* Template of dwconv.c's int8-quad depthwise tile (AVX-512 VNNI build), included once per
- * vector width with DQ_BITS 512 (64-channel blocks) or 256 (32-channel blocks, the last
- * block of channel counts that leave at most 32 over a multiple of 64).
+ * variant: DQ_BITS 512 (64-channel blocks), 256 (32-channel blocks: the last block of channel
+ * counts that leave at most 32 over a multiple of 64), or DQ_PAIR (a 32-channel block of two
+ * pixels, rows and rows_b, in one 512-bit vector: at most 32 channels in all).
  *
  * One block from channel c0 (n of its DQ_CR channels real) of one pixel: vpdpbusd on 4 taps
  * at a time. int8 weights (uw 0): activations + 128 (unsigned) times the weights. uint8
@@ -9,7 +10,26 @@
  * 4 rows give accumulator k, 128-bit lane L, the channels 16 L + 4 k + i (the packed order);
  * two packs restore channel order. The requantization is qrun_v_requantize()'s float
  * operations. */
-#if DQ_BITS == 512
+#if defined(DQ_PAIR)
+#define DQ_(op) _mm512_##op
+#define DQ_SI(op) _mm512_##op##_si512
+#define DQ_CR 32
+#define dq_vi __m512i
+#define dq_vf __m512
+#define dq_mask __mmask32
+#define DQ_TILE dwconv_quad_tile_pair
+#define DQ_HALF(a) (full ? _mm256_loadu_si256((const __m256i*)(a)) \
+                         : _mm256_maskz_loadu_epi8(mask, (a)))
+#define DQ_ROW(t) _mm512_inserti64x4(_mm512_castsi256_si512(DQ_HALF(rows[t] + c0)), \
+                                     DQ_HALF(rows_b[t] + c0), 1)
+#define DQ_CONST(ptr) _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i*)(ptr)))
+#define DQ_CONST_PS(ptr) _mm512_broadcast_f32x8(_mm256_loadu_ps((const float*)(ptr)))
+#define DQ_STORE(v)                                                                  \
+    do {                                                                             \
+        _mm256_mask_storeu_epi8(out + c0, mask, _mm512_castsi512_si256(v));          \
+        _mm256_mask_storeu_epi8(out_b + c0, mask, _mm512_extracti64x4_epi64(v, 1));  \
+    } while (0)
+#elif DQ_BITS == 512
 #define DQ_(op) _mm512_##op
 #define DQ_SI(op) _mm512_##op##_si512
 #define DQ_CR 64
@@ -26,35 +46,40 @@
 #define dq_mask __mmask32
 #define DQ_TILE dwconv_quad_tile_256
 #endif
+#if !defined(DQ_PAIR)
+#define DQ_ROW(t) (full ? DQ_SI(loadu)((const void*)(rows[t] + c0)) \
+                        : DQ_(maskz_loadu_epi8)(mask, rows[t] + c0))
+#define DQ_CONST(ptr) DQ_SI(loadu)((const void*)(ptr))
+#define DQ_CONST_PS(ptr) DQ_(loadu_ps)((const float*)(ptr))
+#define DQ_STORE(v) DQ_(mask_storeu_epi8)(out + c0, mask, v)
+#endif
 
 QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void DQ_TILE(
-        const qrun_dwconv_params* p, const uint8_t* const* rows, uint8_t* out,
-        const uint8_t* packed, int64_t c0, int64_t n, const int64_t taps, const int uw) {
+        const qrun_dwconv_params* p, const uint8_t* const* rows, const uint8_t* const* rows_b,
+        uint8_t* out, uint8_t* out_b, const uint8_t* packed, int64_t c0, int64_t n,
+        const int64_t taps, const int uw) {
     const int full = n == DQ_CR;
     const dq_mask mask = full ? (dq_mask)~(dq_mask)0 : (dq_mask)(((uint64_t)1 << n) - 1);
     const dq_vi flip = DQ_(set1_epi8)((char)(uw ? p->a_flip : p->a_flip ^ 0x80));
     const int64_t group_bytes = (uw ? 8 : 4) * DQ_CR;
     dq_vi acc[4], zacc[4];
     for (int k = 0; k < 4; k++) {
-        acc[k] = DQ_SI(loadu)((const void*)(packed + DQ_CR * k));
+        acc[k] = DQ_CONST(packed + DQ_CR * k);
         zacc[k] = DQ_SI(setzero)();
     }
     for (int64_t t = 0; t < taps; t += 4) {
         dq_vi r[4];
-        for (int k = 0; k < 4; k++) {
-            const uint8_t* a = rows[t + k] + c0;
-            const dq_vi x = full ? DQ_SI(loadu)((const void*)a) : DQ_(maskz_loadu_epi8)(mask, a);
-            r[k] = DQ_SI(xor)(x, flip);
-        }
+        for (int k = 0; k < 4; k++)
+            r[k] = DQ_SI(xor)(DQ_ROW(t + k), flip);
         const dq_vi lo01 = DQ_(unpacklo_epi8)(r[0], r[1]), hi01 = DQ_(unpackhi_epi8)(r[0], r[1]);
         const dq_vi lo23 = DQ_(unpacklo_epi8)(r[2], r[3]), hi23 = DQ_(unpackhi_epi8)(r[2], r[3]);
         const dq_vi quads[4] = {DQ_(unpacklo_epi16)(lo01, lo23), DQ_(unpackhi_epi16)(lo01, lo23),
                                 DQ_(unpacklo_epi16)(hi01, hi23), DQ_(unpackhi_epi16)(hi01, hi23)};
         const uint8_t* w = packed + DQ_CR * 8 + t / 4 * group_bytes;
         for (int k = 0; k < 4; k++) {
-            const dq_vi wk = DQ_SI(loadu)((const void*)(w + DQ_CR * k));
+            const dq_vi wk = DQ_CONST(w + DQ_CR * k);
             if (uw) {
-                const dq_vi zk = DQ_SI(loadu)((const void*)(w + DQ_CR * (4 + k)));
+                const dq_vi zk = DQ_CONST(w + DQ_CR * (4 + k));
                 acc[k] = DQ_(dpbusd_epi32)(acc[k], wk, quads[k]);
                 zacc[k] = DQ_(dpbusd_epi32)(zacc[k], zk, quads[k]);
             } else {
@@ -69,7 +94,7 @@ QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void DQ_TILE(
     dq_vi q[4];
     for (int k = 0; k < 4; k++) {
         dq_vf v = DQ_(mul_ps)(DQ_(cvtepi32_ps)(acc[k]),
-                              DQ_(loadu_ps)((const float*)(packed + DQ_CR * 4 + DQ_CR * k)));
+                              DQ_CONST_PS(packed + DQ_CR * 4 + DQ_CR * k));
         v = DQ_(max_ps)(v, DQ_(set1_ps)(p->rq.min_less_zp));
         v = DQ_(min_ps)(v, DQ_(set1_ps)(p->rq.max_less_zp));
         v = DQ_(add_ps)(v, DQ_(set1_ps)(12582912.0f));
@@ -78,7 +103,7 @@ QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void DQ_TILE(
     const dq_vi low_bytes = DQ_(set1_epi16)(0xFF);
     const dq_vi words01 = DQ_SI(and)(DQ_(packs_epi32)(q[0], q[1]), low_bytes);
     const dq_vi words23 = DQ_SI(and)(DQ_(packs_epi32)(q[2], q[3]), low_bytes);
-    DQ_(mask_storeu_epi8)(out + c0, mask, DQ_(packus_epi16)(words01, words23));
+    DQ_STORE(DQ_(packus_epi16)(words01, words23));
 }
 
 #undef DQ_
@@ -88,3 +113,8 @@ QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void DQ_TILE(
 #undef dq_vi
 #undef dq_vf
 #undef dq_mask
+#undef DQ_ROW
+#undef DQ_CONST
+#undef DQ_CONST_PS
+#undef DQ_STORE
+#undef DQ_HALF
