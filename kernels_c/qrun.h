@@ -8,10 +8,10 @@
 #ifndef QRUN_H
 #define QRUN_H
 
-/* POSIX threads, clocks and signals for threadpool.c (the cffi build already has them from
- * Python.h, which must come first). */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
+/* POSIX threads, clocks, signals and sched_getcpu for threadpool.c (the cffi build already
+ * has them from Python.h, which must come first). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
 #endif
 
 #include <stddef.h>

@@ -12,8 +12,10 @@
  * THREADPOOL_SPIN_NS (the next node follows within microseconds), so an idle interpreter
  * costs no CPU; the caller, waiting for claimed chunks, spins for THREADPOOL_WAIT_NS, so that
  * a worker that lost its core (a busy machine, more threads than cores) can have the caller's.
+ * A worker on the caller's core does not spin at all.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -51,6 +53,7 @@ struct qrun_pool {
     pthread_cond_t finished;                    /* the last chunk of a job is done */
     _Atomic int32_t sleepers;
     _Atomic int32_t caller_sleeps;
+    _Atomic int32_t caller_cpu;                 /* where the caller published the last job */
     _Atomic int32_t stop;
     pid_t pid;                                  /* the workers exist in this process only */
     int32_t num_threads;                        /* lanes: the caller's is 0 */
@@ -114,7 +117,11 @@ static void threadpool_run_chunks(qrun_pool* pool, int32_t own) {
 
 /* A worker between jobs: 1 when the generation moved past *seen (updated), 0 on stop. */
 static int threadpool_wait_for_job(qrun_pool* pool, uint64_t* seen) {
-    const int64_t deadline = threadpool_now_ns() + THREADPOOL_SPIN_NS;
+    /* No spinning on the caller's core (a busy machine put both threads there): it would
+     * only take the core from the caller. */
+    const int64_t deadline = sched_getcpu() == atomic_load_explicit(&pool->caller_cpu,
+                                                                   memory_order_relaxed)
+                                 ? 0 : threadpool_now_ns() + THREADPOOL_SPIN_NS;
     for (int64_t i = 1;; i++) {
         if (atomic_load_explicit(&pool->stop, memory_order_relaxed))
             return 0;
@@ -170,6 +177,7 @@ qrun_pool* qrun_pool_create(int32_t num_threads) {
     atomic_init(&pool->sleepers, 0);
     atomic_init(&pool->stop, 0);
     atomic_init(&pool->caller_sleeps, 0);
+    atomic_init(&pool->caller_cpu, -1);
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->wake, NULL);
     pthread_cond_init(&pool->finished, NULL);
@@ -242,6 +250,7 @@ void qrun_pool_run(qrun_pool* pool, const qrun_op_entry* entry, const void* para
     pool->chunks = chunks;
     pool->chunks_dispatched += chunks;
     atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
+    atomic_store_explicit(&pool->caller_cpu, sched_getcpu(), memory_order_relaxed);
     const uint64_t generation = atomic_load_explicit(&pool->generation, memory_order_relaxed) + 1;
     const int32_t lanes = pool->num_threads;
     for (int32_t t = 0; t < lanes; t++)
