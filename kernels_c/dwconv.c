@@ -221,6 +221,14 @@ static inline __attribute__((always_inline)) void dwconv_pixels(
 #include "dwconv_quad.h"
 #undef DQ_PAIR
 
+/* Pixel px's input rows for the groups of 4 taps; padding taps (weights 0) repeat tap 0. */
+static inline void dwconv_quad_rows(const qrun_dwconv_params* p, const uint8_t* in, int64_t px,
+                                    int64_t taps, int64_t groups, const uint8_t** rows) {
+    const int64_t* ind = p->indirection + px * taps;
+    for (int64_t t = 0; t < groups * 4; t++)
+        rows[t] = dwconv_tap(p, in, ind[t < taps ? t : 0]);
+}
+
 QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void dwconv_quad_pixels(
         const qrun_dwconv_params* p, uint8_t* arena, int64_t begin, int64_t end,
         const int64_t taps, const int uw) {
@@ -233,21 +241,32 @@ QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void dwconv_quad_p
     int64_t px = begin;
     if (wide == 0) {   /* at most 32 channels: two pixels at a time in 512 bits */
         for (; px + 2 <= end; px += 2) {
-            for (int64_t t = 0; t < groups * 4; t++) {
-                rows[t] = dwconv_tap(p, in, p->indirection[px * taps + (t < taps ? t : 0)]);
-                rows_b[t] = dwconv_tap(p, in, p->indirection[(px + 1) * taps + (t < taps ? t : 0)]);
-            }
+            dwconv_quad_rows(p, in, px, taps, groups, rows);
+            dwconv_quad_rows(p, in, px + 1, taps, groups, rows_b);
             uint8_t* out = arena + p->out_off + px * p->channels;
             dwconv_quad_tile_pair(p, rows, rows_b, out, out + p->channels,
                                   (const uint8_t*)p->packed_w, 0, p->channels, taps, uw);
         }
+    } else if (64 * wide < p->channels) {   /* the last 32-channel block of two pixels at once */
+        for (; px + 2 <= end; px += 2) {
+            dwconv_quad_rows(p, in, px, taps, groups, rows);
+            dwconv_quad_rows(p, in, px + 1, taps, groups, rows_b);
+            uint8_t* out = arena + p->out_off + px * p->channels;
+            const uint8_t* packed = (const uint8_t*)p->packed_w;
+            for (int64_t b = 0; b < wide; b++) {
+                dwconv_quad_tile_512(p, rows, NULL, out, NULL, packed, 64 * b, 64, taps, uw);
+                dwconv_quad_tile_512(p, rows_b, NULL, out + p->channels, NULL, packed, 64 * b,
+                                     64, taps, uw);
+                packed += 64 * 8 + groups * group_bytes;
+            }
+            dwconv_quad_tile_pair(p, rows, rows_b, out, out + p->channels, packed, 64 * wide,
+                                  p->channels - 64 * wide, taps, uw);
+        }
     }
     for (; px < end; px++) {
-        const int64_t* ind = p->indirection + px * taps;
         uint8_t* out = arena + p->out_off + px * p->channels;
         const uint8_t* packed = (const uint8_t*)p->packed_w;
-        for (int64_t t = 0; t < groups * 4; t++)   /* padding taps (weights 0) repeat tap 0 */
-            rows[t] = dwconv_tap(p, in, ind[t < taps ? t : 0]);
+        dwconv_quad_rows(p, in, px, taps, groups, rows);
         for (int64_t b = 0; b < wide; b++) {
             dwconv_quad_tile_512(p, rows, NULL, out, NULL, packed, 64 * b,
                                  QRUN_MIN(64, p->channels - 64 * b), taps, uw);
