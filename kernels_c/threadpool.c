@@ -12,7 +12,7 @@
  * THREADPOOL_SPIN_NS (the next node follows within microseconds), so an idle interpreter
  * costs no CPU; the caller, waiting for claimed chunks, spins for THREADPOOL_WAIT_NS, so that
  * a worker that lost its core (a busy machine, more threads than cores) can have the caller's.
- * A worker on the caller's core does not spin at all.
+ * A worker that finds itself on the caller's core moves off it (see threadpool_leave_cpu).
  */
 #include <pthread.h>
 #include <sched.h>
@@ -115,13 +115,30 @@ static void threadpool_run_chunks(qrun_pool* pool, int32_t own) {
     }
 }
 
+/* A busy machine's scheduler may queue a woken worker on the caller's core, where it only
+ * takes turns with the caller. Moves the calling worker off `cpu`: a one-off affinity change
+ * (then the original mask again, so the scheduler stays free to place it later). 1 if it is
+ * still on `cpu` (no other core allowed). */
+static int threadpool_leave_cpu(int cpu) {
+    if (sched_getcpu() != cpu)
+        return 0;
+    cpu_set_t allowed, others;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) {
+        others = allowed;
+        CPU_CLR(cpu, &others);
+        if (CPU_COUNT(&others) > 0 && sched_setaffinity(0, sizeof others, &others) == 0)
+            sched_setaffinity(0, sizeof allowed, &allowed);
+    }
+    return sched_getcpu() == cpu;
+}
+
 /* A worker between jobs: 1 when the generation moved past *seen (updated), 0 on stop. */
 static int threadpool_wait_for_job(qrun_pool* pool, uint64_t* seen) {
-    /* No spinning on the caller's core (a busy machine put both threads there): it would
-     * only take the core from the caller. */
-    const int64_t deadline = sched_getcpu() == atomic_load_explicit(&pool->caller_cpu,
-                                                                   memory_order_relaxed)
-                                 ? 0 : threadpool_now_ns() + THREADPOOL_SPIN_NS;
+    /* A worker left on the caller's core does not spin: that would only take the core from
+     * the caller. */
+    const int stuck = threadpool_leave_cpu(atomic_load_explicit(&pool->caller_cpu,
+                                                                memory_order_relaxed));
+    const int64_t deadline = stuck ? 0 : threadpool_now_ns() + THREADPOOL_SPIN_NS;
     for (int64_t i = 1;; i++) {
         if (atomic_load_explicit(&pool->stop, memory_order_relaxed))
             return 0;
