@@ -398,7 +398,7 @@ def gather_rule(op) -> Optional[str]:
 def _run_reference(probe):
     try:
         out = find_kernel(probe).fn(probe)
-    except (ValueError, IndexError, TypeError) as exc:
+    except (ValueError, ArithmeticError, LookupError, TypeError, AttributeError) as exc:
         raise PlanError("%s: the reference kernel failed on a probe: %s"
                         % (probe.opname, exc)) from None
     return np.asarray(out[0] if isinstance(out, (list, tuple)) else out)

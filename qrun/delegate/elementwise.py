@@ -35,6 +35,16 @@ def lut_rule(op) -> Optional[str]:
     return None
 
 
+def _probe(probe):
+    """The reference kernel on a probe; its errors on hostile parameters (a zero scale) keep
+    the op on numpy, which reports them at invoke."""
+    try:
+        return find_kernel(probe).fn(probe)
+    except (ValueError, ArithmeticError, LookupError, TypeError, AttributeError) as exc:
+        raise PlanError("%s: the reference kernel failed on a probe: %s: %s"
+                        % (probe.opname, type(exc).__name__, exc)) from None
+
+
 def lut_table(op) -> np.ndarray:
     """The numpy reference kernel applied to every byte value: table[byte] = output byte."""
     x, y = op.inputs[0], op.outputs[0]
@@ -42,7 +52,7 @@ def lut_table(op) -> np.ndarray:
     probe = dataclasses.replace(
         op, inputs=[dataclasses.replace(x, shape=(256,), data=values, constant=None)],
         outputs=[dataclasses.replace(y, shape=(256,), data=np.zeros(256, y.dtype))])
-    out = find_kernel(probe).fn(probe)
+    out = _probe(probe)
     out = np.asarray(out[0] if isinstance(out, (list, tuple)) else out)
     if out.dtype != y.dtype or out.size != 256:
         raise PlanError("%s: the reference kernel gave %s[%d] for a 256-entry table"
@@ -251,7 +261,7 @@ def pair_table(op) -> np.ndarray:
         op, inputs=[dataclasses.replace(t, shape=(65536,), data=v, constant=None)
                     for t, v in zip((a, b), pairs)],
         outputs=[dataclasses.replace(y, shape=(65536,), data=np.zeros(65536, y.dtype))])
-    out = np.asarray(find_kernel(probe).fn(probe))
+    out = np.asarray(_probe(probe))
     if out.dtype != y.dtype or out.size != 65536:
         raise PlanError("%s: the reference kernel gave %s[%d] for a 65536-entry table"
                         % (op.opname, out.dtype, out.size))
