@@ -6,7 +6,7 @@ point removed as zp * count, then one fixed-point multiply by input_scale / outp
 """
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -20,15 +20,15 @@ NUMERIC = (np.float32, np.int32, np.int64) + QUANTIZED
 
 def _resolve_axes(values, rank: int, what: str) -> Tuple[int, ...]:
     """Axis values -> unique non-negative axes in first-seen order (TFLite's ResolveAxis)."""
-    axes: List[int] = []
-    for a in np.asarray(values).reshape(-1):
-        a = int(a)
-        resolved = a + rank if a < 0 else a
-        if not 0 <= resolved < rank:
-            raise ValueError("%s axis %d is out of range for rank %d" % (what, a, rank))
-        if resolved not in axes:
-            axes.append(resolved)
-    return tuple(axes)
+    # Vectorized: a run-time axis tensor can hold millions of values (a fuzzed model).
+    values = np.asarray(values).reshape(-1).astype(np.int64)
+    resolved = np.where(values < 0, values + rank, values)
+    bad = (resolved < 0) | (resolved >= rank)
+    if bad.any():
+        raise ValueError("%s axis %d is out of range for rank %d"
+                         % (what, values[np.argmax(bad)], rank))
+    _, first = np.unique(resolved, return_index=True)
+    return tuple(int(resolved[i]) for i in sorted(first))
 
 
 def _axis_values(op) -> Optional[np.ndarray]:
