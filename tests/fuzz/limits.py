@@ -9,6 +9,9 @@ ARENA_CAP_BYTES = 64 << 20
 
 
 def apply() -> None:
+    """QRUN_FUZZ_RLIMIT_MB=0 sets no RLIMIT_AS (AddressSanitizer reserves terabytes of
+    address space for its shadow memory)."""
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     os.environ["QRUN_MAX_ARENA_BYTES"] = str(ARENA_CAP_BYTES)
-    resource.setrlimit(resource.RLIMIT_AS, (RLIMIT_AS_BYTES, RLIMIT_AS_BYTES))
+    if RLIMIT_AS_BYTES:
+        resource.setrlimit(resource.RLIMIT_AS, (RLIMIT_AS_BYTES, RLIMIT_AS_BYTES))
