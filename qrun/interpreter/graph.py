@@ -235,11 +235,13 @@ class Graph:
     def plan_memory(self) -> None:
         allocs = self._lifetimes()
         limit = self.arena_limit()
-        for a in allocs:
-            if a.nbytes > limit:
-                t = self.subgraph.tensors[a.tensor]
+        # String tensors live outside the arena (a pointer per element): bounded the same way.
+        strings = [t for t in self.subgraph.tensors if t.dtype.hasobject and not t.is_constant
+                   and t.index not in self.dynamic]
+        for t in [self.subgraph.tensors[a.tensor] for a in allocs] + strings:
+            if t.nbytes > limit:
                 raise RuntimeError("Tensor %d (%s) of shape %s needs %d bytes, over the %d-byte "
-                                   "limit: %s" % (t.index, t.name, list(t.shape), a.nbytes,
+                                   "limit: %s" % (t.index, t.name, list(t.shape), t.nbytes,
                                                   limit, self._limit_hint()))
         # Kept tensors keep their own bytes (TFLite shares none then either).
         self.aliases = {} if self.preserve_all_tensors else find_aliases(self.subgraph,
