@@ -30,6 +30,10 @@ def pool_shape(op) -> List[Tuple[int, ...]]:
         raise ValueError("pooling needs a 4-D NHWC input, got shape %s" % list(shape))
     fh, fw, sh, sw, padding = _params(op)
     n, h, w, c = shape
+    if fh > 2 * h + 1 or fw > 2 * w + 1:
+        # Taps past the input only read padding; a crafted filter of 2^31 taps would pad the
+        # input to terabytes. Real models stay within the input (or a SAME window around it).
+        raise ValueError("filter %dx%d is far larger than the %dx%d input" % (fh, fw, h, w))
     return [(n, out_size(padding, h, fh, sh), out_size(padding, w, fw, sw), c)]
 
 
