@@ -17,7 +17,7 @@ def unsupported_model() -> bytes:
     w = b.add_tensor([4], np.int8, scale=0.5, zero_point=0)
     b.add_op("MyCustomOp", [x], [y])
     b.add_op("RELU", [y], [z])
-    b.add_op("HASHTABLE_LOOKUP", [z, x], [w])
+    b.add_op("DENSIFY", [z, x], [w])
     b.mark_output(w)
     return b.build()
 
@@ -30,5 +30,5 @@ def test_all_missing_ops_are_listed_at_allocate_tensors():
     assert isinstance(info.value, RuntimeError)
     assert "2 operators" in msg
     assert "operator 0 MyCustomOp(FLOAT32)" in msg
-    assert "operator 2 HASHTABLE_LOOKUP(FLOAT32,FLOAT32)" in msg
+    assert "operator 2 DENSIFY(FLOAT32,FLOAT32)" in msg
     assert "RELU" not in msg
