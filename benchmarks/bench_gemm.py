@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from qrun import Interpreter  # noqa: E402
 from qrun.delegate.backend import built_isas, cpu_isas  # noqa: E402
 from qrun.modelbuilder import ModelBuilder  # noqa: E402
+from kernel_timing import litert_interpreter, median_seconds  # noqa: E402
 
 PEAK_GMACS = 480.0
 
@@ -82,32 +81,6 @@ def qrun_interpreter(model: bytes, isa: str):
         del os.environ["QRUN_ISA"]
     assert all(d["backend"] == "c" and d["isa"] == isa for d in it._get_ops_details())
     return it
-
-
-def litert_interpreter(model: bytes):
-    from ai_edge_litert import interpreter as lite
-    it = lite.Interpreter(model_content=model, num_threads=1)
-    it.allocate_tensors()
-    return it
-
-
-def feed(it) -> None:
-    d = it.get_input_details()[0]
-    x = np.random.default_rng(1).integers(-128, 128, d["shape"]).astype(np.int8)
-    it.set_tensor(d["index"], x)
-
-
-def median_seconds(interps, runs: int):
-    for it in interps:
-        feed(it)
-        it.invoke()
-    times = [[] for _ in interps]
-    for _ in range(runs):
-        for i, it in enumerate(interps):
-            t0 = time.perf_counter()
-            it.invoke()
-            times[i].append(time.perf_counter() - t0)
-    return [statistics.median(t) for t in times]
 
 
 def main(argv=None) -> None:
