@@ -10,8 +10,6 @@ the figure is the median. Times include one Python invoke() (a few microseconds)
 """
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -19,10 +17,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qrun import Interpreter  # noqa: E402
-from qrun.delegate.backend import built_isas, cpu_isas  # noqa: E402
 from qrun.modelbuilder import ModelBuilder  # noqa: E402
-from kernel_timing import litert_interpreter, median_seconds  # noqa: E402
+from kernel_timing import (litert_interpreter, median_seconds, parse_kernel_args,  # noqa: E402
+                           qrun_interpreter)
 
 # (name, input HWC, kernel, stride): the depthwise layers of MobileNet v2 and EfficientNet-Lite0.
 SHAPES = [
@@ -65,27 +62,8 @@ def macs(hwc, k: int, stride: int) -> int:
     return -(-h // stride) * -(-w // stride) * c * k * k
 
 
-def qrun_interpreter(model: bytes, isa: str):
-    os.environ["QRUN_ISA"] = isa
-    try:
-        it = Interpreter(model_content=model, num_threads=1)
-        it.allocate_tensors()
-    finally:
-        del os.environ["QRUN_ISA"]
-    assert all(d["backend"] == "c" and d["isa"] == isa for d in it._get_ops_details())
-    return it
-
-
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--isas", nargs="*", default=None, help="ISA builds (default: all runnable)")
-    ap.add_argument("--shapes", nargs="*", default=None, help="substrings of shape names")
-    ap.add_argument("--runs", type=int, default=30)
-    ap.add_argument("--litert", action="store_true", help="also LiteRT + XNNPACK")
-    args = ap.parse_args(argv)
-    isas = args.isas or [i for i in built_isas() if i in cpu_isas()]
-    shapes = [s for s in SHAPES if not args.shapes or any(p in s[0] for p in args.shapes)]
-    cols = isas + (["litert-xnnpack"] if args.litert else [])
+    args, isas, shapes, cols = parse_kernel_args(__doc__, SHAPES, argv)
     print("| shape | MMAC | " + " | ".join("%s GMAC/s" % c for c in cols)
           + " | %s / %s |" % (isas[-1], isas[0]))
     print("|---" * (len(cols) + 3) + "|")
