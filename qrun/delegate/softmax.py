@@ -35,8 +35,9 @@ def build_softmax(op, ctx):
     multiplier, shift, diff_min = _softmax_scaling(float(op.options.beta), float(x.scale))
     span = np.arange(-255, 1, dtype=np.int64)
     rescaled = multiply_by_quantized_multiplier_greater_than_one(span, multiplier, shift)
-    exps = exp_on_negative_values(rescaled, SCALED_DIFF_INTEGER_BITS)
+    # Differences below diff_min output the minimum: a zero exp scales to exactly that.
     valid = span >= diff_min
+    exps = np.where(valid, exp_on_negative_values(rescaled, SCALED_DIFF_INTEGER_BITS), 0)
     sums = np.where(valid, rounding_divide_by_pot(exps, ACCUMULATION_INTEGER_BITS), 0)
     p = ctx.new("qrun_softmax_params *")
     p.depth = int(x.shape[-1])
@@ -45,6 +46,5 @@ def build_softmax(op, ctx):
     p.out_min, p.out_max = dtype_range(y.dtype)
     p.exps = ctx.buffer(exps.astype(np.int32), "int32_t")
     p.sums = ctx.buffer(sums.astype(np.int32), "int32_t")
-    p.valid = ctx.buffer(valid.astype(np.uint8), "uint8_t")
     p.in_off, p.out_off = ctx.offset(x), ctx.offset(y)
     return "SOFTMAX", p
