@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional
 
 from ..interpreter.graph import KernelStep, Step
+from .fusion import Fusions
 from .plan import PlanContext, PlanError
 from .table import OPS, unsupported_reason
 
@@ -96,10 +97,13 @@ class Delegate:
         result: List[Step] = []
         self._shared: Dict[tuple, object] = {}
         run = _Run(PlanContext(self.backend, graph, self._shared))
+        fusions = Fusions(graph, steps, lambda s: self.why_not(graph, s) is None)
         for step in steps:
             if self.why_not(graph, step) is None:
                 try:
-                    built = OPS[step.op.opname].build(step.op, run.ctx)
+                    built = fusions.build(step.op, run.ctx)
+                    if built is None:
+                        built = OPS[step.op.opname].build(step.op, run.ctx)
                 except PlanError as exc:
                     self.rejected[step.op.index] = str(exc)
                 else:
