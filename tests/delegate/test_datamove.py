@@ -1,5 +1,6 @@
 """Data movement (reshapes, concatenation, transpose, pads, splits, slicing and gathering
-ops) and the resizes in the delegate: exact."""
+ops) and RESIZE_NEAREST_NEIGHBOR in the delegate: exact (RESIZE_BILINEAR:
+test_resize_bilinear.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -185,17 +186,3 @@ def test_gather_ops(dtype, case):
     op, shape, out_shape, params, options = GATHER_CASES[case]
     check_delegate(_gather_model(op, dtype, shape, out_shape, params, **options), seed=case,
                    lsb=0)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape,size", [((1, 4, 5, 3), (8, 10)), ((2, 6, 6, 7), (3, 4)),
-                                        ((1, 3, 3, 17), (13, 7)), ((1, 1, 1, 2), (3, 3))])
-@pytest.mark.parametrize("align,half", [(False, False), (True, False), (False, True)])
-def test_resize_bilinear(dtype, shape, size, align, half):
-    b = ModelBuilder()
-    x = b.add_input(shape, dtype, **Q)
-    s = b.add_constant(np.array(size, np.int32))
-    y = b.add_tensor((shape[0],) + size + (shape[3],), dtype, **Q)
-    b.add_op("RESIZE_BILINEAR", [x, s], [y], align_corners=align, half_pixel_centers=half)
-    b.mark_output(y)
-    check_delegate(b.build(), seed=size[0], lsb=0)
