@@ -73,6 +73,8 @@ FAST = [
     dict(iou_threshold=0.2, boxes=120, max_detections=20),
     dict(coords=10, scales=(8.0, 6.0, 4.0, 3.0)),
     dict(use_regular_nms=False, boxes=7, max_detections=10),
+    # Hundreds of overlapping candidates: NMS runs over several windows of candidates.
+    dict(boxes=700, max_detections=100, score_threshold=0.0, iou_threshold=0.3),
 ]
 REGULAR = [
     dict(use_regular_nms=True),
@@ -83,6 +85,8 @@ REGULAR = [
     dict(use_regular_nms=True, max_classes_per_detection=2),
     dict(use_regular_nms=True, score_threshold=0.0, iou_threshold=0.3, boxes=90),
     dict(use_regular_nms=True, score_threshold=0.9, boxes=12),
+    dict(use_regular_nms=True, boxes=500, max_detections=60, detections_per_class=40,
+         score_threshold=0.0, iou_threshold=0.4),
 ]
 
 

@@ -13,8 +13,9 @@ results by score, "fast" NMS runs once on each anchor's best class score.
 """
 from __future__ import annotations
 
+import functools
 from types import SimpleNamespace
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 from flatbuffers import flexbuffers
@@ -25,8 +26,14 @@ OP = "TFLite_Detection_PostProcess"
 
 
 def parse_options(op) -> SimpleNamespace:
-    """The op's flexbuffer map, with TFLite's defaults and float32 values."""
-    m = flexbuffers.Loads(bytes(op.custom_options)) if op.custom_options else {}
+    """The op's flexbuffer map, with TFLite's defaults and float32 values (parsed once per
+    distinct options: the parse takes ~0.1 ms)."""
+    return _parse_options(bytes(op.custom_options or b""))
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_options(custom_options: bytes) -> SimpleNamespace:
+    m = flexbuffers.Loads(custom_options) if custom_options else {}
     try:
         return SimpleNamespace(
             max_detections=int(m["max_detections"]),
@@ -81,40 +88,61 @@ def decode_boxes(encodings: np.ndarray, anchors: np.ndarray, scales: np.ndarray)
                     axis=1)
 
 
-def _iou(boxes: np.ndarray, i: int, others: np.ndarray) -> np.ndarray:
-    """ComputeIntersectionOverUnion of box i with each of `others`, in float32."""
-    bi, bj = boxes[i], boxes[others]
-    area_i = (bi[2] - bi[0]) * (bi[3] - bi[1])
-    area_j = (bj[:, 2] - bj[:, 0]) * (bj[:, 3] - bj[:, 1])
-    inter_h = np.maximum(np.minimum(bi[2], bj[:, 2]) - np.maximum(bi[0], bj[:, 0]),
+def _iou_over(a: np.ndarray, b: np.ndarray, threshold: np.float32) -> np.ndarray:
+    """[len(a), len(b)]: ComputeIntersectionOverUnion of each box of `a` with each of `b`, in
+    float32, above `threshold` (an IoU is 0 where an area is not positive). Every operation is
+    symmetric in the two boxes, so either may be the kept one."""
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    inter_h = np.maximum(np.minimum(a[:, None, 2], b[:, 2]) - np.maximum(a[:, None, 0], b[:, 0]),
                          np.float32(0))
-    inter_w = np.maximum(np.minimum(bi[3], bj[:, 3]) - np.maximum(bi[1], bj[:, 1]),
+    inter_w = np.maximum(np.minimum(a[:, None, 3], b[:, 3]) - np.maximum(a[:, None, 1], b[:, 1]),
                          np.float32(0))
     inter = inter_h * inter_w
     with np.errstate(divide="ignore", invalid="ignore"):
-        iou = inter / (area_i + area_j - inter)
-    return np.where((area_i <= 0) | (area_j <= 0), np.float32(0), iou)
+        over = inter / (area_a[:, None] + area_b - inter) > threshold
+    return over & (area_a[:, None] > 0) & (area_b > 0)
+
+
+# Candidates are examined in windows (the first of 32, doubling up to 128: most kept boxes
+# are among the first few dozen): a box is kept iff no kept box before it overlaps it, so a
+# window needs only the IoUs with the boxes kept so far and among itself.
+_NMS_WINDOWS = (32, 128)
+
+
+def score_order(scores: np.ndarray, threshold: np.float32) -> np.ndarray:
+    """The indices of the scores >= threshold by decreasing score, ties in index order."""
+    keep = np.flatnonzero(scores >= threshold)
+    return keep[np.argsort(-scores[keep], kind="stable")]
 
 
 def nms_single_class(boxes: np.ndarray, scores: np.ndarray, max_detections: int,
-                     o: SimpleNamespace) -> List[int]:
-    """NonMaxSuppressionSingleClassHelper: indices of the kept boxes, best first."""
-    keep = np.flatnonzero(scores >= o.score_threshold)
-    order = keep[np.argsort(-scores[keep], kind="stable")]
+                     o: SimpleNamespace, order: Optional[np.ndarray] = None) -> List[int]:
+    """NonMaxSuppressionSingleClassHelper: indices of the kept boxes, best first. `order`:
+    score_order(scores, o.score_threshold) when the caller has it."""
+    if order is None:
+        order = score_order(scores, o.score_threshold)
     limit = min(len(order), max_detections)
-    active = np.ones(len(order), bool)
     selected: List[int] = []
-    i = 0
-    while len(selected) < limit:
-        candidates = np.flatnonzero(active[i:])
-        if not len(candidates):
-            break
-        i += int(candidates[0])
-        selected.append(int(order[i]))
-        active[i] = False
-        rest = i + 1 + np.flatnonzero(active[i + 1:])
-        if len(rest):
-            active[rest[_iou(boxes, order[i], order[rest]) > o.iou_threshold]] = False
+    start, size = 0, _NMS_WINDOWS[0]
+    while len(selected) < limit and start < len(order):
+        window = order[start:start + size]
+        start, size = start + size, min(2 * size, _NMS_WINDOWS[1])
+        candidates = boxes[window]
+        if selected:
+            suppressed = _iou_over(boxes[selected], candidates, o.iou_threshold).any(axis=0)
+        else:
+            suppressed = np.zeros(len(window), bool)
+        over = _iou_over(candidates, candidates, o.iou_threshold)
+        j = 0
+        while len(selected) < limit:
+            free = np.flatnonzero(~suppressed[j:])
+            if not len(free):
+                break
+            j += int(free[0])
+            selected.append(int(window[j]))
+            suppressed |= over[j]
+            j += 1
     return selected
 
 
@@ -178,16 +206,44 @@ def decreasing_partial_argsort(values, k: int) -> List[int]:
     return idx[:k]
 
 
-def _fast_nms(boxes, scores, offset: int, o: SimpleNamespace, outputs) -> int:
+def _score_table(t) -> Optional[np.ndarray]:
+    """A quantized score tensor's 256 dequantized values, indexed by the byte (int8 as the
+    byte + 128), when they strictly increase (then bytes order as their values do); None
+    otherwise (float scores, or a scale too small to separate them)."""
+    if t.dtype == np.float32:
+        return None
+    codes = np.arange(256) - (128 if t.dtype == np.int8 else 0)
+    table = ((codes - t.zero_point) * np.float64(np.float32(t.scale))).astype(np.float32)
+    return table if np.all(table[1:] > table[:-1]) else None
+
+
+def _fast_nms(boxes, scores_t, offset: int, o: SimpleNamespace, outputs) -> int:
+    """One NMS on each anchor's best class score. Quantized scores: the best byte per anchor
+    and the sort on bytes (radix), dequantizing only what the outputs need."""
     if o.max_classes_per_detection <= 0:
         raise ValueError("%s: max_classes_per_detection must be positive" % OP)
     per_anchor = min(o.max_classes_per_detection, o.num_classes)
-    class_scores = scores[:, offset:offset + o.num_classes]
-    max_scores = class_scores.max(axis=1)
-    selected = nms_single_class(boxes, max_scores, o.max_detections, o)
+    table = _score_table(scores_t)
+    if table is None:
+        class_scores = _dequantize(scores_t)[0][:, offset:offset + o.num_classes]
+        max_scores = class_scores.max(axis=1)
+        order = score_order(max_scores, o.score_threshold)
+    else:
+        raw = np.ascontiguousarray(scores_t.data[0])
+        flip = np.uint8(0x80 if scores_t.dtype == np.int8 else 0)
+        # Each row's class scores as one reduceat segment (3x faster than max(axis=1) on
+        # short rows); the odd segments are the background columns.
+        starts = np.arange(len(raw))[:, None] * raw.shape[1] + np.array([0, offset])
+        best = np.maximum.reduceat(raw.reshape(-1), starts.reshape(-1))[1::2].view(np.uint8)
+        best = best ^ flip
+        max_scores = table[best]
+        order = np.argsort(~best, kind="stable")
+        order = order[max_scores[order] >= o.score_threshold]
+    selected = nms_single_class(boxes, max_scores, o.max_detections, o, order)
     out_boxes, out_classes, out_scores = outputs
     for k, anchor in enumerate(selected):
-        row = class_scores[anchor]
+        row = (class_scores[anchor] if table is None else
+               table[raw[anchor, offset:offset + o.num_classes].view(np.uint8) ^ flip])
         # One class: ArgMaxVector, the first maximum.
         top = ([int(np.argmax(row))] if per_anchor == 1
                else decreasing_partial_argsort(row.tolist(), per_anchor))
@@ -206,12 +262,13 @@ def detection_postprocess(op):
     boxes = decode_boxes(_dequantize(encodings)[0], _dequantize(anchors_t), o.scales)
     if np.any((boxes[:, 0] > boxes[:, 2]) | (boxes[:, 1] > boxes[:, 3])):
         raise ValueError("%s: a decoded box has ymin > ymax or xmin > xmax" % OP)
-    scores = _dequantize(scores_t)[0]
     n = o.max_detections * o.max_classes_per_detection
     outputs = (np.zeros((n, 4), np.float32), np.zeros(n, np.float32), np.zeros(n, np.float32))
-    offset = scores.shape[1] - o.num_classes
-    nms = _regular_nms if o.use_regular_nms else _fast_nms
-    count = nms(boxes, scores, offset, o, outputs)
+    offset = scores_t.shape[2] - o.num_classes
+    if o.use_regular_nms:
+        count = _regular_nms(boxes, _dequantize(scores_t)[0], offset, o, outputs)
+    else:
+        count = _fast_nms(boxes, scores_t, offset, o, outputs)
     out_boxes, out_classes, out_scores = outputs
     return [out_boxes[None], out_classes[None], out_scores[None],
             np.array([count], np.float32)]
