@@ -1,12 +1,14 @@
-"""AVERAGE_POOL_2D and MAX_POOL_2D (exact) and MEAN (within 1 LSB) in the delegate."""
+"""AVERAGE_POOL_2D and MAX_POOL_2D (exact), MEAN (within 1 LSB), ARG_MAX and ARG_MIN (exact)
+in the delegate."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from qrun.modelbuilder import ModelBuilder
-from tests.delegate.util import check_delegate
+from tests.delegate.util import ISAS, check_delegate, run_delegate
 from tests.ops.conv_util import ACTIVATIONS, out_dim
+from tests.oracle import assert_same, run_litert
 
 DTYPES = (np.int8, np.uint8)
 
@@ -94,3 +96,35 @@ def test_arg(op, dtype, shape, axis, out_type):
     b.add_op(op, [x, a], [y], output_type=2 if out_type == np.int32 else 4)
     b.mark_output(y)
     check_delegate(b.build(), seed=len(shape), lsb=0)
+
+
+def _arg_model(op, dtype, shape, axis, out_type):
+    b = ModelBuilder()
+    x = b.add_input(shape, dtype, scale=0.1, zero_point=3)
+    a = b.add_constant(np.array([axis], np.int32))
+    out = tuple(d for i, d in enumerate(shape) if i != axis % len(shape))
+    y = b.add_tensor(out, out_type)
+    b.add_op(op, [x, a], [y], output_type=2 if out_type == np.int32 else 4)
+    b.mark_output(y)
+    return b.build()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", ["ARG_MAX", "ARG_MIN"])
+@pytest.mark.parametrize("classes", [1, 3, 15, 16, 17, 19, 21, 31, 32, 33, 63, 64, 65])
+def test_arg_last_axis_ties_and_extremes(op, dtype, classes):
+    """A short last axis over many pixels (the SIMD path, one pixel per vector; the last
+    pixels, whose vector would read past the tensor, scalar): inputs of a few values, the
+    range's ends among them, so that most pixels tie; all equal to the extreme at the end."""
+    shape = (2, 7, 9, classes)
+    info = np.iinfo(dtype)
+    model = _arg_model(op, dtype, shape, 3, np.int32 if classes % 2 else np.int64)
+    rng = np.random.default_rng(classes)
+    x = rng.choice(np.array([info.min, info.min + 1, 0, info.max - 1, info.max], dtype),
+                   shape)
+    x[1, 6] = info.min if op == "ARG_MAX" else info.max
+    x[1, 5, :, -1] = info.max if op == "ARG_MAX" else info.min
+    ours = run_delegate(model, [x], "scalar" if ISAS else None)
+    assert_same(ours, run_litert(model, [x]), what="delegate vs litert")
+    for isa in ISAS[1:]:
+        assert_same(run_delegate(model, [x], isa), ours, what="%s vs scalar" % isa)
