@@ -179,51 +179,49 @@ static void mean_run(const void* params, uint8_t* arena, int64_t begin, int64_t 
  * per pixel), one pixel at a time: the bytes XORed to keys whose signed maximum is the
  * extreme (0x80: uint8 as signed; 0xFF: reversed order for ARG_MIN), lanes past the axis
  * capped to -128 (they come after every real lane, so never the first maximum), the
- * maximum broadcast to every lane, and the first lane equal to it. */
-#if defined(QRUN_ISA_AVX512VNNI)
-#define ARG_VECTOR_BYTES 64
+ * maximum broadcast to every lane (across 128-bit lanes per ISA, then within them), and the
+ * first lane equal to it. */
+#if !defined(QRUN_ISA_SCALAR)
+#define ARG_VECTOR_BYTES (4 * QRUN_V_LANES)
 
-static inline int64_t arg_first_max_key(const uint8_t* row, int64_t n, uint8_t flip,
-                                        const int8_t* caps) {
-    const __m512i k = _mm512_min_epi8(
-        _mm512_xor_si512(_mm512_loadu_si512((const void*)row), _mm512_set1_epi8((char)flip)),
-        _mm512_loadu_si512((const void*)(caps + ARG_VECTOR_BYTES - n)));
-    __m512i m = _mm512_max_epi8(k, _mm512_shuffle_i64x2(k, k, _MM_SHUFFLE(1, 0, 3, 2)));
-    m = _mm512_max_epi8(m, _mm512_shuffle_i64x2(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
-    m = _mm512_max_epi8(m, _mm512_alignr_epi8(m, m, 8));
-    m = _mm512_max_epi8(m, _mm512_alignr_epi8(m, m, 4));
-    m = _mm512_max_epi8(m, _mm512_alignr_epi8(m, m, 2));
-    m = _mm512_max_epi8(m, _mm512_alignr_epi8(m, m, 1));
+#if defined(QRUN_ISA_AVX512VNNI)
+static inline __m512i arg_max_across_lanes(__m512i k) {
+    const __m512i m = _mm512_max_epi8(k, _mm512_shuffle_i64x2(k, k, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm512_max_epi8(m, _mm512_shuffle_i64x2(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
+}
+
+static inline int64_t arg_first_equal(__m512i k, __m512i m) {
     return __builtin_ctzll(_mm512_cmpeq_epi8_mask(k, m));
 }
 #elif defined(QRUN_ISA_AVX2)
-#define ARG_VECTOR_BYTES 32
+static inline __m256i arg_max_across_lanes(__m256i k) {
+    return _mm256_max_epi8(k, _mm256_permute2x128_si256(k, k, 1));
+}
 
-static inline int64_t arg_first_max_key(const uint8_t* row, int64_t n, uint8_t flip,
-                                        const int8_t* caps) {
-    const __m256i k = _mm256_min_epi8(
-        _mm256_xor_si256(_mm256_loadu_si256((const __m256i*)row), _mm256_set1_epi8((char)flip)),
-        _mm256_loadu_si256((const __m256i*)(caps + ARG_VECTOR_BYTES - n)));
-    __m256i m = _mm256_max_epi8(k, _mm256_permute2x128_si256(k, k, 1));
-    m = _mm256_max_epi8(m, _mm256_alignr_epi8(m, m, 8));
-    m = _mm256_max_epi8(m, _mm256_alignr_epi8(m, m, 4));
-    m = _mm256_max_epi8(m, _mm256_alignr_epi8(m, m, 2));
-    m = _mm256_max_epi8(m, _mm256_alignr_epi8(m, m, 1));
+static inline int64_t arg_first_equal(__m256i k, __m256i m) {
     return __builtin_ctz((uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(k, m)));
 }
-#elif defined(QRUN_ISA_SSE41)
-#define ARG_VECTOR_BYTES 16
+#else
+static inline __m128i arg_max_across_lanes(__m128i k) {
+    return k;
+}
 
-static inline int64_t arg_first_max_key(const uint8_t* row, int64_t n, uint8_t flip,
-                                        const int8_t* caps) {
-    const __m128i k = _mm_min_epi8(
-        _mm_xor_si128(_mm_loadu_si128((const __m128i*)row), _mm_set1_epi8((char)flip)),
-        _mm_loadu_si128((const __m128i*)(caps + ARG_VECTOR_BYTES - n)));
-    __m128i m = _mm_max_epi8(k, _mm_alignr_epi8(k, k, 8));
-    m = _mm_max_epi8(m, _mm_alignr_epi8(m, m, 4));
-    m = _mm_max_epi8(m, _mm_alignr_epi8(m, m, 2));
-    m = _mm_max_epi8(m, _mm_alignr_epi8(m, m, 1));
+static inline int64_t arg_first_equal(__m128i k, __m128i m) {
     return __builtin_ctz((uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(k, m)));
+}
+#endif
+
+/* caps + ARG_VECTOR_BYTES - n: 127 in the first n lanes, -128 after. */
+static inline int64_t arg_first_max_key(const uint8_t* row, int64_t n, qrun_vi flip,
+                                        const int8_t* caps) {
+    const qrun_vi k = QRUN_V_(min_epi8)(QRUN_V_XOR(QRUN_V_LOADU(row), flip),
+                                        QRUN_V_LOADU(caps + ARG_VECTOR_BYTES - n));
+    qrun_vi m = arg_max_across_lanes(k);
+    m = QRUN_V_(max_epi8)(m, QRUN_V_(alignr_epi8)(m, m, 8));
+    m = QRUN_V_(max_epi8)(m, QRUN_V_(alignr_epi8)(m, m, 4));
+    m = QRUN_V_(max_epi8)(m, QRUN_V_(alignr_epi8)(m, m, 2));
+    m = QRUN_V_(max_epi8)(m, QRUN_V_(alignr_epi8)(m, m, 1));
+    return arg_first_equal(k, m);
 }
 #endif
 
@@ -234,11 +232,11 @@ static int64_t arg_tiles(const void* params) {
 static void arg_run(const void* params, uint8_t* arena, int64_t begin, int64_t end) {
     const qrun_arg_params* p = (const qrun_arg_params*)params;
 #if !defined(QRUN_ISA_SCALAR)
-    /* caps + ARG_VECTOR_BYTES - n: 127 in the first n lanes, -128 after. */
     int8_t caps[2 * ARG_VECTOR_BYTES];
     memset(caps, 127, ARG_VECTOR_BYTES);
     memset(caps + ARG_VECTOR_BYTES, -128, ARG_VECTOR_BYTES);
-    const uint8_t flip = (uint8_t)((p->is_signed ? 0 : 0x80) ^ (p->is_min ? 0xFF : 0));
+    const qrun_vi flip =
+        QRUN_V_(set1_epi8)((char)((p->is_signed ? 0 : 0x80) ^ (p->is_min ? 0xFF : 0)));
     /* Pixels whose vector load stays inside the input tensor. */
     const int64_t vector_end =
         p->inner == 1 && p->axis_size <= ARG_VECTOR_BYTES

@@ -88,14 +88,7 @@ def test_mean(dtype, shape, axes, keep, zps):
                                         ((3, 1, 4), 1)])
 @pytest.mark.parametrize("out_type", [np.int32, np.int64])
 def test_arg(op, dtype, shape, axis, out_type):
-    b = ModelBuilder()
-    x = b.add_input(shape, dtype, scale=0.1, zero_point=3)
-    a = b.add_constant(np.array([axis], np.int32))
-    out = tuple(d for i, d in enumerate(shape) if i != axis % len(shape))
-    y = b.add_tensor(out, out_type)
-    b.add_op(op, [x, a], [y], output_type=2 if out_type == np.int32 else 4)
-    b.mark_output(y)
-    check_delegate(b.build(), seed=len(shape), lsb=0)
+    check_delegate(_arg_model(op, dtype, shape, axis, out_type), seed=len(shape), lsb=0)
 
 
 def _arg_model(op, dtype, shape, axis, out_type):
