@@ -117,25 +117,95 @@ static void fill_run(const void* params, uint8_t* arena, int64_t begin, int64_t 
     memset(arena + p->off + start, p->value, (size_t)(stop - start));
 }
 
-static int64_t transpose_tiles(const void* params) {
-    const qrun_transpose_params* p = (const qrun_transpose_params*)params;
-    return p->shape[0] * p->shape[1] * p->shape[2] * p->shape[3];
+/* TRANSPOSE tiles: output rows of `inner` bytes; or, where the last outer axis is the
+ * input's contiguous one (stride[3] == 1) and the inner axis is not, groups of
+ * TRANSPOSE_BLOCK such rows, transposed a square block at a time (reads and writes of
+ * TRANSPOSE_BLOCK contiguous bytes instead of single bytes TRANSPOSE_BLOCK apart). */
+#define TRANSPOSE_BLOCK 16
+
+static int transpose_blocked(const qrun_transpose_params* p) {
+    return p->stride[3] == 1 && p->stride[4] != 1;
 }
 
-/* Tiles are output rows of `inner` bytes. */
+static int64_t transpose_tiles(const void* params) {
+    const qrun_transpose_params* p = (const qrun_transpose_params*)params;
+    const int64_t outer = p->shape[0] * p->shape[1] * p->shape[2];
+    if (transpose_blocked(p))
+        return outer * ((p->shape[3] + TRANSPOSE_BLOCK - 1) / TRANSPOSE_BLOCK);
+    return outer * p->shape[3];
+}
+
+/* The input offset of output row `row` (an index over shape[0..3]). */
+static int64_t transpose_source(const qrun_transpose_params* p, int64_t row) {
+    int64_t src = 0;
+    for (int d = 3; d >= 0; d--) {
+        src += (row % p->shape[d]) * p->stride[d];
+        row /= p->shape[d];
+    }
+    return src;
+}
+
+/* rows x cols bytes: out[r * out_stride + c] = in[c * in_stride + r]. */
+static void transpose_block_bytes(const uint8_t* QRUN_RESTRICT in, int64_t in_stride,
+                                  uint8_t* QRUN_RESTRICT out, int64_t out_stride, int64_t rows,
+                                  int64_t cols) {
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++)
+            out[r * out_stride + c] = in[c * in_stride + r];
+}
+
+#if defined(QRUN_ISA_SCALAR)
+#define transpose_block_full(in, in_stride, out, out_stride) \
+    transpose_block_bytes(in, in_stride, out, out_stride, TRANSPOSE_BLOCK, TRANSPOSE_BLOCK)
+#else
+#include <immintrin.h>
+
+/* A 16 x 16 byte block: four rounds of interleaving rows i and i + 8 transpose it. */
+static inline void transpose_block_full(const uint8_t* in, int64_t in_stride, uint8_t* out,
+                                        int64_t out_stride) {
+    __m128i v[16], t[16];
+    for (int i = 0; i < 16; i++)
+        v[i] = _mm_loadu_si128((const __m128i*)(in + i * in_stride));
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < 8; i++) {
+            t[2 * i] = _mm_unpacklo_epi8(v[i], v[i + 8]);
+            t[2 * i + 1] = _mm_unpackhi_epi8(v[i], v[i + 8]);
+        }
+        memcpy(v, t, sizeof v);
+    }
+    for (int i = 0; i < 16; i++)
+        _mm_storeu_si128((__m128i*)(out + i * out_stride), v[i]);
+}
+#endif
+
 static void transpose_run(const void* params, uint8_t* arena, int64_t begin, int64_t end) {
     const qrun_transpose_params* p = (const qrun_transpose_params*)params;
-    const int64_t step = p->stride[4];
-    for (int64_t row = begin; row < end; row++) {
-        int64_t rest = row, src = 0;
-        for (int d = 3; d >= 0; d--) {
-            src += (rest % p->shape[d]) * p->stride[d];
-            rest /= p->shape[d];
+    const int64_t step = p->stride[4], inner = p->inner;
+    const uint8_t* in = arena + p->in_off;
+    uint8_t* out = arena + p->out_off;
+    if (!transpose_blocked(p)) {
+        for (int64_t row = begin; row < end; row++) {
+            const uint8_t* QRUN_RESTRICT src = in + transpose_source(p, row);
+            uint8_t* QRUN_RESTRICT dst = out + row * inner;
+            if (step == 1)
+                memcpy(dst, src, (size_t)inner);
+            else
+                for (int64_t j = 0; j < inner; j++)
+                    dst[j] = src[j * step];
         }
-        const uint8_t* QRUN_RESTRICT in = arena + p->in_off + src;
-        uint8_t* QRUN_RESTRICT out = arena + p->out_off + row * p->inner;
-        for (int64_t j = 0; j < p->inner; j++)
-            out[j] = in[j * step];
+        return;
+    }
+    const int64_t groups = (p->shape[3] + TRANSPOSE_BLOCK - 1) / TRANSPOSE_BLOCK;
+    for (int64_t tile = begin; tile < end; tile++) {
+        const int64_t first = (tile / groups) * p->shape[3] + (tile % groups) * TRANSPOSE_BLOCK;
+        const int64_t rows = QRUN_MIN(TRANSPOSE_BLOCK, (tile / groups + 1) * p->shape[3] - first);
+        const uint8_t* src = in + transpose_source(p, first);
+        uint8_t* dst = out + first * inner;
+        int64_t j = 0;
+        if (rows == TRANSPOSE_BLOCK)
+            for (; j + TRANSPOSE_BLOCK <= inner; j += TRANSPOSE_BLOCK)
+                transpose_block_full(src + j * step, step, dst + j, inner);
+        transpose_block_bytes(src + j * step, step, dst + j, inner, rows, inner - j);
     }
 }
 

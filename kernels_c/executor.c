@@ -75,8 +75,10 @@ static int64_t executor_node_work(int32_t kind, const void* params, int64_t tile
         return ((const qrun_fill_params*)params)->nbytes;
     case QRUN_OP_BINARY:
         return 16 * tiles * ((const qrun_binary_params*)params)->inner;
-    case QRUN_OP_TRANSPOSE:
-        return 8 * tiles * ((const qrun_transpose_params*)params)->inner;
+    case QRUN_OP_TRANSPOSE: {
+        const qrun_transpose_params* p = (const qrun_transpose_params*)params;
+        return 8 * p->shape[0] * p->shape[1] * p->shape[2] * p->shape[3] * p->inner;
+    }
     case QRUN_OP_RESIZE_BILINEAR: {
         const qrun_resize_params* p = (const qrun_resize_params*)params;
         return 16 * tiles * p->out_w * p->channels;

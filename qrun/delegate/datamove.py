@@ -50,12 +50,24 @@ def copy_node(ctx, ranges: np.ndarray, sources, destination, table=None):
             inside |= (ranges[:, 0] >= lo) & (ranges[:, 0] + ranges[:, 2] <= hi)
         if not inside.all():
             raise PlanError("copy ranges read outside the inputs")
+    ranges = _merged(ranges)
     p = ctx.new("qrun_copy_params *")
     p.count = len(ranges)
     p.ranges = ctx.buffer(ranges, "int64_t")
     if table is not None:
         p.table = ctx.buffer(np.asarray(table, np.uint8).reshape(256), "uint8_t")
     return "COPY", p
+
+
+def _merged(ranges: np.ndarray) -> np.ndarray:
+    """Runs of ranges that continue one another in both source and destination, as one range
+    each (e.g. PAD's rows when only outer axes are padded)."""
+    if len(ranges) < 2:
+        return ranges
+    ends = ranges[:-1, :2] + ranges[:-1, 2:]
+    first = np.flatnonzero(np.r_[True, (ranges[1:, :2] != ends).any(axis=1)])
+    return np.stack([ranges[first, 0], ranges[first, 1], np.add.reduceat(ranges[:, 2], first)],
+                    axis=1)
 
 
 def _extent(ctx, t):

@@ -73,7 +73,10 @@ def test_concatenation_uint8_rescaled(shapes, axis):
 @pytest.mark.parametrize("shape,perm", [
     ((2, 3, 4, 5), (0, 3, 1, 2)), ((1, 6, 7, 3), (0, 2, 1, 3)), ((5, 9), (1, 0)),
     ((2, 3, 1, 4, 5), (4, 2, 0, 3, 1)), ((2, 2, 3, 2, 3, 2), (0, 1, 5, 2, 3, 4)),
-    ((3, 4, 5), (0, 1, 2))])
+    ((3, 4, 5), (0, 1, 2)), ((2, 3, 4, 5), (1, 0, 2, 3)),
+    # 16 x 16 blocks with partial row groups and columns; yolov8n's head layouts
+    ((1, 37, 35, 50), (0, 3, 1, 2)), ((2, 4, 33, 70), (0, 1, 3, 2)), ((3, 48, 20), (0, 2, 1)),
+    ((1, 16, 16, 32), (0, 3, 1, 2))])
 def test_transpose(dtype, shape, perm):
     b = ModelBuilder()
     x = b.add_input(shape, dtype, **Q)
@@ -88,7 +91,8 @@ def test_transpose(dtype, shape, perm):
 @pytest.mark.parametrize("shape,pads", [
     ((1, 5, 6, 3), ((0, 0), (1, 1), (1, 1), (0, 0))),
     ((2, 4, 3, 5), ((0, 1), (2, 0), (0, 3), (1, 2))),
-    ((7,), ((3, 2),)), ((3, 4), ((0, 0), (0, 0)))])
+    ((7,), ((3, 2),)), ((3, 4), ((0, 0), (0, 0))),
+    ((2, 3, 4, 5), ((1, 0), (0, 2), (0, 0), (0, 0)))])
 @pytest.mark.parametrize("op", ["PAD", "PADV2"])
 def test_pad(op, dtype, shape, pads):
     b = ModelBuilder()
