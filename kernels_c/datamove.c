@@ -94,12 +94,35 @@ static int64_t copy_tiles(const void* params) {
     return ((const qrun_copy_params*)params)->count;
 }
 
+/* n bytes (size <= n <= 2 size) as two overlapping moves of a constant size. */
+static inline void copy_pair(uint8_t* QRUN_RESTRICT dst, const uint8_t* QRUN_RESTRICT src,
+                             int64_t n, size_t size) {
+    memcpy(dst, src, size);
+    memcpy(dst + n - size, src + n - size, size);
+}
+
+/* memcpy for short ranges (per-pixel pieces of CONCATENATION, SPLIT, slices): from 4 to 64
+ * bytes two fixed-size moves, which the compiler inlines. */
+static inline void copy_bytes(uint8_t* QRUN_RESTRICT dst, const uint8_t* QRUN_RESTRICT src,
+                              int64_t n) {
+    if (n > 64 || n < 4)
+        memcpy(dst, src, (size_t)n);
+    else if (n > 32)
+        copy_pair(dst, src, n, 32);
+    else if (n > 16)
+        copy_pair(dst, src, n, 16);
+    else if (n > 8)
+        copy_pair(dst, src, n, 8);
+    else
+        copy_pair(dst, src, n, 4);
+}
+
 static void copy_run(const void* params, uint8_t* arena, int64_t begin, int64_t end) {
     const qrun_copy_params* p = (const qrun_copy_params*)params;
     for (int64_t r = begin; r < end; r++) {
         const int64_t* range = p->ranges + 3 * r;
         if (p->table == NULL) {
-            memcpy(arena + range[1], arena + range[0], (size_t)range[2]);
+            copy_bytes(arena + range[1], arena + range[0], range[2]);
         } else {
             lut_bytes(p->table, arena + range[0], arena + range[1], range[2]);
         }

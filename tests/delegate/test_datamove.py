@@ -42,7 +42,9 @@ def test_squeeze_and_expand_dims(dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shapes,axis", [
     (((1, 4, 4, 3), (1, 4, 4, 5)), 3), (((1, 4, 4, 3), (1, 4, 4, 5), (1, 4, 4, 1)), -1),
-    (((2, 3, 5), (2, 1, 5)), 1), (((1, 2, 2), (3, 2, 2)), 0), (((2, 7), (2, 9)), 1)])
+    (((2, 3, 5), (2, 1, 5)), 1), (((1, 2, 2), (3, 2, 2)), 0), (((2, 7), (2, 9)), 1),
+    # per-pixel pieces of every size class of the short copies (1..3, 4..8, ..., 33..64, 65+)
+    (tuple((2, 3, c) for c in (1, 3, 4, 7, 8, 9, 16, 17, 31, 32, 33, 63, 64, 65, 70)), 2)])
 def test_concatenation(dtype, shapes, axis):
     b = ModelBuilder()
     xs = [b.add_input(s, dtype, **Q) for s in shapes]
