@@ -21,7 +21,8 @@ from qrun.modelbuilder import ModelBuilder  # noqa: E402
 from kernel_timing import (litert_interpreter, median_seconds, parse_kernel_args,  # noqa: E402
                            qrun_interpreter)
 
-# (name, input HWC, kernel, stride): the depthwise layers of MobileNet v2 and EfficientNet-Lite0.
+# (name, input HWC, kernel, stride): the depthwise layers of MobileNet v2 and EfficientNet-Lite0,
+# then few-channel ones.
 SHAPES = [
     ("3x3 112x112x32", (112, 112, 32), 3, 1),
     ("3x3/2 112x112x96", (112, 112, 96), 3, 2),
@@ -34,6 +35,10 @@ SHAPES = [
     ("5x5 28x28x240", (28, 28, 240), 5, 1),
     ("5x5/2 28x28x480", (28, 28, 480), 5, 2),
     ("5x5 7x7x1152", (7, 7, 1152), 5, 1),
+    # few channels (the row kernel): the cartoon GAN's guided-filter box filters
+    ("3x3 512x512x3", (512, 512, 3), 3, 1),
+    ("3x3 256x256x1", (256, 256, 1), 3, 1),
+    ("5x5 128x128x7", (128, 128, 7), 5, 1),
 ]
 
 

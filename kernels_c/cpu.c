@@ -19,7 +19,7 @@ int32_t qrun_cpu_features(void) {
 
 static const qrun_isa_info isa_info = {
     QRUN_ISA_NAME, QRUN_GEMM_MR, QRUN_GEMM_NR, QRUN_GEMM_NR_STEP, QRUN_GEMM_KR,
-    QRUN_GEMM_DOT_OFFSET, QRUN_DW_CR, QRUN_DW_QUAD_CR,
+    QRUN_GEMM_DOT_OFFSET, QRUN_DW_CR, QRUN_DW_QUAD_CR, QRUN_DW_ROW_CR,
 };
 
 const qrun_isa_info* qrun_isa(void) {

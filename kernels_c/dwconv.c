@@ -9,7 +9,8 @@
 #include "qrun.h"
 
 static int64_t dwconv_tiles(const void* params) {
-    return ((const qrun_dwconv_params*)params)->pixels;
+    const qrun_dwconv_params* p = (const qrun_dwconv_params*)params;
+    return p->row_lanes ? p->rows : p->pixels;
 }
 
 static inline int64_t dwconv_block_bytes(int64_t taps) {
@@ -77,7 +78,7 @@ static void dwconv_run(const void* params, uint8_t* arena, int64_t begin, int64_
 #if defined(QRUN_ISA_AVX512VNNI)
 
 /* n < 32 bytes: masked, the rest read as zero (their weights are zero). */
-static inline __m512i dwconv_row(const uint8_t* a, int64_t n, uint8_t flip) {
+static inline __m512i dwconv_load_i16(const uint8_t* a, int64_t n, uint8_t flip) {
     const __m256i x = n >= 32 ? _mm256_loadu_si256((const __m256i*)a)
                               : _mm256_maskz_loadu_epi8((__mmask32)((1ull << n) - 1), a);
     return _mm512_cvtepi8_epi16(_mm256_xor_si256(x, _mm256_set1_epi8((char)flip)));
@@ -94,7 +95,7 @@ static inline void dwconv_store(uint8_t* out, __m512i q_lo, __m512i q_hi, int64_
 
 #elif defined(QRUN_ISA_AVX2)
 
-static inline __m256i dwconv_row(const uint8_t* a, int64_t n, uint8_t flip) {
+static inline __m256i dwconv_load_i16(const uint8_t* a, int64_t n, uint8_t flip) {
     uint8_t tail[16] = {0};
     if (n < 16)
         a = memcpy(tail, a, (size_t)n);
@@ -117,7 +118,7 @@ static inline void dwconv_store(uint8_t* out, __m256i q_lo, __m256i q_hi, int64_
 
 #elif defined(QRUN_ISA_SSE41)
 
-static inline __m128i dwconv_row(const uint8_t* a, int64_t n, uint8_t flip) {
+static inline __m128i dwconv_load_i16(const uint8_t* a, int64_t n, uint8_t flip) {
     uint8_t tail[8] = {0};
     if (n < 8)
         a = memcpy(tail, a, (size_t)n);
@@ -140,6 +141,7 @@ static inline void dwconv_store(uint8_t* out, __m128i q_lo, __m128i q_hi, int64_
 
 #define DWCONV_T QRUN_DW_CR
 #define DWCONV_NB 2   /* blocks per tile: two accumulator pairs per block hide latency */
+#define DWCONV_ROW_NS 4   /* the row kernel's vector steps per tile, sharing their weights */
 
 static inline qrun_vi dwconv_requantize(qrun_vi acc, const uint8_t* scale,
                                         const qrun_v_requant* rq) {
@@ -165,8 +167,8 @@ static inline __attribute__((always_inline)) void dwconv_tile(
         const uint8_t* w = packed + DWCONV_T * 8 + t / 2 * DWCONV_T * 4;
         for (int b = 0; b < nb; b++) {
             const int64_t nr = nb == 1 ? n : DWCONV_T;
-            const qrun_vi r0 = dwconv_row(a0 + b * DWCONV_T, nr, flip);
-            const qrun_vi r1 = dwconv_row(a1 + b * DWCONV_T, nr, flip);
+            const qrun_vi r0 = dwconv_load_i16(a0 + b * DWCONV_T, nr, flip);
+            const qrun_vi r1 = dwconv_load_i16(a1 + b * DWCONV_T, nr, flip);
             const uint8_t* wb = w + b * block_bytes;
             const qrun_vi pairs_lo = QRUN_V_(unpacklo_epi16)(r0, r1);
             const qrun_vi pairs_hi = QRUN_V_(unpackhi_epi16)(r0, r1);
@@ -203,6 +205,108 @@ static inline __attribute__((always_inline)) void dwconv_pixels(
                         taps, 1);
             packed += block_bytes;
         }
+    }
+}
+
+/* ns vector steps of one output row (out_bytes long) from byte j0, row_lanes bytes apart, all
+ * with the one packed block's per-lane weights; tap (ky, kx) of output byte j reads byte
+ * j + row_shifts[kx] - base of rows[ky]. Each step stores a whole vector where the row has
+ * room: its lanes past row_lanes are garbage that the next step overwrites. taps and kw are
+ * compile-time constants for 3x3. */
+static inline __attribute__((always_inline)) void dwconv_row_tile(
+        const qrun_dwconv_params* p, const uint8_t* const* rows, int64_t base, uint8_t* out,
+        int64_t j0, int64_t out_bytes, const qrun_v_requant* rq, const int64_t taps,
+        const int64_t kw, const int ns) {
+    const uint8_t* packed = (const uint8_t*)p->packed_w;
+    const int64_t step = p->row_lanes;
+    const uint8_t flip = (uint8_t)p->a_flip;
+    qrun_vi lo[DWCONV_ROW_NS], hi[DWCONV_ROW_NS];
+#pragma GCC unroll 4
+    for (int s = 0; s < ns; s++) {
+        lo[s] = QRUN_V_LOADU(packed);
+        hi[s] = QRUN_V_LOADU(packed + DWCONV_T * 2);
+    }
+#pragma GCC unroll 16
+    for (int64_t t = 0; t < taps; t += 2) {
+        const uint8_t* w = packed + DWCONV_T * 8 + t / 2 * DWCONV_T * 4;
+        const qrun_vi w_lo = QRUN_V_LOADU(w), w_hi = QRUN_V_LOADU(w + DWCONV_T * 2);
+        const int64_t t1 = t + 1 < taps ? t + 1 : t;
+        const uint8_t* a0 = rows[t / kw] + p->row_shifts[t % kw] + j0 - base;
+        const uint8_t* a1 = rows[t1 / kw] + p->row_shifts[t1 % kw] + j0 - base;
+#pragma GCC unroll 4
+        for (int s = 0; s < ns; s++) {
+            const qrun_vi r0 = dwconv_load_i16(a0 + s * step, DWCONV_T, flip);
+            const qrun_vi r1 = dwconv_load_i16(a1 + s * step, DWCONV_T, flip);
+            lo[s] = QRUN_V_(add_epi32)(lo[s], QRUN_V_(madd_epi16)(QRUN_V_(unpacklo_epi16)(r0, r1),
+                                                                  w_lo));
+            hi[s] = QRUN_V_(add_epi32)(hi[s], QRUN_V_(madd_epi16)(QRUN_V_(unpackhi_epi16)(r0, r1),
+                                                                  w_hi));
+        }
+    }
+    const uint8_t* scale = packed + DWCONV_T * 4;
+#pragma GCC unroll 4
+    for (int s = 0; s < ns; s++) {
+        const int64_t j = j0 + s * step;
+        dwconv_store(out + j, dwconv_requantize(lo[s], scale, rq),
+                     dwconv_requantize(hi[s], scale + DWCONV_T * 2, rq),
+                     QRUN_MIN(DWCONV_T, out_bytes - j));
+    }
+}
+
+/* The steps from j0 up to j_end whose loads reach outside the input rows: they read copies of
+ * the bytes they need, the input zero point outside the rows. */
+static void dwconv_row_edge(const qrun_dwconv_params* p, const uint8_t* const* rows,
+                            uint8_t* out, int64_t j0, int64_t j_end, int64_t out_bytes,
+                            const qrun_v_requant* rq) {
+    const int64_t kh = p->taps / p->kernel_w, step = p->row_lanes;
+    const int64_t lo = j0 + p->row_shifts[0];
+    const int64_t len = (j_end - 1 - j0) / step * step + j0 + p->row_shifts[p->kernel_w - 1] +
+                        DWCONV_T - lo;
+    uint8_t bytes[kh][len];
+    const uint8_t* copies[kh];
+    const int64_t from = lo < 0 ? 0 : lo, to = QRUN_MIN(lo + len, p->in_row_bytes);
+    for (int64_t ky = 0; ky < kh; ky++) {
+        memset(bytes[ky], p->zero[0], (size_t)len);
+        if (to > from)
+            memcpy(bytes[ky] + (from - lo), rows[ky] + from, (size_t)(to - from));
+        copies[ky] = bytes[ky];
+    }
+    for (int64_t j = j0; j < j_end; j += step)
+        dwconv_row_tile(p, copies, lo, out, j, out_bytes, rq, p->taps, p->kernel_w, 1);
+}
+
+/* Output rows [begin, end): the steps whose loads all fall inside the input rows 4 at a time
+ * (then one at a time), those at the row's two ends through dwconv_row_edge. Padding rows
+ * read the zero row (the input zero point, in_row_bytes long). */
+static inline __attribute__((always_inline)) void dwconv_rows(
+        const qrun_dwconv_params* p, uint8_t* arena, int64_t begin, int64_t end,
+        const int64_t taps, const int64_t kw) {
+    const int64_t kh = taps / kw, step = p->row_lanes;
+    const int64_t out_bytes = p->row_pixels * p->channels;
+    /* row_shifts grow with kx: a step j reads bytes [j + first, j + last) of each row */
+    const int64_t first = p->row_shifts[0], last = p->row_shifts[kw - 1] + DWCONV_T;
+    const int64_t j_in = QRUN_MIN(first >= 0 ? 0 : (-first + step - 1) / step * step,
+                                  (out_bytes + step - 1) / step * step);
+    const uint8_t* in = arena + p->in_off;
+    const qrun_v_requant rq = qrun_v_requant_of(&p->rq);
+    const uint8_t* rows[kh];
+    for (int64_t r = begin; r < end; r++) {
+        for (int64_t ky = 0; ky < kh; ky++) {
+            const int64_t off = p->row_indirection[r * kh + ky];
+            rows[ky] = off < 0 ? p->zero : in + off;
+        }
+        uint8_t* out = arena + p->out_off + r * out_bytes;
+        if (j_in > 0)
+            dwconv_row_edge(p, rows, out, 0, j_in, out_bytes, &rq);
+        int64_t j = j_in;
+        for (; j + DWCONV_ROW_NS * step <= out_bytes &&
+               j + (DWCONV_ROW_NS - 1) * step + last <= p->in_row_bytes;
+             j += DWCONV_ROW_NS * step)
+            dwconv_row_tile(p, rows, 0, out, j, out_bytes, &rq, taps, kw, DWCONV_ROW_NS);
+        for (; j < out_bytes && j + last <= p->in_row_bytes; j += step)
+            dwconv_row_tile(p, rows, 0, out, j, out_bytes, &rq, taps, kw, 1);
+        if (j < out_bytes)
+            dwconv_row_edge(p, rows, out, j, out_bytes, out_bytes, &rq);
     }
 }
 
@@ -306,7 +410,12 @@ static void dwconv_run(const void* params, uint8_t* arena, int64_t begin, int64_
         return;
     }
 #endif
-    if (p->multiplier != 1)
+    if (p->row_lanes) {
+        if (p->taps == 9 && p->kernel_w == 3)
+            dwconv_rows(p, arena, begin, end, 9, 3);
+        else
+            dwconv_rows(p, arena, begin, end, p->taps, p->kernel_w);
+    } else if (p->multiplier != 1)
         dwconv_run_portable(p, arena, begin, end);
     else if (p->taps == 9)
         dwconv_pixels(p, arena, begin, end, 9);

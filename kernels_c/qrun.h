@@ -81,6 +81,12 @@
 #else
 #define QRUN_DW_QUAD_CR 0
 #endif
+/* The depthwise row kernel's lanes: one int16 vector in the SIMD builds, none in scalar. */
+#if defined(QRUN_ISA_SCALAR)
+#define QRUN_DW_ROW_CR 0
+#else
+#define QRUN_DW_ROW_CR QRUN_DW_CR
+#endif
 
 #define QRUN_RESTRICT __restrict__
 #define QRUN_MIN(a, b) ((a) < (b) ? (a) : (b))

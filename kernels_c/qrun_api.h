@@ -44,6 +44,8 @@ typedef struct {
     int32_t dw_cr;       /* channels per packed depthwise block */
     int32_t dw_quad_cr;  /* nonzero: channels per block of the depthwise int8-quad layout
                             (u8 x s8 dot products, int8 weights; qrun_dwconv_params.quads) */
+    int32_t dw_row_cr;   /* nonzero: lanes of the depthwise row kernel's vector
+                            (qrun_dwconv_params.row_lanes) */
 } qrun_isa_info;
 
 /* fp32 requantization: acc * scale[c], clamped, rounded to nearest even, + zero point. */
@@ -100,6 +102,18 @@ typedef struct {
     int32_t quads;            /* packed_w in the quad layout (packing.pack_dwconv_quads):
                                  1 int8 weights, 2 raw uint8 weights and their zero point */
     qrun_requant rq;
+    /* The row kernel (nonzero row_lanes; multiplier 1, horizontal stride 1, few channels):
+     * an output row is a 1-D convolution over its bytes, output byte j (pixel j / channels)
+     * reading byte j + row_shifts[kx] of input row ky, padding outside the row. packed_w is
+     * one block of dw_row_cr lanes whose lane i holds channel i % channels (i < row_lanes,
+     * a multiple of channels) or zeros. Tiles are output rows instead of pixels. */
+    int64_t row_lanes;        /* output bytes per vector step */
+    int64_t rows;             /* batch * output height */
+    int64_t row_pixels;       /* output width */
+    int64_t in_row_bytes;     /* input width * channels */
+    int64_t kernel_w;
+    const int64_t* row_indirection; /* [rows, taps / kernel_w]: input row offsets, -1: padding */
+    const int64_t* row_shifts;      /* [kernel_w]: (kx * dilation_w - pad_left) * channels */
 } qrun_dwconv_params;
 
 /* out[i] = table[in[i]] for n input bytes; entries of out_size bytes (1, or 4 for

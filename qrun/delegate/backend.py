@@ -27,6 +27,7 @@ class Backend:
     gemm_dot_offset: int
     dw_cr: int
     dw_quad_cr: int
+    dw_row_cr: int
 
     def thread_pool(self, num_threads: int):
         """A C thread pool running ops on `num_threads` threads (the caller and
@@ -54,7 +55,8 @@ def _make(isa: str, module) -> Backend:
         raise BackendError("module _qrun_%s reports ISA %r" % (isa, name))
     return Backend(isa, module.ffi, module.lib, info.gemm_mr, info.gemm_nr,
                    info.gemm_nr_step, info.gemm_kr,
-                   info.gemm_dot_offset, info.dw_cr, info.dw_quad_cr)
+                   info.gemm_dot_offset, info.dw_cr, info.dw_quad_cr,
+                   info.dw_row_cr)
 
 
 def cpu_isas() -> list:

@@ -12,6 +12,7 @@ import numpy as np
 from ..interpreter.kernels.common import out_size, pad_before
 from ..interpreter.schema import Activation
 from . import rules
+from .depthwise import pack_dwconv_rows, row_indirection, row_kernel_lanes
 from .packing import (deconv_indirection, dwconv_quad_channels, gemm_block_width,
                       indirection_buffer, pack_dwconv, pack_dwconv_quads, pack_gemm,
                       unsigned_weights_pay, window_indirection)
@@ -172,15 +173,28 @@ def build_depthwise(op, ctx):
     p.indirection = indirection_buffer(ctx, window_indirection, (
         b, ih, iw, c_in, oh, ow, kh, kw, s.stride_h, s.stride_w, s.dilation_h_factor,
         s.dilation_w_factor, pt, pl), x.nbytes)
-    p.zero = ctx.buffer(zero_row(c_in, x.zero_point, x.dtype), "uint8_t")
     scales = _requant_scales(x, w, out, c)
-    # multiplier 1: u8 x s8 dot products of 4 taps where the build has them, unless padding
-    # the channels to its blocks wastes more than a quarter (then the int16 pairs are faster).
-    # int8 weights (quads 1): activations read + 128, the bias takes 128 * the weight sums
-    # out; uint8 weights (quads 2): raw weights times int8 activations, less zero point terms
     wz = w.constant.astype(np.int32) - w.zero_point
     p.quads = 0
-    if ctx.backend.dw_quad_cr > 0 and c == c_in and dwconv_quad_channels(c) * 4 <= c * 5:
+    # few channels: the row kernel (vectors over the bytes of an output row) where the build
+    # has one; its padding rows read a zero row as long as an input row
+    row_cr = ctx.backend.dw_row_cr
+    p.row_lanes = row_kernel_lanes(row_cr, c, p.multiplier, s.stride_w, kh,
+                                   (kw - 1) * s.dilation_w_factor + 1)
+    p.zero = ctx.buffer(zero_row(iw * c if p.row_lanes else c_in, x.zero_point, x.dtype),
+                        "uint8_t")
+    if p.row_lanes:
+        p.rows, p.row_pixels, p.in_row_bytes, p.kernel_w = b * oh, ow, iw * c, kw
+        p.row_indirection = ctx.buffer(row_indirection(
+            b, ih, iw * c, oh, kh, s.stride_h, s.dilation_h_factor, pt), "int64_t")
+        p.row_shifts = ctx.buffer(
+            (np.arange(kw, dtype=np.int64) * s.dilation_w_factor - pl) * c, "int64_t")
+    # else, multiplier 1: u8 x s8 dot products of 4 taps where the build has them, unless
+    # padding the channels to its blocks wastes more than a quarter (then the int16 pairs are
+    # faster). int8 weights (quads 1): activations read + 128, the bias takes 128 * the weight
+    # sums out; uint8 weights (quads 2): raw weights times int8 activations, less zero point
+    # terms
+    elif ctx.backend.dw_quad_cr > 0 and c == c_in and dwconv_quad_channels(c) * 4 <= c * 5:
         p.quads = 1 if wz.min() >= -128 and wz.max() <= 127 else 2 if w.dtype == np.uint8 else 0
 
     def pack() -> np.ndarray:
@@ -193,6 +207,9 @@ def build_depthwise(op, ctx):
             zw = np.broadcast_to(np.asarray(w.zero_point), (c,)).astype(np.uint8)
             return pack_dwconv_quads(w.constant.reshape(kh * kw, c), wrap_int32(bias), scales,
                                      zw)
+        if p.row_lanes:
+            return pack_dwconv_rows(wt.astype(np.int16), wrap_int32(bias), scales, row_cr,
+                                    p.row_lanes)
         return pack_dwconv(wt.astype(np.int16), wrap_int32(bias), scales, ctx.backend.dw_cr, 2)
     p.packed_w = ctx.weights(op, "packed_w", pack, "uint8_t")
     p.out_off = ctx.offset(out, b * oh * ow * c)

@@ -39,6 +39,21 @@ GEOMETRIES = [
     ((1, 8, 7, 90), 1, (3, 3), (2, 2), (1, 1), "SAME"),       # 64 + a 32-wide block's 26
     ((1, 9, 9, 32), 1, (5, 5), (1, 1), (2, 2), "SAME"),       # one full 32-wide block
     ((2, 7, 7, 28), 1, (3, 3), (2, 2), (1, 1), "SAME"),       # pixel pairs, masked, odd count
+    # few channels (C = 1, 2, 3, 5, 7, 17): the row kernel where 2 C fits a vector and the
+    # horizontal stride is 1 (rows of many 4-step tiles, rows narrower than one step, edges
+    # of the padding, dilation, padding rows), the per-pixel kernels otherwise
+    ((1, 6, 150, 3), 1, (3, 3), (1, 1), (1, 1), "SAME"),
+    ((2, 5, 97, 1), 1, (3, 3), (1, 1), (1, 1), "SAME"),
+    ((1, 7, 64, 2), 1, (5, 5), (2, 1), (1, 1), "SAME"),
+    ((1, 9, 41, 5), 1, (3, 3), (1, 1), (2, 3), "SAME"),
+    ((1, 5, 23, 7), 1, (5, 5), (1, 1), (1, 1), "VALID"),
+    ((1, 4, 3, 3), 1, (3, 3), (1, 1), (1, 1), "SAME"),        # a row narrower than a step
+    ((1, 3, 2, 1), 1, (5, 5), (1, 1), (1, 1), "SAME"),        # window wider than the input
+    ((1, 6, 30, 7), 1, (1, 7), (1, 1), (1, 1), "SAME"),
+    ((1, 8, 33, 17), 1, (3, 3), (1, 1), (1, 1), "SAME"),
+    ((1, 9, 40, 3), 1, (3, 3), (2, 2), (1, 1), "SAME"),       # horizontal stride 2
+    ((1, 8, 37, 2), 2, (3, 3), (1, 1), (1, 1), "SAME"),       # multiplier 2, 4 channels
+    ((1, 6, 20, 5), 1, (2, 4), (3, 1), (2, 1), "VALID"),
 ]
 
 
