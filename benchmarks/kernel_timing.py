@@ -19,7 +19,7 @@ def litert_interpreter(model: bytes):
 
 def feed(it) -> None:
     d = it.get_input_details()[0]
-    x = np.random.default_rng(1).integers(-128, 128, d["shape"]).astype(np.int8)
+    x = np.random.default_rng(1).integers(0, 256, d["shape"]).astype(np.uint8).view(d["dtype"])
     it.set_tensor(d["index"], x)
 
 

@@ -314,7 +314,7 @@ static inline __attribute__((always_inline)) void dwconv_rows(
 /* The quad layout (multiplier 1): blocks of 64 channels, and a last block of 32 when the
  * channels leave at most 32 over a multiple of 64 (packing.pack_dwconv_quads), each with its
  * biases and scales, then per group of 4 taps the block's int8 weight quads (quads 1), or its
- * raw uint8 weight quads and then the weight zero point's (quads 2). */
+ * raw uint8 weight quads (quads 2). */
 #define DQ_BITS 512
 #include "dwconv_quad.h"
 #undef DQ_BITS
@@ -325,43 +325,42 @@ static inline __attribute__((always_inline)) void dwconv_rows(
 #include "dwconv_quad.h"
 #undef DQ_PAIR
 
-/* Pixel px's input rows for the groups of 4 taps; padding taps (weights 0) repeat tap 0. */
+/* Pixel px's input rows, one per tap. */
 static inline void dwconv_quad_rows(const qrun_dwconv_params* p, const uint8_t* in, int64_t px,
-                                    int64_t taps, int64_t groups, const uint8_t** rows) {
+                                    int64_t taps, const uint8_t** rows) {
     const int64_t* ind = p->indirection + px * taps;
-    for (int64_t t = 0; t < groups * 4; t++)
-        rows[t] = dwconv_tap(p, in, ind[t < taps ? t : 0]);
+    for (int64_t t = 0; t < taps; t++)
+        rows[t] = dwconv_tap(p, in, ind[t]);
 }
 
 QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void dwconv_quad_pixels(
         const qrun_dwconv_params* p, uint8_t* arena, int64_t begin, int64_t end,
         const int64_t taps, const int uw) {
-    const int64_t group_bytes = (uw ? 8 : 4) * 64;
-    const int64_t groups = (taps + 3) / 4;
+    const int64_t block_bytes = 64 * 8 + (taps + 3) / 4 * 4 * 64;
     const int64_t wide = p->channels % 64 > 32 ? (p->channels + 63) / 64 : p->channels / 64;
     const uint8_t* in = arena + p->in_off;
-    const uint8_t* rows[groups * 4];   /* the pixel's input rows, for every block */
-    const uint8_t* rows_b[groups * 4];
+    const uint8_t* rows[taps];   /* the pixel's input rows, for every block */
+    const uint8_t* rows_b[taps];
     int64_t px = begin;
     if (wide == 0) {   /* at most 32 channels: two pixels at a time in 512 bits */
         for (; px + 2 <= end; px += 2) {
-            dwconv_quad_rows(p, in, px, taps, groups, rows);
-            dwconv_quad_rows(p, in, px + 1, taps, groups, rows_b);
+            dwconv_quad_rows(p, in, px, taps, rows);
+            dwconv_quad_rows(p, in, px + 1, taps, rows_b);
             uint8_t* out = arena + p->out_off + px * p->channels;
             dwconv_quad_tile_pair(p, rows, rows_b, out, out + p->channels,
                                   (const uint8_t*)p->packed_w, 0, p->channels, taps, uw);
         }
     } else if (64 * wide < p->channels) {   /* the last 32-channel block of two pixels at once */
         for (; px + 2 <= end; px += 2) {
-            dwconv_quad_rows(p, in, px, taps, groups, rows);
-            dwconv_quad_rows(p, in, px + 1, taps, groups, rows_b);
+            dwconv_quad_rows(p, in, px, taps, rows);
+            dwconv_quad_rows(p, in, px + 1, taps, rows_b);
             uint8_t* out = arena + p->out_off + px * p->channels;
             const uint8_t* packed = (const uint8_t*)p->packed_w;
             for (int64_t b = 0; b < wide; b++) {
                 dwconv_quad_tile_512(p, rows, NULL, out, NULL, packed, 64 * b, 64, taps, uw);
                 dwconv_quad_tile_512(p, rows_b, NULL, out + p->channels, NULL, packed, 64 * b,
                                      64, taps, uw);
-                packed += 64 * 8 + groups * group_bytes;
+                packed += block_bytes;
             }
             dwconv_quad_tile_pair(p, rows, rows_b, out, out + p->channels, packed, 64 * wide,
                                   p->channels - 64 * wide, taps, uw);
@@ -370,11 +369,11 @@ QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void dwconv_quad_p
     for (; px < end; px++) {
         uint8_t* out = arena + p->out_off + px * p->channels;
         const uint8_t* packed = (const uint8_t*)p->packed_w;
-        dwconv_quad_rows(p, in, px, taps, groups, rows);
+        dwconv_quad_rows(p, in, px, taps, rows);
         for (int64_t b = 0; b < wide; b++) {
             dwconv_quad_tile_512(p, rows, NULL, out, NULL, packed, 64 * b,
                                  QRUN_MIN(64, p->channels - 64 * b), taps, uw);
-            packed += 64 * 8 + groups * group_bytes;
+            packed += block_bytes;
         }
         if (64 * wide < p->channels)
             dwconv_quad_tile_256(p, rows, NULL, out, NULL, packed, 64 * wide,

@@ -4,12 +4,12 @@
  * pixels, rows and rows_b, in one 512-bit vector: at most 32 channels in all).
  *
  * One block from channel c0 (n of its DQ_CR channels real) of one pixel: vpdpbusd on 4 taps
- * at a time. int8 weights (uw 0): activations + 128 (unsigned) times the weights. uint8
- * weights (uw 1): the raw weights (unsigned) times the int8 activations, less the weight zero
- * point (packed after each group's weights) times the activations. Byte then word unpacks of
- * 4 rows give accumulator k, 128-bit lane L, the channels 16 L + 4 k + i (the packed order);
- * two packs restore channel order. The requantization is qrun_v_requantize()'s float
- * operations. */
+ * at a time, the last group's missing taps zero bytes (no loads). int8 weights (uw 0):
+ * activations + 128 (unsigned) times the weights. uint8 weights (uw 1): the raw weights
+ * (unsigned) times the int8 activations, less the weight zero point (one per tensor, in a
+ * register) times the activations. Byte then word unpacks of 4 rows give accumulator k,
+ * 128-bit lane L, the channels 16 L + 4 k + i (the packed order); two packs restore channel
+ * order. The requantization is qrun_v_requantize()'s float operations. */
 #if defined(DQ_PAIR)
 #define DQ_(op) _mm512_##op
 #define DQ_SI(op) _mm512_##op##_si512
@@ -61,7 +61,7 @@ QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void DQ_TILE(
     const int full = n == DQ_CR;
     const dq_mask mask = full ? (dq_mask)~(dq_mask)0 : (dq_mask)(((uint64_t)1 << n) - 1);
     const dq_vi flip = DQ_(set1_epi8)((char)(uw ? p->a_flip : p->a_flip ^ 0x80));
-    const int64_t group_bytes = (uw ? 8 : 4) * DQ_CR;
+    const dq_vi zw = DQ_(set1_epi8)((char)p->w_zero_point);
     dq_vi acc[4], zacc[4];
     for (int k = 0; k < 4; k++) {
         acc[k] = DQ_CONST(packed + DQ_CR * k);
@@ -70,18 +70,17 @@ QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void DQ_TILE(
     for (int64_t t = 0; t < taps; t += 4) {
         dq_vi r[4];
         for (int k = 0; k < 4; k++)
-            r[k] = DQ_SI(xor)(DQ_ROW(t + k), flip);
+            r[k] = t + k < taps ? DQ_SI(xor)(DQ_ROW(t + k), flip) : DQ_SI(setzero)();
         const dq_vi lo01 = DQ_(unpacklo_epi8)(r[0], r[1]), hi01 = DQ_(unpackhi_epi8)(r[0], r[1]);
         const dq_vi lo23 = DQ_(unpacklo_epi8)(r[2], r[3]), hi23 = DQ_(unpackhi_epi8)(r[2], r[3]);
         const dq_vi quads[4] = {DQ_(unpacklo_epi16)(lo01, lo23), DQ_(unpackhi_epi16)(lo01, lo23),
                                 DQ_(unpacklo_epi16)(hi01, hi23), DQ_(unpackhi_epi16)(hi01, hi23)};
-        const uint8_t* w = packed + DQ_CR * 8 + t / 4 * group_bytes;
+        const uint8_t* w = packed + DQ_CR * 8 + t * DQ_CR;
         for (int k = 0; k < 4; k++) {
             const dq_vi wk = DQ_CONST(w + DQ_CR * k);
             if (uw) {
-                const dq_vi zk = DQ_CONST(w + DQ_CR * (4 + k));
                 acc[k] = DQ_(dpbusd_epi32)(acc[k], wk, quads[k]);
-                zacc[k] = DQ_(dpbusd_epi32)(zacc[k], zk, quads[k]);
+                zacc[k] = DQ_(dpbusd_epi32)(zacc[k], zw, quads[k]);
             } else {
                 acc[k] = DQ_(dpbusd_epi32)(acc[k], quads[k], wk);
             }

@@ -100,7 +100,8 @@ typedef struct {
     int64_t out_off;
     int32_t a_flip;
     int32_t quads;            /* packed_w in the quad layout (packing.pack_dwconv_quads):
-                                 1 int8 weights, 2 raw uint8 weights and their zero point */
+                                 1 int8 weights, 2 raw uint8 weights */
+    int32_t w_zero_point;     /* quads 2: the weights' zero point (one per tensor) */
     qrun_requant rq;
     /* The row kernel (nonzero row_lanes; multiplier 1, horizontal stride 1, few channels):
      * an output row is a 1-D convolution over its bytes, output byte j (pixel j / channels)

@@ -193,9 +193,13 @@ def build_depthwise(op, ctx):
     # padding the channels to its blocks wastes more than a quarter (then the int16 pairs are
     # faster). int8 weights (quads 1): activations read + 128, the bias takes 128 * the weight
     # sums out; uint8 weights (quads 2): raw weights times int8 activations, less zero point
-    # terms
+    # terms (a zero point per tensor, in a register)
     elif ctx.backend.dw_quad_cr > 0 and c == c_in and dwconv_quad_channels(c) * 4 <= c * 5:
-        p.quads = 1 if wz.min() >= -128 and wz.max() <= 127 else 2 if w.dtype == np.uint8 else 0
+        zw = np.unique(w.zero_point)
+        if wz.min() >= -128 and wz.max() <= 127:
+            p.quads = 1
+        elif w.dtype == np.uint8 and zw.size == 1:
+            p.quads, p.w_zero_point = 2, int(zw[0])
 
     def pack() -> np.ndarray:
         wt = wz.reshape(kh * kw, c)
@@ -204,9 +208,7 @@ def build_depthwise(op, ctx):
         if p.quads == 1:
             return pack_dwconv_quads(wt.astype(np.int8), wrap_int32(bias - 128 * wsum), scales)
         if p.quads == 2:
-            zw = np.broadcast_to(np.asarray(w.zero_point), (c,)).astype(np.uint8)
-            return pack_dwconv_quads(w.constant.reshape(kh * kw, c), wrap_int32(bias), scales,
-                                     zw)
+            return pack_dwconv_quads(w.constant.reshape(kh * kw, c), wrap_int32(bias), scales)
         if p.row_lanes:
             return pack_dwconv_rows(wt.astype(np.int16), wrap_int32(bias), scales, row_cr,
                                     p.row_lanes)

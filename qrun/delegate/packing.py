@@ -91,19 +91,10 @@ def dwconv_quad_channels(c: int) -> int:
     return -(-c // 32) * 32 if c % 64 <= 32 else -(-c // 64) * 64
 
 
-def pack_dwconv_quads(w: np.ndarray, bias: np.ndarray, scale: np.ndarray,
-                      zero_point: Optional[np.ndarray] = None) -> np.ndarray:
+def pack_dwconv_quads(w: np.ndarray, bias: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """pack_dwconv(..., group 4) in 64-channel blocks, the last one 32 wide when at most 32
-    channels are left over (the AVX-512 VNNI build's 512- and 256-bit tiles). w: int8, or
-    raw uint8 with `zero_point` ([channels] uint8): then each group of 4 taps is followed by
-    a group holding the zero point (0 for the padding taps)."""
-    if zero_point is not None:
-        taps, c = w.shape
-        groups = _blocks(taps, 4)
-        wz = np.zeros((2, groups * 4, c), np.uint8)
-        wz[0, :taps] = w
-        wz[1, :taps] = zero_point
-        w = wz.reshape(2, groups, 4, c).transpose(1, 0, 2, 3).reshape(groups * 8, c)
+    channels are left over (the AVX-512 VNNI build's 512- and 256-bit tiles); w int8, or raw
+    uint8 (the kernel takes the zero point's term)."""
     c = w.shape[1]
     wide = 64 * (-(-c // 64) if c % 64 > 32 else c // 64)
     parts = [pack_dwconv(w[:, :wide], bias[:wide], scale[:wide], 64, 4)] if wide else []
