@@ -323,7 +323,20 @@ static inline __attribute__((always_inline)) void dwconv_rows(
 #undef DQ_BITS
 #define DQ_PAIR 1
 #include "dwconv_quad.h"
+#define DQ_ADJACENT 1
+#include "dwconv_quad.h"
+#undef DQ_ADJACENT
 #undef DQ_PAIR
+
+/* Whether pixel px + 1 reads, tap by tap, the 32 bytes after pixel px's (no padding taps):
+ * a 32-channel layer's neighbours in a row, at stride 1. */
+static inline int dwconv_quad_adjacent(const qrun_dwconv_params* p, int64_t px, int64_t taps) {
+    const int64_t* ind = p->indirection + px * taps;
+    int ok = p->channels == 32;
+    for (int64_t t = 0; t < taps; t++)
+        ok &= (ind[t] >= 0) & (ind[taps + t] == ind[t] + 32);
+    return ok;
+}
 
 /* Pixel px's input rows, one per tap. */
 static inline void dwconv_quad_rows(const qrun_dwconv_params* p, const uint8_t* in, int64_t px,
@@ -344,9 +357,14 @@ QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void dwconv_quad_p
     int64_t px = begin;
     if (wide == 0) {   /* at most 32 channels: two pixels at a time in 512 bits */
         for (; px + 2 <= end; px += 2) {
-            dwconv_quad_rows(p, in, px, taps, rows);
-            dwconv_quad_rows(p, in, px + 1, taps, rows_b);
             uint8_t* out = arena + p->out_off + px * p->channels;
+            dwconv_quad_rows(p, in, px, taps, rows);
+            if (dwconv_quad_adjacent(p, px, taps)) {
+                dwconv_quad_tile_pair_adjacent(p, rows, NULL, out, NULL,
+                                               (const uint8_t*)p->packed_w, 0, 32, taps, uw);
+                continue;
+            }
+            dwconv_quad_rows(p, in, px + 1, taps, rows_b);
             dwconv_quad_tile_pair(p, rows, rows_b, out, out + p->channels,
                                   (const uint8_t*)p->packed_w, 0, p->channels, taps, uw);
         }

@@ -1,7 +1,9 @@
 /* Template of dwconv.c's int8-quad depthwise tile (AVX-512 VNNI build), included once per
  * variant: DQ_BITS 512 (64-channel blocks), 256 (32-channel blocks: the last block of channel
- * counts that leave at most 32 over a multiple of 64), or DQ_PAIR (a 32-channel block of two
- * pixels, rows and rows_b, in one 512-bit vector: at most 32 channels in all).
+ * counts that leave at most 32 over a multiple of 64), DQ_PAIR (a 32-channel block of two
+ * pixels, rows and rows_b, in one 512-bit vector: at most 32 channels in all), or DQ_PAIR
+ * with DQ_ADJACENT (exactly 32 channels, each of the second pixel's rows 32 bytes after the
+ * first's, its output right after the first's: one load per row, one store).
  *
  * One block from channel c0 (n of its DQ_CR channels real) of one pixel: vpdpbusd on 4 taps
  * at a time, the last group's missing taps zero bytes (no loads). int8 weights (uw 0):
@@ -17,18 +19,24 @@
 #define dq_vi __m512i
 #define dq_vf __m512
 #define dq_mask __mmask32
+#define DQ_CONST(ptr) _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i*)(ptr)))
+#define DQ_CONST_PS(ptr) _mm512_broadcast_f32x8(_mm256_loadu_ps((const float*)(ptr)))
+#if defined(DQ_ADJACENT)
+#define DQ_TILE dwconv_quad_tile_pair_adjacent
+#define DQ_ROW(t) _mm512_loadu_si512((const void*)rows[t])
+#define DQ_STORE(v) _mm512_storeu_si512((void*)out, v)
+#else
 #define DQ_TILE dwconv_quad_tile_pair
 #define DQ_HALF(a) (full ? _mm256_loadu_si256((const __m256i*)(a)) \
                          : _mm256_maskz_loadu_epi8(mask, (a)))
 #define DQ_ROW(t) _mm512_inserti64x4(_mm512_castsi256_si512(DQ_HALF(rows[t] + c0)), \
                                      DQ_HALF(rows_b[t] + c0), 1)
-#define DQ_CONST(ptr) _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i*)(ptr)))
-#define DQ_CONST_PS(ptr) _mm512_broadcast_f32x8(_mm256_loadu_ps((const float*)(ptr)))
 #define DQ_STORE(v)                                                                  \
     do {                                                                             \
         _mm256_mask_storeu_epi8(out + c0, mask, _mm512_castsi512_si256(v));          \
         _mm256_mask_storeu_epi8(out_b + c0, mask, _mm512_extracti64x4_epi64(v, 1));  \
     } while (0)
+#endif
 #elif DQ_BITS == 512
 #define DQ_(op) _mm512_##op
 #define DQ_SI(op) _mm512_##op##_si512
@@ -58,8 +66,10 @@ QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void DQ_TILE(
         const qrun_dwconv_params* p, const uint8_t* const* rows, const uint8_t* const* rows_b,
         uint8_t* out, uint8_t* out_b, const uint8_t* packed, int64_t c0, int64_t n,
         const int64_t taps, const int uw) {
-    const int full = n == DQ_CR;
-    const dq_mask mask = full ? (dq_mask)~(dq_mask)0 : (dq_mask)(((uint64_t)1 << n) - 1);
+    /* unused by the adjacent pair variant: its rows are whole */
+    const int full __attribute__((unused)) = n == DQ_CR;
+    const dq_mask mask __attribute__((unused)) =
+            full ? (dq_mask)~(dq_mask)0 : (dq_mask)(((uint64_t)1 << n) - 1);
     const dq_vi flip = DQ_(set1_epi8)((char)(uw ? p->a_flip : p->a_flip ^ 0x80));
     const dq_vi zw = DQ_(set1_epi8)((char)p->w_zero_point);
     dq_vi acc[4], zacc[4];
