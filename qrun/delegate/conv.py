@@ -190,11 +190,11 @@ def build_depthwise(op, ctx):
         p.row_shifts = ctx.buffer(
             (np.arange(kw, dtype=np.int64) * s.dilation_w_factor - pl) * c, "int64_t")
     # else, multiplier 1: u8 x s8 dot products of 4 taps where the build has them, unless
-    # padding the channels to its blocks wastes more than a quarter (then the int16 pairs are
-    # faster). int8 weights (quads 1): activations read + 128, the bias takes 128 * the weight
-    # sums out; uint8 weights (quads 2): raw weights times int8 activations, less zero point
-    # terms (a zero point per tensor, in a register)
-    elif ctx.backend.dw_quad_cr > 0 and c == c_in and dwconv_quad_channels(c) * 4 <= c * 5:
+    # more than a quarter of the channels padded to its blocks are padding (then the int16
+    # pairs are faster). int8 weights (quads 1): activations read + 128, the bias takes 128 *
+    # the weight sums out; uint8 weights (quads 2): raw weights times int8 activations, less
+    # zero point terms (a zero point per tensor, in a register)
+    elif ctx.backend.dw_quad_cr > 0 and c == c_in and dwconv_quad_channels(c) * 3 <= c * 4:
         zw = np.unique(w.zero_point)
         if wz.min() >= -128 and wz.max() <= 127:
             p.quads = 1
