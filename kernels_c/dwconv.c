@@ -5,7 +5,9 @@
  * interleave them with 16-bit unpacks and multiply-add the pairs (pmaddwd), so the packed
  * channel order is the order those unpacks produce. They run 3x3 and 5x5 windows with the
  * tap count fixed at compile time, other windows generically, depth multiplier 1; the
- * portable kernel runs everything else and the scalar build. */
+ * portable kernel runs everything else and the scalar build. The SIMD row kernel runs few
+ * channels at horizontal stride 1 over whole output rows with the same pairs, and the
+ * AVX-512 VNNI build runs tap quads (dwconv_quad.h). */
 #include "qrun.h"
 
 static int64_t dwconv_tiles(const void* params) {
