@@ -19,7 +19,8 @@ int32_t qrun_cpu_features(void) {
 
 static const qrun_isa_info isa_info = {
     QRUN_ISA_NAME, QRUN_GEMM_MR, QRUN_GEMM_NR, QRUN_GEMM_NR_STEP, QRUN_GEMM_KR,
-    QRUN_GEMM_DOT_OFFSET, QRUN_DW_CR, QRUN_DW_QUAD_CR, QRUN_DW_ROW_CR,
+    QRUN_GEMM_DOT_OFFSET, QRUN_GEMM_FUSED_KH_MAX, QRUN_GEMM_FUSED_WINDOW_MAX,
+    QRUN_GEMM_K_MAJOR_N_MAX, QRUN_DW_CR, QRUN_DW_QUAD_CR, QRUN_DW_ROW_CR,
 };
 
 const qrun_isa_info* qrun_isa(void) {

@@ -17,59 +17,52 @@ static inline int64_t gemm_round_up(int64_t x, int64_t q) {
     return (x + q - 1) / q * q;
 }
 
-/* Row m of A at tap t. */
-static inline const uint8_t* gemm_row_at(const qrun_gemm_params* p, const uint8_t* arena,
-                                         int64_t m, int64_t t) {
-    if (p->indirection == NULL)
-        return arena + p->a_off + m * p->a_stride;
-    const int64_t off = p->indirection[m * p->ks + t];
-    return off < 0 ? p->zero : arena + p->a_off + off;
-}
-
-/* The sum of row m of A (every tap) read as int8 (x ^ flip), reduced once per row. */
-static int32_t gemm_row_sum(const qrun_gemm_params* p, const uint8_t* arena, int64_t m) {
-    const int64_t n = p->kc;
-    const uint8_t flip = (uint8_t)p->a_flip;
+/* The n bytes at a, read as int8 (x ^ flip), summed. */
+static int32_t gemm_bytes_sum(const uint8_t* a, int64_t n, uint8_t flip) {
     int32_t sum = 0;
+    int64_t k = 0;
 #if defined(QRUN_ISA_AVX512VNNI)
     /* vpsadbw sums unsigned bytes: x ^ flip ^ 0x80 is the int8 value + 128; the tail's
      * missing bytes are 0 ^ 0 (masked load, masked constant). */
     const __m512i to_unsigned = _mm512_set1_epi8((char)(0x80 ^ flip));
     __m512i sums = _mm512_setzero_si512();
-    for (int64_t t = 0; t < p->ks; t++) {
-        const uint8_t* a = gemm_row_at(p, arena, m, t);
-        for (int64_t k = 0; k < n; k += 64) {
-            const __mmask64 mask = n - k >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (n - k)) - 1;
-            const __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, a + k),
-                                               _mm512_maskz_mov_epi8(mask, to_unsigned));
-            sums = _mm512_add_epi64(sums, _mm512_sad_epu8(x, _mm512_setzero_si512()));
-        }
+    for (; k < n; k += 64) {
+        const __mmask64 mask = n - k >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (n - k)) - 1;
+        const __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, a + k),
+                                           _mm512_maskz_mov_epi8(mask, to_unsigned));
+        sums = _mm512_add_epi64(sums, _mm512_sad_epu8(x, _mm512_setzero_si512()));
     }
-    sum = (int32_t)(_mm512_reduce_add_epi64(sums) - 128 * n * p->ks);
+    sum = (int32_t)(_mm512_reduce_add_epi64(sums) - 128 * n);
 #elif !defined(QRUN_ISA_SCALAR)
     /* psadbw sums unsigned bytes: x ^ flip ^ 0x80 is the int8 value + 128. */
     const __m128i to_unsigned = _mm_set1_epi8((char)(0x80 ^ flip));
     __m128i sums = _mm_setzero_si128();
-    for (int64_t t = 0; t < p->ks; t++) {
-        const uint8_t* a = gemm_row_at(p, arena, m, t);
-        int64_t k = 0;
-        for (; k + 16 <= n; k += 16) {
-            const __m128i x = _mm_loadu_si128((const __m128i*)(a + k));
-            sums = _mm_add_epi64(sums, _mm_sad_epu8(_mm_xor_si128(x, to_unsigned),
-                                                    _mm_setzero_si128()));
-        }
-        for (; k < n; k++)
-            sum += qrun_load_a(a[k], flip);
+    for (; k + 16 <= n; k += 16) {
+        const __m128i x = _mm_loadu_si128((const __m128i*)(a + k));
+        sums = _mm_add_epi64(sums, _mm_sad_epu8(_mm_xor_si128(x, to_unsigned),
+                                                _mm_setzero_si128()));
     }
-    sum += (int32_t)(_mm_cvtsi128_si64(sums) + _mm_extract_epi64(sums, 1)
-                     - 128 * (n / 16 * 16) * p->ks);
-#else
-    for (int64_t t = 0; t < p->ks; t++) {
-        const uint8_t* a = gemm_row_at(p, arena, m, t);
-        for (int64_t k = 0; k < n; k++)
-            sum += qrun_load_a(a[k], flip);
-    }
+    sum = (int32_t)(_mm_cvtsi128_si64(sums) + _mm_extract_epi64(sums, 1) - 128 * k);
 #endif
+    for (; k < n; k++)
+        sum += qrun_load_a(a[k], flip);
+    return sum;
+}
+
+/* The sum of row m of A (every tap) read as int8, reduced once per row. */
+static int32_t gemm_row_sum(const qrun_gemm_params* p, const uint8_t* arena, int64_t m) {
+    const uint8_t flip = (uint8_t)p->a_flip;
+    const uint8_t* a_base = arena + p->a_off;
+    if (p->tap_rows == NULL)
+        return gemm_bytes_sum(a_base + m * p->a_stride, p->kc, flip);
+    const int64_t* rows = p->tap_rows + m / p->out_w * p->kh;
+    const int64_t* cols = p->tap_cols + m % p->out_w * p->kw;
+    int32_t sum = 0;
+    for (int64_t ky = 0; ky < p->kh; ky++)
+        for (int64_t kx = 0; kx < p->kw; kx++) {
+            const int64_t off = rows[ky] + cols[kx];
+            sum += gemm_bytes_sum(off < 0 ? p->zero : a_base + off, p->in_c, flip);
+        }
     return sum;
 }
 
@@ -89,32 +82,106 @@ typedef struct {
     int64_t m0, mr;
     const uint8_t* a_base;                /* arena + a_off */
     const uint8_t* row[QRUN_GEMM_MR];     /* GEMM: row r */
-    const int64_t* taps[QRUN_GEMM_MR];    /* IGEMM: row r's indirection entries */
+    const int64_t* rows[QRUN_GEMM_MR];    /* IGEMM: row r's kh input-row entries */
+    const int64_t* cols[QRUN_GEMM_MR];    /* IGEMM: row r's kw column entries */
+    /* kx_fused: row r's tap ky, gathered into window[r] when the window crosses the left
+     * or right edge (a function call in the kernels' loop would spill the accumulators). */
+    const uint8_t* fused[QRUN_GEMM_MR][QRUN_GEMM_FUSED_KH_MAX];
+    uint8_t window[QRUN_GEMM_MR][QRUN_GEMM_FUSED_WINDOW_MAX];
     int32_t term[QRUN_GEMM_MR];
+    int interior;                         /* see gemm_tile_init */
+    int64_t taps_y, taps_x;               /* the kernel taps: ks = taps_y * taps_x */
 } gemm_tile;
+
+/* The kernel taps (ky, kx) in order: the packed weights' tap order. */
+#define GEMM_FOR_EACH_TAP(g, ky, kx)                                                         \
+    for (int64_t ky = 0, ky##_end = (g)->taps_y, kx##_end = (g)->taps_x; ky < ky##_end; ky++) \
+        for (int64_t kx = 0; kx < kx##_end; kx++)
+
+/* Row r's kx_fused taps: its window's kw contiguous pixels per kernel row, or, when the
+ * window crosses the left or right edge, its pixels gathered (the zero point's bytes
+ * outside). */
+static void gemm_fuse_taps(const qrun_gemm_params* p, gemm_tile* g, int64_t r) {
+    const int64_t* rows = g->rows[r];
+    const int64_t* cols = g->cols[r];
+    const int64_t kc = p->kw * p->in_c;
+    const int inside = cols[0] >= 0 && cols[p->kw - 1] >= 0;
+    for (int64_t ky = 0; ky < p->kh; ky++) {
+        const int64_t y = rows[ky];
+        if (inside) {
+            g->fused[r][ky] = y < 0 ? p->zero : g->a_base + y + cols[0];
+            continue;
+        }
+        uint8_t* dst = g->window[r] + ky * kc;
+        for (int64_t kx = 0; kx < p->kw; kx++) {
+            const int64_t off = y + cols[kx];
+            memcpy(dst + kx * p->in_c, off < 0 ? p->zero : g->a_base + off, (size_t)p->in_c);
+        }
+        g->fused[r][ky] = dst;
+    }
+}
 
 static void gemm_tile_init(const qrun_gemm_params* p, const uint8_t* arena, int64_t tile,
                            gemm_tile* g) {
     g->m0 = tile * QRUN_GEMM_MR;
     g->mr = QRUN_MIN(QRUN_GEMM_MR, p->m - g->m0);
     g->a_base = arena + p->a_off;
+    g->taps_y = p->tap_rows == NULL ? 1 : p->kh;
+    g->taps_x = p->tap_rows == NULL || p->kx_fused ? 1 : p->kw;
+    /* IGEMM: the first row's output row q and column x, then one step at a time (no
+     * division per row). */
+    int64_t q = 0, x = 0;
+    if (p->tap_rows != NULL) {
+        q = g->m0 / p->out_w;
+        x = g->m0 - q * p->out_w;
+    }
     for (int64_t r = 0; r < QRUN_GEMM_MR; r++) {
         const int64_t m = g->m0 + (r < g->mr ? r : g->mr - 1);
         g->row[r] = g->a_base + m * p->a_stride;
-        g->taps[r] = p->indirection == NULL ? NULL : p->indirection + m * p->ks;
+        if (p->tap_rows != NULL) {
+            g->rows[r] = p->tap_rows + q * p->kh;
+            g->cols[r] = p->tap_cols + x * p->kw;
+            if (r + 1 < g->mr && ++x == p->out_w) {
+                x = 0;
+                q++;
+            }
+        }
     }
+    /* A full tile within one output row whose windows are all inside across: row r reads
+     * row 0's pixel + r * col_step (packing.gemm_tap_buffers checks that it may). */
+    g->interior = p->tap_rows != NULL && p->col_step != 0 && g->mr == QRUN_GEMM_MR &&
+                  g->rows[0] == g->rows[QRUN_GEMM_MR - 1] && g->cols[0][0] >= 0 &&
+                  g->cols[QRUN_GEMM_MR - 1][p->kw - 1] >= 0;
+    if (p->kx_fused && !g->interior)
+        for (int64_t r = 0; r < QRUN_GEMM_MR; r++)
+            gemm_fuse_taps(p, g, r);
     gemm_row_terms(p, arena, g->m0, g->mr, g->term);
 }
 
-/* The first `rows` rows of the tile at tap t. */
-static inline void gemm_rows(const qrun_gemm_params* p, const gemm_tile* g, int64_t t,
-                             const uint8_t* a[QRUN_GEMM_MR], const int rows) {
-    for (int r = 0; r < rows; r++) {
-        if (p->indirection == NULL) {
-            a[r] = g->row[r];
+/* Rows r0 .. r0 + rows - 1 of the tile at kernel tap (ky, kx): a[r] is row r0 + r. */
+static inline void gemm_rows(const qrun_gemm_params* p, const gemm_tile* g, int64_t ky,
+                             int64_t kx, int r0, const int rows,
+                             const uint8_t* a[QRUN_GEMM_MR]) {
+    if (p->tap_rows == NULL) {
+        for (int i = 0; i < rows; i++)
+            a[i] = g->row[r0 + i];
+        return;
+    }
+    if (g->interior) {
+        const int64_t y = g->rows[0][ky];
+        const int64_t step = y < 0 ? 0 : p->col_step;
+        const uint8_t* a0 = y < 0 ? p->zero : g->a_base + y + g->cols[0][kx];
+        for (int i = 0; i < rows; i++)
+            a[i] = a0 + (r0 + i) * step;
+        return;
+    }
+    for (int i = 0; i < rows; i++) {
+        const int r = r0 + i;
+        if (!p->kx_fused) {
+            const int64_t off = g->rows[r][ky] + g->cols[r][kx];
+            a[i] = off < 0 ? p->zero : g->a_base + off;
         } else {
-            const int64_t off = g->taps[r][t];
-            a[r] = off < 0 ? p->zero : g->a_base + off;
+            a[i] = g->fused[r][ky];
         }
     }
 }
@@ -199,9 +266,9 @@ static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, cons
             acc[r][j] = bias;
     }
 
-    for (int64_t t = 0; t < p->ks; t++) {
+    GEMM_FOR_EACH_TAP(g, ky, kx) {
         const uint8_t* a[QRUN_GEMM_MR];
-        gemm_rows(p, g, t, a, mrows);
+        gemm_rows(p, g, ky, kx, 0, mrows, a);
         int64_t k = 0;
         for (; k + 4 <= kc; k += 4)
             GEMM_VNNI_STEP(av = _mm512_set1_epi32(gemm_load4(a[r] + k)));
@@ -260,13 +327,100 @@ GEMM_VNNI_INSTANCES(qs8_wu8, GEMM_W_UNSIGNED)
     {prefix##_gemm_##rows##x16c4__avx512vnni, prefix##_gemm_##rows##x32c4__avx512vnni,        \
      prefix##_gemm_##rows##x48c4__avx512vnni, prefix##_gemm_##rows##x64c4__avx512vnni}
 
+/* Few output channels (k_major, n <= 8): vectors run along K instead of N, so no lane is
+ * padding but K's (to 64 bytes per tap). acc[r][j] holds 16 partial sums of row r x channel
+ * j, reduced at the end. Row groups of `rg` (as many as the registers hold: rg x n
+ * accumulators); the last group of the tile overlaps the one before it (its rows are
+ * computed twice, stored twice with the same bytes). A_RAW and A_XOR only: the masked-off
+ * bytes of A meet zero weights. */
+QRUN_TARGET_VNNI __attribute__((always_inline))
+static inline void gemm_block_k_major(const qrun_gemm_params* p, uint8_t* arena,
+                                      const gemm_tile* g, const int n, const int rg,
+                                      const int mode) {
+    const int64_t kc = p->kc, kcp = gemm_round_up(kc, 64);
+    const int32_t* bias = (const int32_t*)p->packed_w;
+    const qrun_requant rq = p->rq;
+    for (int r0 = 0; r0 < g->mr; r0 += rg) {
+        const int first = QRUN_MIN(r0, QRUN_GEMM_MR - rg);
+        const int8_t* w = (const int8_t*)p->packed_w + 64;
+        __m512i acc[QRUN_GEMM_MR][8];
+#pragma GCC unroll 8
+        for (int r = 0; r < rg; r++)
+#pragma GCC unroll 8
+            for (int j = 0; j < n; j++)
+                acc[r][j] = _mm512_setzero_si512();
+        GEMM_FOR_EACH_TAP(g, ky, kx) {
+            const uint8_t* a[QRUN_GEMM_MR];
+            gemm_rows(p, g, ky, kx, first, rg, a);
+            for (int64_t k = 0; k < kc; k += 64) {
+                const __mmask64 mask =
+                    kc - k >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (kc - k)) - 1;
+                __m512i wv[8];
+#pragma GCC unroll 8
+                for (int j = 0; j < n; j++)
+                    wv[j] = _mm512_loadu_si512(w + j * kcp + k);
+#pragma GCC unroll 8
+                for (int r = 0; r < rg; r++) {
+                    __m512i av = _mm512_maskz_loadu_epi8(mask, a[r] + k);
+                    if (mode == GEMM_A_XOR)
+                        av = _mm512_xor_si512(av, _mm512_set1_epi8((char)0x80));
+#pragma GCC unroll 8
+                    for (int j = 0; j < n; j++)
+                        acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], av, wv[j]);
+                }
+            }
+            w += n * kcp;
+        }
+#pragma GCC unroll 8
+        for (int r = 0; r < rg; r++) {
+            if (first + r >= g->mr)
+                break;
+            uint8_t* c = gemm_out_row(p, arena, g->m0 + first + r, 0);
+#pragma GCC unroll 8
+            for (int j = 0; j < n; j++) {
+                const int32_t x = _mm512_reduce_add_epi32(acc[r][j]) + bias[j];
+                c[j] = qrun_requantize(x + g->term[first + r], rq.scale[j], &rq);
+            }
+        }
+    }
+}
+
+/* (channels, rows per group): at most 24 accumulators. */
+#define GEMM_K_MAJOR_INSTANCES(prefix, mode)                                                 \
+    GEMM_K_MAJOR_INSTANCE(prefix##_gemm_7x1k64__avx512vnni, 1, 7, mode)                      \
+    GEMM_K_MAJOR_INSTANCE(prefix##_gemm_7x2k64__avx512vnni, 2, 7, mode)                      \
+    GEMM_K_MAJOR_INSTANCE(prefix##_gemm_7x3k64__avx512vnni, 3, 7, mode)                      \
+    GEMM_K_MAJOR_INSTANCE(prefix##_gemm_4x4k64__avx512vnni, 4, 4, mode)                      \
+    GEMM_K_MAJOR_INSTANCE(prefix##_gemm_4x5k64__avx512vnni, 5, 4, mode)                      \
+    GEMM_K_MAJOR_INSTANCE(prefix##_gemm_4x6k64__avx512vnni, 6, 4, mode)                      \
+    GEMM_K_MAJOR_INSTANCE(prefix##_gemm_3x7k64__avx512vnni, 7, 3, mode)                      \
+    GEMM_K_MAJOR_INSTANCE(prefix##_gemm_3x8k64__avx512vnni, 8, 3, mode)
+#define GEMM_K_MAJOR_INSTANCE(name, n, rg, mode)                                             \
+    QRUN_TARGET_VNNI static void name(const qrun_gemm_params* p, uint8_t* arena,             \
+                                      const gemm_tile* g, int64_t block) {                   \
+        (void)block;                                                                         \
+        gemm_block_k_major(p, arena, g, n, rg, mode);                                        \
+    }
+GEMM_K_MAJOR_INSTANCES(qu8, GEMM_A_RAW)
+GEMM_K_MAJOR_INSTANCES(qs8, GEMM_A_XOR)
+
+#define GEMM_K_MAJOR_CHANNELS(prefix)                                                        \
+    {prefix##_gemm_7x1k64__avx512vnni, prefix##_gemm_7x2k64__avx512vnni,                      \
+     prefix##_gemm_7x3k64__avx512vnni, prefix##_gemm_4x4k64__avx512vnni,                      \
+     prefix##_gemm_4x5k64__avx512vnni, prefix##_gemm_4x6k64__avx512vnni,                      \
+     prefix##_gemm_3x7k64__avx512vnni, prefix##_gemm_3x8k64__avx512vnni}
+
 /* The kernel for tiles of `rows` rows (MR, or 1) of this op. */
 static gemm_block_fn gemm_block_for(const qrun_gemm_params* p, int64_t rows) {
     static const gemm_block_fn by_mode[3][2][GEMM_NV_MAX] = {
         {GEMM_VNNI_WIDTHS(qu8, 7), GEMM_VNNI_WIDTHS(qu8, 1)},
         {GEMM_VNNI_WIDTHS(qs8, 7), GEMM_VNNI_WIDTHS(qs8, 1)},
         {GEMM_VNNI_WIDTHS(qs8_wu8, 7), GEMM_VNNI_WIDTHS(qs8_wu8, 1)}};
+    static const gemm_block_fn k_major[2][QRUN_GEMM_K_MAJOR_N_MAX] = {
+        GEMM_K_MAJOR_CHANNELS(qu8), GEMM_K_MAJOR_CHANNELS(qs8)};
     const int mode = p->w_unsigned ? GEMM_W_UNSIGNED : p->a_flip ? GEMM_A_RAW : GEMM_A_XOR;
+    if (p->k_major)
+        return k_major[mode][p->n - 1];
     return by_mode[mode][rows == 1][p->nr / 16 - 1];
 }
 
@@ -364,9 +518,9 @@ static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, const gemm_til
             acc[r][j] = bias;
     }
 
-    for (int64_t t = 0; t < p->ks; t++) {
+    GEMM_FOR_EACH_TAP(g, ky, kx) {
         const uint8_t* a[QRUN_GEMM_MR];
-        gemm_rows(p, g, t, a, QRUN_GEMM_MR);
+        gemm_rows(p, g, ky, kx, 0, QRUN_GEMM_MR, a);
         /* 8 bytes of K per row at a time: sign-extended once, then 4 pairs broadcast. */
         for (int64_t k = 0; k < kc; k += 8) {
             const int64_t n = kc - k < 8 ? kc - k : 8;
@@ -446,9 +600,9 @@ static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, const gemm_til
         for (int64_t j = 0; j < QRUN_GEMM_NR; j++)
             acc[r][j] = bias[j];
 
-    for (int64_t t = 0; t < p->ks; t++) {
+    GEMM_FOR_EACH_TAP(g, ky, kx) {
         const uint8_t* a[QRUN_GEMM_MR];
-        gemm_rows(p, g, t, a, QRUN_GEMM_MR);
+        gemm_rows(p, g, ky, kx, 0, QRUN_GEMM_MR, a);
         for (int64_t k = 0; k < p->kc; k++) {
             for (int64_t r = 0; r < QRUN_GEMM_MR; r++) {
                 const int32_t x = qrun_load_a(a[r][k], flip);

@@ -62,6 +62,16 @@
 #ifndef QRUN_GEMM_DOT_OFFSET
 #define QRUN_GEMM_DOT_OFFSET 0
 #endif
+/* IGEMM kx_fused: at most this many kernel rows, and window bytes per pixel (a tile gathers
+ * the windows that cross an edge into MR rows of this size). */
+#define QRUN_GEMM_FUSED_KH_MAX 16
+#define QRUN_GEMM_FUSED_WINDOW_MAX 2048
+/* The K-major kernels (small N) exist in the VNNI build only. */
+#if defined(QRUN_ISA_AVX512VNNI)
+#define QRUN_GEMM_K_MAJOR_N_MAX 8
+#else
+#define QRUN_GEMM_K_MAJOR_N_MAX 0
+#endif
 #ifndef QRUN_GEMM_NR_STEP
 #define QRUN_GEMM_NR_STEP QRUN_GEMM_NR
 #endif

@@ -41,6 +41,10 @@ typedef struct {
                                 unsigned value + 128: bias -= 128 * weight sums; or, for int8
                                 A, the weights may be packed + 128 instead (w_unsigned):
                                 a_sum_mult -= 128 */
+    int32_t gemm_fused_kh_max; /* IGEMM kx_fused: at most this many kernel rows and */
+    int32_t gemm_fused_window_max; /* window bytes (kh * kw * in_c) */
+    int32_t gemm_k_major_n_max; /* nonzero: the K-major kernels for at most this many
+                                   output channels (qrun_gemm_params.k_major) */
     int32_t dw_cr;       /* channels per packed depthwise block */
     int32_t dw_quad_cr;  /* nonzero: channels per block of the depthwise int8-quad layout
                             (u8 x s8 dot products, int8 weights; qrun_dwconv_params.quads) */
@@ -58,11 +62,18 @@ typedef struct {
 
 /* C[m, n] = requant(bias[n] + sum_k A[m, k] * W[k, n] + a_sum_mult * sum_k A[m, k]).
  * A is read as int8 after XOR with a_flip (0x80 turns uint8 x into the int8 x - 128).
- * GEMM: row m of A starts at a_off + m * a_stride.
- * IGEMM: row m is the concatenation over taps t of the kc bytes at
- *        a_off + indirection[m * ks + t], or of `zero` when that entry is -1.
+ * GEMM (tap_rows NULL): row m of A is the kc bytes at a_off + m * a_stride (ks 1).
+ * IGEMM: pixel m is (q, x) = (m / out_w, m % out_w); its window tap (ky, kx) is the in_c
+ *        bytes at a_off + tap_rows[q * kh + ky] + tap_cols[x * kw + kx], or `zero` when that
+ *        sum is negative (an entry outside the input is below -2^60). Row m of A is the
+ *        concatenation of its taps, ky-major: ks = kh * kw taps of kc = in_c bytes; or, with
+ *        kx_fused (dilation 1 across), ks = kh taps of kc = kw * in_c bytes, each a pixel's kw
+ *        contiguous taps (gathered when the window crosses the left or right edge; `zero`
+ *        then holds kc bytes; kh <= gemm_fused_kh_max, kh * kc <= gemm_fused_window_max).
  * packed_w: for each block of nr channels: nr int32 biases, then ks * ceil(kc / gemm_kr)
- *           groups of nr x gemm_kr int8 weights (channels and K padded with zeros). */
+ *           groups of nr x gemm_kr int8 weights (channels and K padded with zeros);
+ *           k_major (n <= gemm_k_major_n_max, nr == n): 64 bytes holding the n int32 biases,
+ *           then per tap, n rows of kc int8 weights, each zero-padded to a multiple of 64. */
 typedef struct {
     int64_t m;
     int64_t n;
@@ -71,7 +82,15 @@ typedef struct {
     int64_t nr;               /* channels per packed weight block (see qrun_isa_info) */
     int64_t a_off;
     int64_t a_stride;
-    const int64_t* indirection;
+    const int64_t* tap_rows;  /* IGEMM: [batch * out_h][kh] byte offsets of input rows */
+    const int64_t* tap_cols;  /* IGEMM: [out_w][kw] byte offsets within an input row */
+    int64_t out_w;
+    int64_t col_step;         /* IGEMM: nonzero when MR consecutive pixels of an output row
+                                 whose windows are inside across read pixels col_step bytes
+                                 apart, tap by tap */
+    int64_t kh;
+    int64_t kw;
+    int64_t in_c;
     const uint8_t* zero;
     const void* packed_w;
     int64_t c_off;
@@ -79,6 +98,8 @@ typedef struct {
     int32_t a_flip;
     int32_t a_sum_mult;
     int32_t w_unsigned;       /* gemm_dot_offset builds: int8 A, weights packed + 128 */
+    int32_t kx_fused;
+    int32_t k_major;
     qrun_requant rq;
 } qrun_gemm_params;
 

@@ -25,6 +25,9 @@ class Backend:
     gemm_nr_step: int
     gemm_kr: int
     gemm_dot_offset: int
+    gemm_fused_kh_max: int
+    gemm_fused_window_max: int
+    gemm_k_major_n_max: int
     dw_cr: int
     dw_quad_cr: int
     dw_row_cr: int
@@ -55,8 +58,9 @@ def _make(isa: str, module) -> Backend:
         raise BackendError("module _qrun_%s reports ISA %r" % (isa, name))
     return Backend(isa, module.ffi, module.lib, info.gemm_mr, info.gemm_nr,
                    info.gemm_nr_step, info.gemm_kr,
-                   info.gemm_dot_offset, info.dw_cr, info.dw_quad_cr,
-                   info.dw_row_cr)
+                   info.gemm_dot_offset, info.gemm_fused_kh_max,
+                   info.gemm_fused_window_max, info.gemm_k_major_n_max, info.dw_cr,
+                   info.dw_quad_cr, info.dw_row_cr)
 
 
 def cpu_isas() -> list:

@@ -13,9 +13,10 @@ from ..interpreter.kernels.common import out_size, pad_before
 from ..interpreter.schema import Activation
 from . import rules
 from .depthwise import pack_dwconv_rows, row_indirection, row_kernel_lanes
-from .packing import (deconv_indirection, dwconv_quad_channels, gemm_block_width,
-                      indirection_buffer, pack_dwconv, pack_dwconv_quads, pack_gemm,
-                      unsigned_weights_pay, window_indirection)
+from .packing import (deconv_taps, dwconv_quad_channels, gemm_block_width, gemm_tap_buffers,
+                      indirection_buffer, k_major_pays, pack_dwconv, pack_dwconv_quads,
+                      pack_gemm, pack_gemm_k_major, unsigned_weights_pay, window_indirection,
+                      window_taps)
 from .plan import activation_domain, wrap_int32, zero_row
 from .table import delegate_op
 
@@ -69,8 +70,10 @@ def fill_gemm(ctx, p, op, w2d: np.ndarray, ks: int) -> None:
     # A u8 x s8 dot product (VNNI, gemm_dot_offset 128) reads A as the value + 128 (its weight
     # sums come off the bias), or, for int8 A where it pays, the weights are stored + 128
     # instead (the kernel's row-sum term takes 128 x the row sum of A off).
-    nr = gemm_block_width(n, be.gemm_nr_step, be.gemm_nr)
-    w_unsigned = bool(be.gemm_dot_offset) and not flip and unsigned_weights_pay(
+    # Few channels: the K-major kernels (no unsigned weights: their K padding meets A).
+    k_major = k_major_pays(n, k // ks, be.gemm_k_major_n_max)
+    nr = n if k_major else gemm_block_width(n, be.gemm_nr_step, be.gemm_nr)
+    w_unsigned = bool(be.gemm_dot_offset) and not flip and not k_major and unsigned_weights_pay(
         ks, k // ks, -(-n // nr))
     a_offset, w_offset = (0, be.gemm_dot_offset) if w_unsigned else (be.gemm_dot_offset, 0)
 
@@ -80,9 +83,11 @@ def fill_gemm(ctx, p, op, w2d: np.ndarray, ks: int) -> None:
         wsum = w8.sum(axis=1, dtype=np.int64)
         bias = _bias(op, n) - (zx + a_offset) * wsum + k * zx * zw
         stored = (w8 + w_offset).astype(np.uint8).view(np.int8)
+        if k_major:
+            return pack_gemm_k_major(stored, wrap_int32(bias), ks)
         return pack_gemm(stored, wrap_int32(bias), ks, nr, be.gemm_kr)
     p.n, p.kc, p.ks, p.nr = n, k // ks, ks, nr
-    p.w_unsigned = w_unsigned
+    p.w_unsigned, p.k_major = w_unsigned, k_major
     p.packed_w = ctx.weights(op, "packed_w", pack, "uint8_t")
     p.a_flip = flip
     p.a_sum_mult = -zw - w_offset
@@ -132,19 +137,27 @@ def build_conv(op, ctx):
     x, w, out = op.inputs[0], op.inputs[1], op.outputs[0]
     b, ih, iw, kh, kw, oh, ow, pt, pl = _conv_geometry(op)
     c, o = x.shape[3], w.shape[0]
+    s = op.options
+    gemm = kh == kw == 1 and s.stride_h == s.stride_w == 1
+    # A window's kw taps are contiguous in memory (dilation 1 across): one tap of kw * c bytes
+    # per kernel row, fewer and longer K loops, for few input channels (16 or more: no faster)
+    # or for the K-major kernels (few output channels), whose vectors run along K.
+    be = ctx.backend
+    fused = (not gemm and kw > 1 and s.dilation_w_factor == 1
+             and (c < 16 or o <= be.gemm_k_major_n_max)
+             and kh <= be.gemm_fused_kh_max and kh * kw * c <= be.gemm_fused_window_max)
     p = ctx.new("qrun_gemm_params *")
-    fill_gemm(ctx, p, op, w.constant.reshape(o, kh * kw * c), kh * kw)
+    fill_gemm(ctx, p, op, w.constant.reshape(o, kh * kw * c), kh if fused else kh * kw)
     p.m = b * oh * ow
     p.c_off, p.c_stride = ctx.offset(out, p.m * o), o
-    s = op.options
-    if kh == kw == 1 and s.stride_h == s.stride_w == 1:
+    if gemm:
         p.a_off, p.a_stride = ctx.offset(x, p.m * c), c
         return "GEMM", p
     p.a_off = ctx.offset(x)
-    p.indirection = indirection_buffer(ctx, window_indirection, (
+    gemm_tap_buffers(ctx, p, window_taps, (
         b, ih, iw, c, oh, ow, kh, kw, s.stride_h, s.stride_w, s.dilation_h_factor,
-        s.dilation_w_factor, pt, pl), x.nbytes)
-    p.zero = ctx.buffer(zero_row(c, x.zero_point, x.dtype), "uint8_t")
+        s.dilation_w_factor, pt, pl), x.nbytes, fused)
+    p.zero = ctx.buffer(zero_row(p.kc, x.zero_point, x.dtype), "uint8_t")
     return "IGEMM", p
 
 
@@ -297,7 +310,7 @@ def build_transpose_conv(op, ctx):
     p.m = b * oh * ow
     p.a_off = ctx.offset(x)
     p.c_off, p.c_stride = ctx.offset(y, p.m * o), o
-    p.indirection = indirection_buffer(ctx, deconv_indirection, (
-        b, ih, iw, c, oh, ow, kh, kw, sh, sw, ph, pw), x.nbytes)
+    gemm_tap_buffers(ctx, p, deconv_taps, (b, ih, iw, c, oh, ow, kh, kw, sh, sw, ph, pw),
+                     x.nbytes, False)
     p.zero = ctx.buffer(zero_row(c, x.zero_point, x.dtype), "uint8_t")
     return "IGEMM", p

@@ -45,6 +45,26 @@ def pack_gemm(w: np.ndarray, bias: np.ndarray, ks: int, nr: int, kr: int) -> np.
     return packed
 
 
+def k_major_pays(n: int, kc: int, n_max: int) -> bool:
+    """The K-major kernels (vectors along K, for n <= n_max channels) when they waste fewer
+    lanes than the channel blocks of 16 x (K in 4s)."""
+    return n <= n_max and kc / _blocks(kc, 64) / 64 > n / _blocks(n, 16) / 16 * kc / (
+        _blocks(kc, 4) * 4)
+
+
+def pack_gemm_k_major(w: np.ndarray, bias: np.ndarray, ks: int) -> np.ndarray:
+    """w: [n, ks * kc] int8 values (tap-major, n <= 16), bias: [n] int32 -> bytes: 64 bytes
+    holding the n biases, then [ks][n][kc rounded up to 64] int8 (K zero-padded)."""
+    n, k = w.shape
+    kc = k // ks
+    wp = np.zeros((ks, n, _blocks(kc, 64) * 64), np.int8)
+    wp[:, :, :kc] = w.reshape(n, ks, kc).transpose(1, 0, 2)
+    packed = aligned_bytes(64 + wp.size)
+    packed[:4 * n] = np.asarray(bias, np.int32).view(np.uint8)
+    packed[64:] = wp.view(np.uint8).ravel()
+    return packed
+
+
 def aligned_bytes(size: int, alignment: int = 64) -> np.ndarray:
     """A zeroed uint8 array whose data starts on an `alignment`-byte boundary: the SIMD
     kernels' full-vector weight loads then never straddle two cache lines."""
@@ -103,23 +123,38 @@ def pack_dwconv_quads(w: np.ndarray, bias: np.ndarray, scale: np.ndarray) -> np.
     return np.concatenate(parts)
 
 
+OUTSIDE = -(1 << 60)   # a tap term outside the input: any sum with it stays negative
+
+
+def _separable_terms(batch: int, in_h: int, in_w: int, pixel_bytes: int, iy: np.ndarray,
+                     iy_ok: np.ndarray, ix: np.ndarray, ix_ok: np.ndarray) -> tuple:
+    """The byte offsets of the input pixels each window tap reads, as a row term
+    [batch * out_h, k_h] (batch included) and a column term [out_w, k_w], from the row index
+    iy[oy, ky] and column index ix[ox, kx] (OUTSIDE where not *_ok)."""
+    image = np.arange(batch, dtype=np.int64)[:, None, None] * in_h * in_w * pixel_bytes
+    rows = np.where(iy_ok[None], image + iy.astype(np.int64) * in_w * pixel_bytes, OUTSIDE)
+    return (rows.reshape(-1, iy.shape[1]),
+            np.where(ix_ok, ix.astype(np.int64) * pixel_bytes, OUTSIDE))
+
+
 def _separable_indirection(batch: int, in_h: int, in_w: int, pixel_bytes: int,
                            iy: np.ndarray, iy_ok: np.ndarray, ix: np.ndarray,
                            ix_ok: np.ndarray) -> np.ndarray:
-    """[batch * out_h * out_w, k_h * k_w] byte offsets of input pixels from the row index
-    iy[oy, ky] and column index ix[ox, kx] each tap reads (-1 where not *_ok): a row term
-    and a column term, hugely negative where invalid, so one add and one clamp do it."""
-    outside = -(1 << 60)
-    rows = np.where(iy_ok, iy.astype(np.int64) * in_w * pixel_bytes, outside)
-    cols = np.where(ix_ok, ix.astype(np.int64) * pixel_bytes, outside)
-    (out_h, k_h), (out_w, k_w) = rows.shape, cols.shape
-    ind = np.empty((batch, out_h, out_w, k_h, k_w), np.int64)
-    np.add(rows[None, :, None, :, None], cols[None, None, :, None, :], out=ind)
-    if batch > 1:
-        ind += (np.arange(batch, dtype=np.int64) * in_h * in_w * pixel_bytes)[:, None, None, None,
-                                                                             None]
+    """[batch * out_h * out_w, k_h * k_w] byte offsets of input pixels (-1 where not *_ok):
+    the sum of the row and column terms, clamped."""
+    rows, cols = _separable_terms(batch, in_h, in_w, pixel_bytes, iy, iy_ok, ix, ix_ok)
+    (q, k_h), (out_w, k_w) = rows.shape, cols.shape
+    ind = np.empty((q, out_w, k_h, k_w), np.int64)
+    np.add(rows[:, None, :, None], cols[None, :, None, :], out=ind)
     np.maximum(ind, -1, out=ind)
-    return ind.reshape(batch * out_h * out_w, k_h * k_w)
+    return ind.reshape(q * out_w, k_h * k_w)
+
+
+def _window_indices(out_h: int, out_w: int, k_h: int, k_w: int, stride_h: int, stride_w: int,
+                    dil_h: int, dil_w: int, pad_top: int, pad_left: int) -> tuple:
+    iy = np.arange(out_h)[:, None] * stride_h - pad_top + np.arange(k_h)[None, :] * dil_h
+    ix = np.arange(out_w)[:, None] * stride_w - pad_left + np.arange(k_w)[None, :] * dil_w
+    return iy, ix
 
 
 def window_indirection(batch: int, in_h: int, in_w: int, pixel_bytes: int, out_h: int,
@@ -128,24 +163,86 @@ def window_indirection(batch: int, in_h: int, in_w: int, pixel_bytes: int, out_h
     """Convolution and pooling windows: [batch * out_h * out_w, k_h * k_w] int64, the byte
     offset of the input pixel each window tap reads (relative to the input tensor), -1 where
     the tap falls in the padding."""
-    iy = np.arange(out_h)[:, None] * stride_h - pad_top + np.arange(k_h)[None, :] * dil_h
-    ix = np.arange(out_w)[:, None] * stride_w - pad_left + np.arange(k_w)[None, :] * dil_w
+    iy, ix = _window_indices(out_h, out_w, k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top,
+                             pad_left)
     return _separable_indirection(batch, in_h, in_w, pixel_bytes, iy, (iy >= 0) & (iy < in_h),
                                   ix, (ix >= 0) & (ix < in_w))
 
 
-def deconv_indirection(batch: int, in_h: int, in_w: int, pixel_bytes: int, out_h: int,
-                       out_w: int, k_h: int, k_w: int, stride_h: int, stride_w: int,
-                       pad_top: int, pad_left: int) -> np.ndarray:
-    """Transpose convolution as a gather: output (oy, ox) takes tap (ky, kx) from the input
-    pixel that scatters there, iy = (oy + pad_top - ky) / stride_h when that divides; -1
-    where no input pixel does."""
+def _deconv_args(batch, in_h, in_w, pixel_bytes, out_h, out_w, k_h, k_w, stride_h, stride_w,
+                 pad_top, pad_left) -> tuple:
     ty = np.arange(out_h)[:, None] + pad_top - np.arange(k_h)[None, :]
     tx = np.arange(out_w)[:, None] + pad_left - np.arange(k_w)[None, :]
     iy, ix = ty // stride_h, tx // stride_w
-    return _separable_indirection(
-        batch, in_h, in_w, pixel_bytes, iy, (ty % stride_h == 0) & (iy >= 0) & (iy < in_h),
-        ix, (tx % stride_w == 0) & (ix >= 0) & (ix < in_w))
+    return (batch, in_h, in_w, pixel_bytes, iy, (ty % stride_h == 0) & (iy >= 0) & (iy < in_h),
+            ix, (tx % stride_w == 0) & (ix >= 0) & (ix < in_w))
+
+
+def window_taps(batch: int, in_h: int, in_w: int, pixel_bytes: int, out_h: int, out_w: int,
+                k_h: int, k_w: int, stride_h: int, stride_w: int, dil_h: int, dil_w: int,
+                pad_top: int, pad_left: int) -> tuple:
+    """The IGEMM's convolution taps (qrun_gemm_params.tap_rows, tap_cols): byte offsets of
+    the input rows [batch * out_h, k_h] and columns [out_w, k_w] each tap reads, OUTSIDE in
+    the padding. Kilobytes where window_indirection holds out_h * out_w * k_h * k_w."""
+    iy, ix = _window_indices(out_h, out_w, k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top,
+                             pad_left)
+    return _separable_terms(batch, in_h, in_w, pixel_bytes, iy, (iy >= 0) & (iy < in_h), ix,
+                            (ix >= 0) & (ix < in_w))
+
+
+def deconv_taps(*args) -> tuple:
+    """Transpose convolution as a gather, in window_taps' form (args as its, without
+    dilations): output (oy, ox) takes tap (ky, kx) from the input pixel that scatters there,
+    iy = (oy + pad_top - ky) / stride_h when that divides; OUTSIDE where no input pixel
+    does."""
+    return _separable_terms(*_deconv_args(*args))
+
+
+def uniform_col_step(cols: np.ndarray, mr: int) -> int:
+    """qrun_gemm_params.col_step: the byte step d such that for every run of mr output
+    columns x0 .. x0 + mr - 1 whose first tap of x0 and last tap of x0 + mr - 1 are inside,
+    every tap of column x0 + i is inside at cols[x0] + i * d; 0 when there is none."""
+    valid = cols >= 0
+    both = valid[1:] & valid[:-1]
+    steps = np.unique((cols[1:] - cols[:-1])[both])
+    if len(cols) < mr or len(steps) != 1:
+        return 0
+    step = int(steps[0])
+    runs = np.lib.stride_tricks.sliding_window_view(cols, mr, axis=0)   # [x0, kw, mr]
+    chosen = (runs[:, 0, 0] >= 0) & (runs[:, -1, -1] >= 0)
+    expect = runs[chosen, :, :1] + np.arange(mr) * step
+    return step if np.array_equal(runs[chosen], expect) else 0
+
+
+def gemm_tap_buffers(ctx, p, make: Callable[..., tuple], args: tuple, input_nbytes: int,
+                     fused: bool) -> None:
+    """Fills the IGEMM's tap fields of `p` (tap_rows, tap_cols, col_step, out_w, kh, kw, in_c,
+    kx_fused) from make(*args) (args: batch, in_h, in_w, pixel_bytes, out_h, out_w, k_h, k_w,
+    ...), one set of buffers per geometry for all the ops of a graph. Checked: every tap reads
+    a whole pixel inside the input, an outside term is OUTSIDE, with `fused` a window inside
+    across reads its kw pixels contiguously, and col_step holds (uniform_col_step)."""
+    pixel_bytes = args[3]
+
+    def build(part: int) -> np.ndarray:
+        rows, cols = make(*args)
+        for t in (rows, cols):
+            if np.any((t < 0) & (t != OUTSIDE)):
+                raise PlanError("tap offsets out of range")
+        top = rows.max(initial=-1), cols.max(initial=-1)
+        if min(top) >= 0 and top[0] + top[1] + pixel_bytes > input_nbytes:
+            raise PlanError("taps reach past the input")
+        if fused:
+            inside = (cols[:, 0] >= 0) & (cols[:, -1] >= 0)
+            run = cols[inside, :1] + np.arange(cols.shape[1]) * pixel_bytes
+            if not np.array_equal(cols[inside], run):
+                raise PlanError("fused taps are not contiguous")
+        return (rows, cols, np.array([uniform_col_step(cols, ctx.backend.gemm_mr)]))[part]
+    key = (make.__name__, input_nbytes) + tuple(args)
+    p.tap_rows = ctx.shared_buffer(key + ("rows",), lambda: build(0), "int64_t")
+    p.tap_cols = ctx.shared_buffer(key + ("cols",), lambda: build(1), "int64_t")
+    p.col_step = ctx.shared_buffer(key + ("step",), lambda: build(2), "int64_t")[0]
+    p.out_w, p.kh, p.kw, p.in_c = args[5], args[6], args[7], pixel_bytes
+    p.kx_fused = fused
 
 
 def indirection_buffer(ctx, make: Callable[..., np.ndarray], args: tuple, input_nbytes: int,

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.delegate.util import check_delegate
+from qrun import Interpreter
+from tests.delegate.util import ISAS, check_delegate, forced_isa
 from tests.ops.conv_util import ACTIVATIONS, ConvModel, out_dim
 
 SCHEMES = ("int8", "int8pc", "uint8")
@@ -79,9 +80,62 @@ TILE_GEOMETRIES = [
     ((1, 7, 7, 320), 1280, (1, 1), (1, 1), (1, 1), "VALID"),   # wide N, long K
 ]
 
+# Shapes for the small-N (K-major) kernels, the fused kx taps (few input channels: a window
+# row's kw pixels as one tap, gathered at the left and right edges) and the interior tiles
+# (MR pixels of one output row read at a fixed step): N = 1, 2, 3, 5, 8, Cin = 1, 3, 7x7
+# kernels, strides, dilations, batches, windows wider than the input.
+SMALL_GEOMETRIES = [
+    ((1, 19, 23, 32), 3, (7, 7), (1, 1), (1, 1), "SAME"),     # K-major, fused 7 x 224 bytes
+    ((2, 12, 17, 3), 32, (7, 7), (1, 1), (1, 1), "SAME"),     # fused 7 x 21, batch 2
+    ((1, 21, 25, 3), 16, (3, 3), (2, 2), (1, 1), "SAME"),     # first layer, stride 2
+    ((1, 16, 18, 1), 8, (3, 3), (1, 1), (1, 1), "VALID"),     # Cin 1, N 8
+    ((1, 13, 30, 5), 1, (5, 5), (1, 2), (1, 1), "SAME"),      # N 1, stride 2 across
+    ((1, 15, 20, 7), 2, (3, 3), (1, 1), (2, 1), "SAME"),      # N 2, dilation down (fused)
+    ((1, 15, 20, 3), 5, (3, 3), (1, 1), (1, 2), "SAME"),      # N 5, dilation across
+    ((1, 9, 31, 40), 8, (3, 3), (1, 1), (1, 1), "SAME"),      # K-major, 3 taps of 120
+    ((1, 4, 5, 3), 3, (7, 7), (1, 1), (1, 1), "SAME"),        # window wider than the input
+    ((1, 11, 40, 16), 24, (3, 3), (1, 1), (1, 1), "SAME"),    # interior tiles, not fused
+    ((2, 10, 14, 2), 7, (7, 7), (2, 2), (2, 2), "SAME"),      # N 7, dilation both ways
+]
+
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("g", range(len(TILE_GEOMETRIES)))
 def test_conv_gemm_tiles(scheme, g):
     check_delegate(conv_model(scheme, TILE_GEOMETRIES[g], ACTIVATIONS[g % 4], seed=20 + g),
                    seed=g)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("g", range(len(SMALL_GEOMETRIES)))
+def test_conv_small_channels(scheme, g):
+    check_delegate(conv_model(scheme, SMALL_GEOMETRIES[g], ACTIVATIONS[g % 4], seed=40 + g),
+                   seed=g)
+
+
+@pytest.mark.parametrize("scheme,in_zp,out_zp", [
+    ("int8", -128, 127), ("int8pc", 127, -128), ("uint8", 0, 255), ("uint8", 255, 0),
+    ("uint8", 0, 0), ("uint8", 255, 255)])
+@pytest.mark.parametrize("g", [0, 1, 4])
+def test_conv_small_channels_zero_points(scheme, in_zp, out_zp, g):
+    check_delegate(conv_model(scheme, SMALL_GEOMETRIES[g], "NONE", seed=13, in_zp=in_zp,
+                              out_zp=out_zp), seed=17)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("g,fused,k_major,interior", [
+    (0, "with K-major", True, True), (1, True, False, True), (3, True, False, True),
+    (6, False, False, True), (9, False, False, True), (10, False, False, True)])
+def test_conv_small_channels_plan(isa, g, fused, k_major, interior):
+    """The small-channel geometries above take the paths they are meant to test (32 input
+    channels are fused only for the K-major kernels, which want long taps)."""
+    with forced_isa(isa):
+        it = Interpreter(model_content=conv_model("int8", SMALL_GEOMETRIES[g], "NONE", seed=1))
+        it.allocate_tensors()
+    (step,) = it._graphs[0].steps
+    ffi = step._ctx.ffi
+    p = ffi.cast("qrun_gemm_params *", step._plan.nodes[0].params)
+    has_k_major = step._ctx.backend.gemm_k_major_n_max > 0
+    assert bool(p.kx_fused) == (has_k_major if fused == "with K-major" else fused)
+    assert bool(p.k_major) == (k_major and has_k_major)
+    assert (p.col_step != 0) == interior

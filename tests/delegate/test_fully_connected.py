@@ -22,6 +22,10 @@ GEOMETRIES = [
     ((13, 258), 97, False),        # K % 4 == 2, 16-wide blocks, rows past two row tiles
     ((1, 1280), 1001, False),      # a classifier head: long K, many channel blocks
     ((11, 515), 144, False),       # 48-wide blocks, K % 8 == 3
+    ((9, 200), 2, False),          # K-major (N <= 8): K tails past 64, rows past MR
+    ((1, 77), 3, False),           # K-major, one row, K under 2 x 64
+    ((15, 128), 5, False),         # K-major, 2 row groups, whole 64-byte K steps
+    ((8, 1000), 8, False),         # K-major, 3-row groups overlapping at the tile's end
 ]
 
 

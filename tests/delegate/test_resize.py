@@ -77,7 +77,7 @@ def _allocated(shape=None, **kw):
 
 
 def _plan_pointers(it):
-    """{op index: (packed weights address, indirection address or 0)} of the delegated
+    """{op index: (packed weights address, tap or indirection address or 0)} of the delegated
     convolutions and fully connected ops, read back from the C plan."""
     (step,) = it._graphs[0].steps
     assert isinstance(step, DelegateStep)
@@ -92,7 +92,8 @@ def _plan_pointers(it):
     out = {}
     for op, n in zip(ops, nodes):
         p = ffi.cast(types[n.kind], n.params)
-        ind = p.indirection if n.kind != lib.QRUN_OP_GEMM else ffi.NULL
+        ind = (ffi.NULL if n.kind == lib.QRUN_OP_GEMM else p.tap_rows
+               if n.kind == lib.QRUN_OP_IGEMM else p.indirection)
         out[op.index] = (int(ffi.cast("uintptr_t", p.packed_w)),
                          int(ffi.cast("uintptr_t", ind)))
     return out
