@@ -71,7 +71,7 @@ def fill_gemm(ctx, p, op, w2d: np.ndarray, ks: int) -> None:
     # sums come off the bias), or, for int8 A where it pays, the weights are stored + 128
     # instead (the kernel's row-sum term takes 128 x the row sum of A off).
     # Few channels: the K-major kernels (no unsigned weights: their K padding meets A).
-    k_major = k_major_pays(n, k // ks, be.gemm_k_major_n_max)
+    k_major = k_major_pays(n, ks, k // ks, be.gemm_k_major_n_max)
     nr = n if k_major else gemm_block_width(n, be.gemm_nr_step, be.gemm_nr)
     w_unsigned = bool(be.gemm_dot_offset) and not flip and not k_major and unsigned_weights_pay(
         ks, k // ks, -(-n // nr))

@@ -45,11 +45,15 @@ def pack_gemm(w: np.ndarray, bias: np.ndarray, ks: int, nr: int, kr: int) -> np.
     return packed
 
 
-def k_major_pays(n: int, kc: int, n_max: int) -> bool:
-    """The K-major kernels (vectors along K, for n <= n_max channels) when they waste fewer
-    lanes than the channel blocks of 16 x (K in 4s)."""
-    return n <= n_max and kc / _blocks(kc, 64) / 64 > n / _blocks(n, 16) / 16 * kc / (
-        _blocks(kc, 4) * 4)
+def k_major_pays(n: int, ks: int, kc: int, n_max: int) -> bool:
+    """The K-major kernels (vectors along K, for n <= n_max channels) when cheaper per row:
+    per tap, a 64-byte step (load, XOR, n dot products) per 64 bytes of K, then a horizontal
+    sum and a scalar requantization per channel (~18); the channel blocks: a step (broadcast,
+    XOR, a dot product per 16 channels) per 4 bytes of K, then ~8 per 16 channels."""
+    vectors = _blocks(n, 16)
+    k_major = ks * _blocks(kc, 64) * (2 + n) + 18 * n
+    blocks = ks * _blocks(kc, 4) * (2 + vectors) + 8 * vectors
+    return n <= n_max and k_major < blocks
 
 
 def pack_gemm_k_major(w: np.ndarray, bias: np.ndarray, ks: int) -> np.ndarray:

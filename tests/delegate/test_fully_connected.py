@@ -24,7 +24,7 @@ GEOMETRIES = [
     ((11, 515), 144, False),       # 48-wide blocks, K % 8 == 3
     ((9, 200), 2, False),          # K-major (N <= 8): K tails past 64, rows past MR
     ((1, 77), 3, False),           # K-major, one row, K under 2 x 64
-    ((15, 128), 5, False),         # K-major, 2 row groups, whole 64-byte K steps
+    ((15, 256), 5, False),         # K-major, 2 row groups, whole 64-byte K steps
     ((8, 1000), 8, False),         # K-major, 3-row groups overlapping at the tile's end
 ]
 
