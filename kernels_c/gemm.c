@@ -71,9 +71,10 @@ static int32_t gemm_row_sum(const qrun_gemm_params* p, const uint8_t* arena, int
  * computed once per row block, outside the block kernels. */
 static void gemm_row_terms(const qrun_gemm_params* p, const uint8_t* arena, int64_t m0,
                            int64_t mr, int32_t term[QRUN_GEMM_MR]) {
-    for (int64_t r = 0; r < QRUN_GEMM_MR; r++)
-        term[r] = r < mr && p->a_sum_mult != 0 ? p->a_sum_mult * gemm_row_sum(p, arena, m0 + r)
-                                               : 0;
+    memset(term, 0, QRUN_GEMM_MR * sizeof(int32_t));
+    if (p->a_sum_mult != 0)
+        for (int64_t r = 0; r < mr; r++)
+            term[r] = p->a_sum_mult * gemm_row_sum(p, arena, m0 + r);
 }
 
 /* A block of MR rows: where its rows are and their row-sum terms, found once for all the
@@ -90,13 +91,8 @@ typedef struct {
     uint8_t window[QRUN_GEMM_MR][QRUN_GEMM_FUSED_WINDOW_MAX];
     int32_t term[QRUN_GEMM_MR];
     int interior;                         /* see gemm_tile_init */
-    int64_t taps_y, taps_x;               /* the kernel taps: ks = taps_y * taps_x */
+    int64_t q, x;                         /* IGEMM: the output row and column of pixel m0 */
 } gemm_tile;
-
-/* The kernel taps (ky, kx) in order: the packed weights' tap order. */
-#define GEMM_FOR_EACH_TAP(g, ky, kx)                                                         \
-    for (int64_t ky = 0, ky##_end = (g)->taps_y, kx##_end = (g)->taps_x; ky < ky##_end; ky++) \
-        for (int64_t kx = 0; kx < kx##_end; kx++)
 
 /* Row r's kx_fused taps: its window's kw contiguous pixels per kernel row, or, when the
  * window crosses the left or right edge, its pixels gathered (the zero point's bytes
@@ -121,30 +117,28 @@ static void gemm_fuse_taps(const qrun_gemm_params* p, gemm_tile* g, int64_t r) {
     }
 }
 
+/* Tile `tile` into g; IGEMM: g->q, g->x are its first pixel's output row and column, and
+ * move on to the next tile's (a division per tile range, not per row). */
 static void gemm_tile_init(const qrun_gemm_params* p, const uint8_t* arena, int64_t tile,
                            gemm_tile* g) {
     g->m0 = tile * QRUN_GEMM_MR;
     g->mr = QRUN_MIN(QRUN_GEMM_MR, p->m - g->m0);
     g->a_base = arena + p->a_off;
-    g->taps_y = p->tap_rows == NULL ? 1 : p->kh;
-    g->taps_x = p->tap_rows == NULL || p->kx_fused ? 1 : p->kw;
-    /* IGEMM: the first row's output row q and column x, then one step at a time (no
-     * division per row). */
-    int64_t q = 0, x = 0;
-    if (p->tap_rows != NULL) {
-        q = g->m0 / p->out_w;
-        x = g->m0 - q * p->out_w;
-    }
     for (int64_t r = 0; r < QRUN_GEMM_MR; r++) {
         const int64_t m = g->m0 + (r < g->mr ? r : g->mr - 1);
         g->row[r] = g->a_base + m * p->a_stride;
-        if (p->tap_rows != NULL) {
-            g->rows[r] = p->tap_rows + q * p->kh;
-            g->cols[r] = p->tap_cols + x * p->kw;
-            if (r + 1 < g->mr && ++x == p->out_w) {
-                x = 0;
-                q++;
-            }
+        if (p->tap_rows == NULL)
+            continue;
+        if (r >= g->mr) {
+            g->rows[r] = g->rows[r - 1];
+            g->cols[r] = g->cols[r - 1];
+            continue;
+        }
+        g->rows[r] = p->tap_rows + g->q * p->kh;
+        g->cols[r] = p->tap_cols + g->x * p->kw;
+        if (++g->x == p->out_w) {
+            g->x = 0;
+            g->q++;
         }
     }
     /* A full tile within one output row whose windows are all inside across: row r reads
@@ -158,15 +152,15 @@ static void gemm_tile_init(const qrun_gemm_params* p, const uint8_t* arena, int6
     gemm_row_terms(p, arena, g->m0, g->mr, g->term);
 }
 
-/* Rows r0 .. r0 + rows - 1 of the tile at kernel tap (ky, kx): a[r] is row r0 + r. */
-static inline void gemm_rows(const qrun_gemm_params* p, const gemm_tile* g, int64_t ky,
-                             int64_t kx, int r0, const int rows,
-                             const uint8_t* a[QRUN_GEMM_MR]) {
+/* Rows r0 .. r0 + rows - 1 of the tile at kernel tap t: a[r] is row r0 + r. */
+static inline void gemm_rows(const qrun_gemm_params* p, const gemm_tile* g, int64_t t,
+                             int r0, const int rows, const uint8_t* a[QRUN_GEMM_MR]) {
     if (p->tap_rows == NULL) {
         for (int i = 0; i < rows; i++)
             a[i] = g->row[r0 + i];
         return;
     }
+    const int64_t ky = p->tap_yx[2 * t], kx = p->tap_yx[2 * t + 1];
     if (g->interior) {
         const int64_t y = g->rows[0][ky];
         const int64_t step = y < 0 ? 0 : p->col_step;
@@ -266,9 +260,9 @@ static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, cons
             acc[r][j] = bias;
     }
 
-    GEMM_FOR_EACH_TAP(g, ky, kx) {
+    for (int64_t t = 0; t < p->ks; t++) {
         const uint8_t* a[QRUN_GEMM_MR];
-        gemm_rows(p, g, ky, kx, 0, mrows, a);
+        gemm_rows(p, g, t, 0, mrows, a);
         int64_t k = 0;
         for (; k + 4 <= kc; k += 4)
             GEMM_VNNI_STEP(av = _mm512_set1_epi32(gemm_load4(a[r] + k)));
@@ -349,9 +343,9 @@ static inline void gemm_block_k_major(const qrun_gemm_params* p, uint8_t* arena,
 #pragma GCC unroll 8
             for (int j = 0; j < n; j++)
                 acc[r][j] = _mm512_setzero_si512();
-        GEMM_FOR_EACH_TAP(g, ky, kx) {
+        for (int64_t t = 0; t < p->ks; t++) {
             const uint8_t* a[QRUN_GEMM_MR];
-            gemm_rows(p, g, ky, kx, first, rg, a);
+            gemm_rows(p, g, t, first, rg, a);
             for (int64_t k = 0; k < kc; k += 64) {
                 const __mmask64 mask =
                     kc - k >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (kc - k)) - 1;
@@ -518,9 +512,9 @@ static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, const gemm_til
             acc[r][j] = bias;
     }
 
-    GEMM_FOR_EACH_TAP(g, ky, kx) {
+    for (int64_t t = 0; t < p->ks; t++) {
         const uint8_t* a[QRUN_GEMM_MR];
-        gemm_rows(p, g, ky, kx, 0, QRUN_GEMM_MR, a);
+        gemm_rows(p, g, t, 0, QRUN_GEMM_MR, a);
         /* 8 bytes of K per row at a time: sign-extended once, then 4 pairs broadcast. */
         for (int64_t k = 0; k < kc; k += 8) {
             const int64_t n = kc - k < 8 ? kc - k : 8;
@@ -600,9 +594,9 @@ static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, const gemm_til
         for (int64_t j = 0; j < QRUN_GEMM_NR; j++)
             acc[r][j] = bias[j];
 
-    GEMM_FOR_EACH_TAP(g, ky, kx) {
+    for (int64_t t = 0; t < p->ks; t++) {
         const uint8_t* a[QRUN_GEMM_MR];
-        gemm_rows(p, g, ky, kx, 0, QRUN_GEMM_MR, a);
+        gemm_rows(p, g, t, 0, QRUN_GEMM_MR, a);
         for (int64_t k = 0; k < p->kc; k++) {
             for (int64_t r = 0; r < QRUN_GEMM_MR; r++) {
                 const int32_t x = qrun_load_a(a[r][k], flip);
@@ -645,8 +639,12 @@ static void gemm_run(const void* params, uint8_t* arena, int64_t begin, int64_t 
     const qrun_gemm_params* p = (const qrun_gemm_params*)params;
     const int64_t blocks = (p->n + p->nr - 1) / p->nr;
     const gemm_block_fn full = gemm_block_for(p, QRUN_GEMM_MR), single = gemm_block_for(p, 1);
+    gemm_tile g;
+    if (p->tap_rows != NULL) {
+        g.q = begin * QRUN_GEMM_MR / p->out_w;
+        g.x = begin * QRUN_GEMM_MR - g.q * p->out_w;
+    }
     for (int64_t tile = begin; tile < end; tile++) {
-        gemm_tile g;
         gemm_tile_init(p, arena, tile, &g);
         for (int64_t b = 0; b < blocks; b++)
             (g.mr == 1 ? single : full)(p, arena, &g, b);

@@ -84,6 +84,7 @@ typedef struct {
     int64_t a_stride;
     const int64_t* tap_rows;  /* IGEMM: [batch * out_h][kh] byte offsets of input rows */
     const int64_t* tap_cols;  /* IGEMM: [out_w][kw] byte offsets within an input row */
+    const int32_t* tap_yx;    /* IGEMM: [ks][2] kernel tap t's (ky, kx) (kx 0 when fused) */
     int64_t out_w;
     int64_t col_step;         /* IGEMM: nonzero when MR consecutive pixels of an output row
                                  whose windows are inside across read pixels col_step bytes

@@ -48,10 +48,11 @@ def pack_gemm(w: np.ndarray, bias: np.ndarray, ks: int, nr: int, kr: int) -> np.
 def k_major_pays(n: int, ks: int, kc: int, n_max: int) -> bool:
     """The K-major kernels (vectors along K, for n <= n_max channels) when cheaper per row:
     per tap, a 64-byte step (load, XOR, n dot products) per 64 bytes of K, then a horizontal
-    sum and a scalar requantization per channel (~18); the channel blocks: a step (broadcast,
-    XOR, a dot product per 16 channels) per 4 bytes of K, then ~8 per 16 channels."""
+    sum and a scalar requantization per channel (~40, as timed on 3x3 convolutions with 1-4
+    output channels); the channel blocks: a step (broadcast, XOR, a dot product per 16
+    channels) per 4 bytes of K, then ~8 per 16 channels."""
     vectors = _blocks(n, 16)
-    k_major = ks * _blocks(kc, 64) * (2 + n) + 18 * n
+    k_major = ks * _blocks(kc, 64) * (2 + n) + 40 * n
     blocks = ks * _blocks(kc, 4) * (2 + vectors) + 8 * vectors
     return n <= n_max and k_major < blocks
 
@@ -247,6 +248,9 @@ def gemm_tap_buffers(ctx, p, make: Callable[..., tuple], args: tuple, input_nbyt
     p.col_step = ctx.shared_buffer(key + ("step",), lambda: build(2), "int64_t")[0]
     p.out_w, p.kh, p.kw, p.in_c = args[5], args[6], args[7], pixel_bytes
     p.kx_fused = fused
+    kx = np.zeros(1, np.int32) if fused else np.arange(p.kw, dtype=np.int32)
+    p.tap_yx = ctx.buffer(np.stack(np.meshgrid(np.arange(p.kh, dtype=np.int32), kx,
+                                               indexing="ij"), -1).ravel(), "int32_t")
 
 
 def indirection_buffer(ctx, make: Callable[..., np.ndarray], args: tuple, input_nbytes: int,
