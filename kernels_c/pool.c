@@ -175,53 +175,60 @@ static void mean_run(const void* params, uint8_t* arena, int64_t begin, int64_t 
     }
 }
 
-/* ARG_MAX / ARG_MIN over a last axis that fits one vector (segmentation heads: 19-21 classes
- * per pixel), one pixel at a time: the bytes XORed to keys whose signed maximum is the
+/* ARG_MAX / ARG_MIN over a last axis of up to 32 (segmentation heads: 19-21 classes per
+ * pixel), one pixel at a time: the bytes XORed to keys whose signed maximum is the
  * extreme (0x80: uint8 as signed; 0xFF: reversed order for ARG_MIN), lanes past the axis
  * capped to -128 (they come after every real lane, so never the first maximum), the
- * maximum broadcast to every lane (across 128-bit lanes per ISA, then within them), and the
- * first lane equal to it. */
-#if !defined(QRUN_ISA_SCALAR)
-#define ARG_VECTOR_BYTES (4 * QRUN_V_LANES)
+ * maximum broadcast to every lane (across the 128-bit halves, then within them), and the
+ * first lane equal to it. The AVX-512 build uses the 256-bit vectors too: at 19-21 classes
+ * they take half the time of 512-bit ones (fewer reduction steps and split loads). */
+#if defined(QRUN_ISA_AVX2) || defined(QRUN_ISA_AVX512VNNI)
+#define ARG_V_BYTES 32
+#define ARG_V_(op) _mm256_##op
+#define ARG_V_LOADU(ptr) _mm256_loadu_si256((const __m256i*)(ptr))
+#define ARG_V_XOR(a, b) _mm256_xor_si256(a, b)
+typedef __m256i arg_v;
 
-#if defined(QRUN_ISA_AVX512VNNI)
-static inline __m512i arg_max_across_lanes(__m512i k) {
-    const __m512i m = _mm512_max_epi8(k, _mm512_shuffle_i64x2(k, k, _MM_SHUFFLE(1, 0, 3, 2)));
-    return _mm512_max_epi8(m, _mm512_shuffle_i64x2(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
-}
-
-static inline int64_t arg_first_equal(__m512i k, __m512i m) {
-    return __builtin_ctzll(_mm512_cmpeq_epi8_mask(k, m));
-}
-#elif defined(QRUN_ISA_AVX2)
-static inline __m256i arg_max_across_lanes(__m256i k) {
+static inline arg_v arg_max_across_halves(arg_v k) {
     return _mm256_max_epi8(k, _mm256_permute2x128_si256(k, k, 1));
 }
+#elif defined(QRUN_ISA_SSE41)
+#define ARG_V_BYTES 16
+#define ARG_V_(op) _mm_##op
+#define ARG_V_LOADU(ptr) _mm_loadu_si128((const __m128i*)(ptr))
+#define ARG_V_XOR(a, b) _mm_xor_si128(a, b)
+typedef __m128i arg_v;
 
-static inline int64_t arg_first_equal(__m256i k, __m256i m) {
-    return __builtin_ctz((uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(k, m)));
-}
-#else
-static inline __m128i arg_max_across_lanes(__m128i k) {
+static inline arg_v arg_max_across_halves(arg_v k) {
     return k;
-}
-
-static inline int64_t arg_first_equal(__m128i k, __m128i m) {
-    return __builtin_ctz((uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(k, m)));
 }
 #endif
 
+#if !defined(QRUN_ISA_SCALAR)
+/* Axes up to 32 on every SIMD build: one AVX2 vector or two SSE ones. */
+#define ARG_VECTOR_BYTES 32
+#define ARG_VECTORS (ARG_VECTOR_BYTES / ARG_V_BYTES)
+
 /* caps + ARG_VECTOR_BYTES - n: 127 in the first n lanes, -128 after. */
-static inline int64_t arg_first_max_key(const uint8_t* row, int64_t n, qrun_vi flip,
+static inline int64_t arg_first_max_key(const uint8_t* row, int64_t n, arg_v flip,
                                         const int8_t* caps) {
-    const qrun_vi k = QRUN_V_(min_epi8)(QRUN_V_XOR(QRUN_V_LOADU(row), flip),
-                                        QRUN_V_LOADU(caps + ARG_VECTOR_BYTES - n));
-    qrun_vi m = arg_max_across_lanes(k);
-    m = QRUN_V_(max_epi8)(m, QRUN_V_(alignr_epi8)(m, m, 8));
-    m = QRUN_V_(max_epi8)(m, QRUN_V_(alignr_epi8)(m, m, 4));
-    m = QRUN_V_(max_epi8)(m, QRUN_V_(alignr_epi8)(m, m, 2));
-    m = QRUN_V_(max_epi8)(m, QRUN_V_(alignr_epi8)(m, m, 1));
-    return arg_first_equal(k, m);
+    const int8_t* cap = caps + ARG_VECTOR_BYTES - n;
+    arg_v k[ARG_VECTORS];
+    for (int v = 0; v < ARG_VECTORS; v++)
+        k[v] = ARG_V_(min_epi8)(ARG_V_XOR(ARG_V_LOADU(row + v * ARG_V_BYTES), flip),
+                                ARG_V_LOADU(cap + v * ARG_V_BYTES));
+    arg_v m = k[0];
+    for (int v = 1; v < ARG_VECTORS; v++)
+        m = ARG_V_(max_epi8)(m, k[v]);
+    m = arg_max_across_halves(m);
+    m = ARG_V_(max_epi8)(m, ARG_V_(alignr_epi8)(m, m, 8));
+    m = ARG_V_(max_epi8)(m, ARG_V_(alignr_epi8)(m, m, 4));
+    m = ARG_V_(max_epi8)(m, ARG_V_(alignr_epi8)(m, m, 2));
+    m = ARG_V_(max_epi8)(m, ARG_V_(alignr_epi8)(m, m, 1));
+    uint32_t equal = 0;
+    for (int v = 0; v < ARG_VECTORS; v++)
+        equal |= (uint32_t)ARG_V_(movemask_epi8)(ARG_V_(cmpeq_epi8)(k[v], m)) << (v * ARG_V_BYTES);
+    return __builtin_ctz(equal);
 }
 #endif
 
@@ -235,8 +242,8 @@ static void arg_run(const void* params, uint8_t* arena, int64_t begin, int64_t e
     int8_t caps[2 * ARG_VECTOR_BYTES];
     memset(caps, 127, ARG_VECTOR_BYTES);
     memset(caps + ARG_VECTOR_BYTES, -128, ARG_VECTOR_BYTES);
-    const qrun_vi flip =
-        QRUN_V_(set1_epi8)((char)((p->is_signed ? 0 : 0x80) ^ (p->is_min ? 0xFF : 0)));
+    const arg_v flip =
+        ARG_V_(set1_epi8)((char)((p->is_signed ? 0 : 0x80) ^ (p->is_min ? 0xFF : 0)));
     /* Pixels whose vector load stays inside the input tensor. */
     const int64_t vector_end =
         p->inner == 1 && p->axis_size <= ARG_VECTOR_BYTES

@@ -17,7 +17,6 @@
 #define QRUN_V_LOADU(ptr) _mm512_loadu_si512((const void*)(ptr))
 #define QRUN_V_STOREU(ptr, v) _mm512_storeu_si512((void*)(ptr), v)
 #define QRUN_V_CAST_SI(v) _mm512_castps_si512(v)
-#define QRUN_V_XOR(a, b) _mm512_xor_si512(a, b)
 typedef __m512i qrun_vi;
 typedef __m512 qrun_vf;
 
@@ -38,7 +37,6 @@ static inline void qrun_v_store_bytes(uint8_t* out, __m512i q) {
 #define QRUN_V_LOADU(ptr) _mm256_loadu_si256((const __m256i*)(ptr))
 #define QRUN_V_STOREU(ptr, v) _mm256_storeu_si256((__m256i*)(ptr), v)
 #define QRUN_V_CAST_SI(v) _mm256_castps_si256(v)
-#define QRUN_V_XOR(a, b) _mm256_xor_si256(a, b)
 typedef __m256i qrun_vi;
 typedef __m256 qrun_vf;
 
@@ -62,7 +60,6 @@ static inline void qrun_v_store_bytes(uint8_t* out, __m256i q) {
 #define QRUN_V_LOADU(ptr) _mm_loadu_si128((const __m128i*)(ptr))
 #define QRUN_V_STOREU(ptr, v) _mm_storeu_si128((__m128i*)(ptr), v)
 #define QRUN_V_CAST_SI(v) _mm_castps_si128(v)
-#define QRUN_V_XOR(a, b) _mm_xor_si128(a, b)
 typedef __m128i qrun_vi;
 typedef __m128 qrun_vf;
 

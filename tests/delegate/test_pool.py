@@ -106,8 +106,8 @@ def _arg_model(op, dtype, shape, axis, out_type):
 @pytest.mark.parametrize("op", ["ARG_MAX", "ARG_MIN"])
 @pytest.mark.parametrize("classes", [1, 3, 15, 16, 17, 19, 21, 31, 32, 33, 63, 64, 65])
 def test_arg_last_axis_ties_and_extremes(op, dtype, classes):
-    """A short last axis over many pixels (the SIMD path, one pixel per vector; the last
-    pixels, whose vector would read past the tensor, scalar): inputs of a few values, the
+    """A short last axis over many pixels (up to 32: the SIMD path, one pixel at a time; the
+    last pixels, whose vectors would read past the tensor, scalar): inputs of a few values, the
     range's ends among them, so that most pixels tie; all equal to the extreme at the end."""
     shape = (2, 7, 9, classes)
     info = np.iinfo(dtype)
