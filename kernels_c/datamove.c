@@ -120,11 +120,15 @@ static inline void copy_bytes(uint8_t* QRUN_RESTRICT dst, const uint8_t* QRUN_RE
 static void copy_run(const void* params, uint8_t* arena, int64_t begin, int64_t end) {
     const qrun_copy_params* p = (const qrun_copy_params*)params;
     for (int64_t r = begin; r < end; r++) {
-        const int64_t* range = p->ranges + 3 * r;
-        if (p->table == NULL) {
-            copy_bytes(arena + range[1], arena + range[0], range[2]);
-        } else {
-            lut_bytes(p->table, arena + range[0], arena + range[1], range[2]);
+        const int64_t* range = p->ranges + 6 * r;
+        const int64_t n = range[2], rows = range[3], src_step = range[4], dst_step = range[5];
+        const uint8_t* src = arena + range[0];
+        uint8_t* dst = arena + range[1];
+        for (int64_t k = 0; k < rows; k++, src += src_step, dst += dst_step) {
+            if (p->table == NULL)
+                copy_bytes(dst, src, n);
+            else
+                lut_bytes(p->table, src, dst, n);
         }
     }
 }

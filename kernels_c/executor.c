@@ -68,7 +68,7 @@ static int64_t executor_node_work(int32_t kind, const void* params, int64_t tile
         const qrun_copy_params* p = (const qrun_copy_params*)params;
         int64_t bytes = 0;
         for (int64_t r = 0; r < p->count; r++)
-            bytes += p->ranges[3 * r + 2];
+            bytes += p->ranges[6 * r + 2] * p->ranges[6 * r + 3] + 16 * p->ranges[6 * r + 3];
         return 4 * bytes + 64 * p->count;
     }
     case QRUN_OP_FILL:

@@ -149,9 +149,10 @@ typedef struct {
     const uint8_t* table;     /* 256 entries of out_size bytes, indexed by the input byte */
 } qrun_lut_params;
 
-/* For each of `count` ranges r: copy ranges[3r + 2] bytes from arena offset ranges[3r] to
- * ranges[3r + 1], through `table` when it is not NULL (out = table[in]: a requantization).
- * Ranges do not overlap one another's destinations. */
+/* For each of `count` strided ranges r = ranges[6r .. 6r + 5] = (src, dst, nbytes, rows,
+ * src_step, dst_step): for k < rows, copy nbytes bytes from arena offset src + k src_step to
+ * dst + k dst_step, through `table` when it is not NULL (out = table[in]: a requantization).
+ * No two copies write the same byte. */
 typedef struct {
     int64_t count;
     const int64_t* ranges;

@@ -50,10 +50,10 @@ def copy_node(ctx, ranges: np.ndarray, sources, destination, table=None):
             inside |= (ranges[:, 0] >= lo) & (ranges[:, 0] + ranges[:, 2] <= hi)
         if not inside.all():
             raise PlanError("copy ranges read outside the inputs")
-    ranges = _merged(ranges)
+    strided = strided_ranges(_merged(ranges))
     p = ctx.new("qrun_copy_params *")
-    p.count = len(ranges)
-    p.ranges = ctx.buffer(ranges, "int64_t")
+    p.count = len(strided)
+    p.ranges = ctx.buffer(strided, "int64_t")
     if table is not None:
         p.table = ctx.buffer(np.asarray(table, np.uint8).reshape(256), "uint8_t")
     return "COPY", p
@@ -68,6 +68,29 @@ def _merged(ranges: np.ndarray) -> np.ndarray:
     first = np.flatnonzero(np.r_[True, (ranges[1:, :2] != ends).any(axis=1)])
     return np.stack([ranges[first, 0], ranges[first, 1], np.add.reduceat(ranges[:, 2], first)],
                     axis=1)
+
+
+COPY_BYTES = 4096   # bytes of a strided range at most (or one row): the thread pool's unit
+
+
+def strided_ranges(ranges: np.ndarray) -> np.ndarray:
+    """[count, 3] ranges as [m, 6] (src, dst, nbytes, rows, src_step, dst_step): runs of ranges
+    of one size whose sources and destinations advance by constant steps (per-pixel pieces of
+    a concatenation) as one, in pieces of at most COPY_BYTES bytes (or one row)."""
+    count = len(ranges)
+    steps = np.diff(ranges[:, :2], axis=0, prepend=ranges[:1, :2])   # [i]: from i - 1 to i
+    resized = np.r_[True, ranges[1:, 2] != ranges[:-1, 2]]
+    # Range i starts a run when its size differs, or when its step differs from the step into
+    # i - 1 while that one continued a run (a run's first step is free).
+    restep = np.r_[False, (steps[1:] != steps[:-1]).any(axis=1) & ~resized[:-1]]
+    starts = resized | restep
+    run_start = np.maximum.accumulate(np.where(starts, np.arange(count), 0))
+    piece_rows = np.maximum(1, COPY_BYTES // np.maximum(ranges[:, 2], 1))
+    first = np.flatnonzero(starts | ((np.arange(count) - run_start) % piece_rows == 0))
+    rows = np.diff(np.r_[first, count])
+    step = np.where((rows > 1)[:, None], steps[np.minimum(first + 1, count - 1)], 0)
+    return np.stack([ranges[first, 0], ranges[first, 1], ranges[first, 2], rows, step[:, 0],
+                     step[:, 1]], axis=1).astype(np.int64)
 
 
 def _extent(ctx, t):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from qrun.delegate.datamove import COPY_BYTES, strided_ranges
 from qrun.modelbuilder import ModelBuilder
 from tests.delegate.util import check_delegate
 
@@ -44,7 +45,8 @@ def test_squeeze_and_expand_dims(dtype):
     (((1, 4, 4, 3), (1, 4, 4, 5)), 3), (((1, 4, 4, 3), (1, 4, 4, 5), (1, 4, 4, 1)), -1),
     (((2, 3, 5), (2, 1, 5)), 1), (((1, 2, 2), (3, 2, 2)), 0), (((2, 7), (2, 9)), 1),
     # per-pixel pieces of every size class of the short copies (1..3, 4..8, ..., 33..64, 65+)
-    (tuple((2, 3, c) for c in (1, 3, 4, 7, 8, 9, 16, 17, 31, 32, 33, 63, 64, 65, 70)), 2)])
+    (tuple((2, 3, c) for c in (1, 3, 4, 7, 8, 9, 16, 17, 31, 32, 33, 63, 64, 65, 70)), 2),
+    (((1, 30, 20, 5), (1, 30, 20, 16)), 3)])   # 600 rows: strided ranges in pieces
 def test_concatenation(dtype, shapes, axis):
     b = ModelBuilder()
     xs = [b.add_input(s, dtype, **Q) for s in shapes]
@@ -192,3 +194,26 @@ def test_gather_ops(dtype, case):
     op, shape, out_shape, params, options = GATHER_CASES[case]
     check_delegate(_gather_model(op, dtype, shape, out_shape, params, **options), seed=case,
                    lsb=0)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_strided_ranges_expand_to_the_ranges(seed):
+    """Runs of equal sizes and steps (some longer than a piece, sizes and steps changing
+    between and inside them) become strided ranges that expand back to the same ranges."""
+    rng = np.random.default_rng(seed)
+    pieces, bound = [], 0
+    for _ in range(12):
+        rows = int(rng.choice([1, 2, 3, 300, 700]))
+        start, step = rng.integers(-1000, 1000, 2), rng.integers(-50, 50, 2)
+        size = int(rng.choice([1, 3, 16, 5000]))
+        pieces.append(np.c_[start + np.arange(rows)[:, None] * step, np.full(rows, size)])
+        bound += -(-rows // max(1, COPY_BYTES // size)) + 1
+    ranges = np.concatenate(pieces).astype(np.int64)
+    strided = strided_ranges(ranges)
+    assert (strided[:, 3] * strided[:, 2] <= np.maximum(COPY_BYTES, strided[:, 2])).all()
+    assert len(strided) <= bound
+    k = [np.arange(r) for r in strided[:, 3]]
+    expanded = np.concatenate([np.c_[s[0] + i * s[4], s[1] + i * s[5], np.full(len(i), s[2])]
+                               for s, i in zip(strided, k)])
+    np.testing.assert_array_equal(expanded, ranges)
+
