@@ -11,6 +11,15 @@ static inline int32_t pool_load(uint8_t x, int32_t is_signed) {
     return is_signed ? (int32_t)(int8_t)x : (int32_t)x;
 }
 
+/* A MEAN sum -> output byte: TFLite's reference MultiplyByQuantizedMultiplier, zero point,
+ * clamp (mean_vectors does the same on vectors). */
+static inline uint8_t mean_requantize(int32_t acc, const qrun_mean_params* p) {
+    int32_t v = qrun_mulhi_q31((int32_t)((uint32_t)acc << p->left_shift), p->multiplier);
+    v = qrun_rounding_shift(v, p->right_shift) + p->out_zero;
+    v = v < p->out_min ? p->out_min : v;
+    return (uint8_t)(v > p->out_max ? p->out_max : v);
+}
+
 #if defined(QRUN_ISA_SCALAR)
 static inline int64_t pool_vectors(const qrun_pool_params* p, const uint8_t* in,
                                    const int64_t* ind, uint8_t* out) {
@@ -95,14 +104,18 @@ static int64_t pool_vectors(const qrun_pool_params* p, const uint8_t* in, const 
 static int64_t mean_vectors(const qrun_mean_params* p, const uint8_t* in, uint8_t* out,
                             int32_t bias) {
     const uint8_t flip = (uint8_t)p->flip;
-    const qrun_v_requant rq = qrun_v_requant_of(&p->rq);
-    const qrun_vf scale = QRUN_V_(set1_ps)(p->rq.scale[0]);
+    const __m128i left_shift = _mm_cvtsi32_si128(p->left_shift);
+    const qrun_vi multiplier = QRUN_V_(set1_epi32)(p->multiplier);
+    const qrun_vi zero = QRUN_V_(set1_epi32)(p->out_zero);
+    const qrun_vi lo = QRUN_V_(set1_epi32)(p->out_min), hi = QRUN_V_(set1_epi32)(p->out_max);
     int64_t c = 0;
     for (; c + QRUN_V_LANES <= p->channels; c += QRUN_V_LANES) {
         qrun_vi acc = QRUN_V_(set1_epi32)(bias);
         for (int64_t i = 0; i < p->inner; i++)
             acc = QRUN_V_(add_epi32)(acc, qrun_v_load_bytes(in + i * p->channels + c, flip));
-        qrun_v_store_bytes(out + c, qrun_v_requantize(acc, scale, &rq));
+        acc = qrun_v_mulhi_q31(QRUN_V_(sll_epi32)(acc, left_shift), multiplier);
+        acc = QRUN_V_(add_epi32)(qrun_v_rounding_shift(acc, p->right_shift), zero);
+        qrun_v_store_bytes(out + c, QRUN_V_(min_epi32)(QRUN_V_(max_epi32)(acc, lo), hi));
     }
     return c;
 }
@@ -170,7 +183,7 @@ static void mean_run(const void* params, uint8_t* arena, int64_t begin, int64_t 
                     acc[j] += qrun_load_a(a[j], flip);
             }
             for (int64_t j = 0; j < cn; j++)
-                out[c0 + j] = qrun_requantize(acc[j], p->rq.scale[0], &p->rq);
+                out[c0 + j] = mean_requantize(acc[j], p);
         }
     }
 }

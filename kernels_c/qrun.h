@@ -147,6 +147,20 @@ static inline uint8_t qrun_requantize(int32_t acc, float scale, const qrun_requa
     return qrun_quantize((float)acc * scale, rq);
 }
 
+/* TFLite's reference fixed point (gemmlowp), for the ops that must equal it bit for bit.
+ * SaturatingRoundingDoublingHighMul for products that cannot saturate (not both INT32_MIN):
+ * its nudge and truncation toward zero amount to rounding a * b / 2^31 half up. */
+static inline int32_t qrun_mulhi_q31(int32_t a, int32_t b) {
+    return (int32_t)(((int64_t)a * b + (1 << 30)) >> 31);
+}
+
+/* RoundingDivideByPOT: x / 2^exponent (0..31) rounded half away from zero. */
+static inline int32_t qrun_rounding_shift(int32_t x, int32_t exponent) {
+    const int32_t mask = (int32_t)((1u << exponent) - 1);
+    const int32_t threshold = (mask >> 1) + (x < 0);
+    return (x >> exponent) + ((x & mask) > threshold);
+}
+
 /* Input bytes as int8: x itself for int8 tensors, x - 128 for uint8 (flip = 0x80). */
 static inline int32_t qrun_load_a(uint8_t x, uint8_t flip) {
     return (int32_t)(int8_t)(x ^ flip);

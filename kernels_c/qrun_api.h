@@ -220,8 +220,10 @@ typedef struct {
     int32_t act_max;
 } qrun_pool_params;
 
-/* out[o, c] = requant(sum_i (in[o, i, c] - in_zero)) over [outer, inner, channels]; rq.scale
- * holds one value (s_in / (inner * s_out)). Values read as int8 (flip). */
+/* out[o, c] = clamp(out_zero + MultiplyByQuantizedMultiplier(sum_i (in[o, i, c] - in_zero),
+ * multiplier, left_shift - right_shift)) over [outer, inner, channels], as TFLite's reference
+ * MEAN (1/inner folded into the multiplier). Values read as int8 (flip); the plan ensures the
+ * sum shifted left by left_shift fits in int32. */
 typedef struct {
     int64_t outer;
     int64_t inner;
@@ -230,7 +232,12 @@ typedef struct {
     int64_t out_off;
     int32_t flip;
     int32_t in_zero;
-    qrun_requant rq;
+    int32_t multiplier;
+    int32_t left_shift;
+    int32_t right_shift;
+    int32_t out_zero;
+    int32_t out_min;
+    int32_t out_max;
 } qrun_mean_params;
 
 /* RESIZE_BILINEAR as TFLite's reference kernel computes it. Output row r (of out_h) blends

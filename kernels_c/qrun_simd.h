@@ -17,6 +17,8 @@
 #define QRUN_V_LOADU(ptr) _mm512_loadu_si512((const void*)(ptr))
 #define QRUN_V_STOREU(ptr, v) _mm512_storeu_si512((void*)(ptr), v)
 #define QRUN_V_CAST_SI(v) _mm512_castps_si512(v)
+#define QRUN_V_SET1_EPI64(x) _mm512_set1_epi64(x)
+#define QRUN_V_BLEND_ODD_EPI32(even, odd) _mm512_mask_blend_epi32(0xAAAA, even, odd)
 typedef __m512i qrun_vi;
 typedef __m512 qrun_vf;
 
@@ -37,6 +39,8 @@ static inline void qrun_v_store_bytes(uint8_t* out, __m512i q) {
 #define QRUN_V_LOADU(ptr) _mm256_loadu_si256((const __m256i*)(ptr))
 #define QRUN_V_STOREU(ptr, v) _mm256_storeu_si256((__m256i*)(ptr), v)
 #define QRUN_V_CAST_SI(v) _mm256_castps_si256(v)
+#define QRUN_V_SET1_EPI64(x) _mm256_set1_epi64x(x)
+#define QRUN_V_BLEND_ODD_EPI32(even, odd) _mm256_blend_epi32(even, odd, 0xAA)
 typedef __m256i qrun_vi;
 typedef __m256 qrun_vf;
 
@@ -60,6 +64,8 @@ static inline void qrun_v_store_bytes(uint8_t* out, __m256i q) {
 #define QRUN_V_LOADU(ptr) _mm_loadu_si128((const __m128i*)(ptr))
 #define QRUN_V_STOREU(ptr, v) _mm_storeu_si128((__m128i*)(ptr), v)
 #define QRUN_V_CAST_SI(v) _mm_castps_si128(v)
+#define QRUN_V_SET1_EPI64(x) _mm_set1_epi64x(x)
+#define QRUN_V_BLEND_ODD_EPI32(even, odd) _mm_blend_epi16(even, odd, 0xCC)
 typedef __m128i qrun_vi;
 typedef __m128 qrun_vf;
 
@@ -102,6 +108,28 @@ static inline qrun_vi qrun_v_quantize(qrun_vf v, const qrun_v_requant* rq) {
 /* acc * scale, quantized: qrun_requantize() on a vector. */
 static inline qrun_vi qrun_v_requantize(qrun_vi acc, qrun_vf scale, const qrun_v_requant* rq) {
     return qrun_v_quantize(QRUN_V_(mul_ps)(QRUN_V_(cvtepi32_ps)(acc), scale), rq);
+}
+
+/* qrun_mulhi_q31() per lane: even and odd lanes as 64-bit products, each rounded sum's bits
+ * 31..62 moved into its own lane. */
+static inline qrun_vi qrun_v_mulhi_q31(qrun_vi a, qrun_vi b) {
+    const qrun_vi half = QRUN_V_SET1_EPI64(1 << 30);
+    const qrun_vi even = QRUN_V_(add_epi64)(QRUN_V_(mul_epi32)(a, b), half);
+    const qrun_vi odd = QRUN_V_(add_epi64)(QRUN_V_(mul_epi32)(
+        QRUN_V_(srli_epi64)(a, 32), QRUN_V_(srli_epi64)(b, 32)), half);
+    return QRUN_V_BLEND_ODD_EPI32(QRUN_V_(srli_epi64)(even, 31), QRUN_V_(slli_epi64)(odd, 1));
+}
+
+/* qrun_rounding_shift() per lane, one exponent: x & mask as x - (x >> e << e), and the
+ * comparison as the sign of threshold - remainder. */
+static inline qrun_vi qrun_v_rounding_shift(qrun_vi x, int32_t exponent) {
+    const __m128i e = _mm_cvtsi32_si128(exponent);
+    const qrun_vi quotient = QRUN_V_(sra_epi32)(x, e);
+    const qrun_vi remainder = QRUN_V_(sub_epi32)(x, QRUN_V_(sll_epi32)(quotient, e));
+    const qrun_vi threshold = QRUN_V_(sub_epi32)(
+        QRUN_V_(set1_epi32)((int32_t)((1u << exponent) - 1) >> 1), QRUN_V_(srai_epi32)(x, 31));
+    return QRUN_V_(sub_epi32)(quotient, QRUN_V_(srai_epi32)(
+        QRUN_V_(sub_epi32)(threshold, remainder), 31));
 }
 
 #endif

@@ -7,7 +7,8 @@ from typing import Optional
 import numpy as np
 
 from ..interpreter.kernels.common import out_size, pad_before
-from ..interpreter.quant import activation_range_quantized
+from ..interpreter.kernels.reduce import mean_multiplier
+from ..interpreter.quant import activation_range_quantized, dtype_range
 from ..interpreter.schema import Activation
 from . import rules
 from .packing import indirection_buffer, window_indirection
@@ -110,11 +111,15 @@ def mean_rule(op) -> Optional[str]:
         return "reduction size %d" % inner
     if int(np.prod(y.shape, dtype=np.int64)) != outer * channels:
         return "output shape"
+    # The C sum shifted left must not wrap (|sum| <= 255 * inner); right shifts are <= 31.
+    _, shift = mean_multiplier(x.scale, y.scale, inner)
+    if shift > 0 and (inner * 255) << shift >= 1 << 31:
+        return "requantization shift %d" % shift
     return None
 
 
-@delegate_op("MEAN", mean_rule, "int8, uint8 over one contiguous run of axes (e.g. H,W), "
-             "fp32 requantization")
+@delegate_op("MEAN", mean_rule, "int8, uint8 over one contiguous run of axes (e.g. H,W): "
+             "exact (the reference's fixed point)")
 def build_mean(op, ctx):
     x, y = op.inputs[0], op.outputs[0]
     outer, inner, channels = _mean_axes(op)
@@ -123,8 +128,10 @@ def build_mean(op, ctx):
     p.outer, p.inner, p.channels = outer, inner, channels
     p.in_off, p.out_off = ctx.offset(x), ctx.offset(y)
     p.flip, p.in_zero = flip, x.zero_point - shift
-    scale = np.float32(np.float64(x.scale) / (np.float64(y.scale) * inner))
-    ctx.requant(p.rq, np.array([scale], np.float32), y, Activation.NONE)
+    p.multiplier, q_shift = mean_multiplier(x.scale, y.scale, inner)
+    p.left_shift, p.right_shift = max(q_shift, 0), max(-q_shift, 0)
+    p.out_zero = y.zero_point
+    p.out_min, p.out_max = dtype_range(y.dtype)
     return "MEAN", p
 
 

@@ -1,10 +1,10 @@
-"""AVERAGE_POOL_2D and MAX_POOL_2D (exact), MEAN (within 1 LSB), ARG_MAX and ARG_MIN (exact)
-in the delegate."""
+"""AVERAGE_POOL_2D, MAX_POOL_2D, MEAN, ARG_MAX and ARG_MIN (exact) in the delegate."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from qrun import Interpreter
 from qrun.modelbuilder import ModelBuilder
 from tests.delegate.util import ISAS, check_delegate, run_delegate
 from tests.ops.conv_util import ACTIVATIONS, out_dim
@@ -65,21 +65,38 @@ def test_max_pool_clamps_on_vectors(dtype, activation):
     ((3, 6, 5), (1,), True), ((2, 10, 3), (0, 1), False),
     ((1, 7, 7, 87), (1, 2), True), ((2, 4, 5, 48), (1, 2), False)])   # SIMD: vectors and tails
 @pytest.mark.parametrize("zps", [(None, None), ("min", "max"), ("max", "min")])
-def test_mean(dtype, shape, axes, keep, zps):
+# Scales: the output finer than the input (a right shift), equal (quotients of small integers:
+# many halves, where rounding shows), and 70x finer (a left shift; most outputs clamp).
+@pytest.mark.parametrize("scales", [(0.04, 0.01), (0.02, 0.02), (0.05, 0.0007)])
+def test_mean(dtype, shape, axes, keep, zps, scales):
+    check_delegate(mean_model(dtype, shape, axes, keep, zps, scales), seed=3, lsb=0)
+
+
+def mean_model(dtype, shape, axes, keep, zps, scales):
     info = np.iinfo(dtype)
     rng = np.random.default_rng(len(shape) + abs(sum(axes)))
     zp = [int(rng.integers(info.min, info.max + 1)) if z is None else getattr(info, z)
           for z in zps]
     b = ModelBuilder()
-    x = b.add_input(shape, dtype, scale=0.04, zero_point=zp[0])
+    x = b.add_input(shape, dtype, scale=scales[0], zero_point=zp[0])
     ax = b.add_constant(np.array(axes, np.int32))
     rank = len(shape)
     reduced = {a % rank for a in axes}
     out = [1 if i in reduced else d for i, d in enumerate(shape) if keep or i not in reduced]
-    y = b.add_tensor(out, dtype, scale=0.01, zero_point=zp[1])
+    y = b.add_tensor(out, dtype, scale=scales[1], zero_point=zp[1])
     b.add_op("MEAN", [x, ax], [y], keep_dims=keep)
     b.mark_output(y)
-    check_delegate(b.build(), seed=3)
+    return b.build()
+
+
+def test_mean_whose_shifted_sum_could_wrap_runs_on_numpy():
+    # in/out scale 2^24 over 2 values: a left shift of 24, and 2 * 255 << 24 leaves int32
+    model = mean_model(np.int8, (1, 2, 16), (1,), False, (None, None), (1.0, 2.0 ** -24))
+    it = Interpreter(model_content=model)
+    it.allocate_tensors()
+    assert [d["backend"] for d in it._get_ops_details()] == ["numpy"]
+    assert "requantization shift 24" in it._graphs[0].delegate.why_not(
+        it._graphs[0], it._graphs[0].steps[0])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -82,20 +82,27 @@ def _count(op) -> int:
     return int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
 
 
+def mean_multiplier(in_scale: float, out_scale: float, count: int) -> Tuple[int, int]:
+    """(multiplier, shift) of quantized MEAN over `count` values (count 1: SUM): the
+    multiplier of in_scale / out_scale with 1/count folded in, keeping as many bits as the
+    shift allows."""
+    multiplier, shift = quantize_multiplier(float(np.float64(in_scale) / np.float64(out_scale)))
+    if count > 1:
+        extra = min(count.bit_length() - 1, 32, 31 + shift)
+        multiplier = (multiplier << extra) // count
+        shift -= extra
+    return multiplier, shift
+
+
 def _quantized_mean_or_sum(op, compute_sum: bool) -> np.ndarray:
     x, out = op.inputs[0], op.outputs[0]
     if _axis_values(op).size == 0:
         return x.data.copy()
     count = _count(op)
     total = wrap_int32(_reduce(op, np.sum, dtype=np.int64))
-    multiplier, shift = quantize_multiplier(float(np.float64(x.scale) / np.float64(out.scale)))
     if count == 0:
         return np.zeros(total.shape, out.dtype)
-    if not compute_sum:
-        # Fold 1/count into the multiplier, keeping as many bits as the shift allows.
-        extra = min(count.bit_length() - 1, 32, 31 + shift)
-        multiplier = (multiplier << extra) // count
-        shift -= extra
+    multiplier, shift = mean_multiplier(x.scale, out.scale, 1 if compute_sum else count)
     shifted = wrap_int32(total - x.zero_point * count)
     result = multiply_by_quantized_multiplier(shifted, multiplier, shift) + out.zero_point
     lo, hi = dtype_range(out.dtype)
