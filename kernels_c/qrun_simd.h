@@ -3,7 +3,8 @@
  * kernel body is written once. Not included by the scalar build.
  *
  * qrun_v_quantize() is qrun_quantize() on a vector: the same fp32 operations (max, min, add of
- * 1.5 * 2^23), so every ISA rounds exactly as the scalar build does. */
+ * 1.5 * 2^23), so every ISA rounds exactly as the scalar build does; qrun_v_mulhi_q31() and
+ * qrun_v_rounding_shift() are qrun.h's reference fixed point on a vector. */
 #ifndef QRUN_SIMD_H
 #define QRUN_SIMD_H
 
