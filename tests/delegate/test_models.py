@@ -1,6 +1,7 @@
 """The shared models through the delegate: every supported op in C, each delegated op within
-1 LSB of its numpy kernel, ISAs equal to scalar, and on photos: classifiers' top-1 and
-segmentation models' argmax equal to LiteRT's (XNNPACK)."""
+1 LSB of its numpy kernel (exact where the kernel is), ISAs equal to scalar, and on photos:
+classifiers' top-1 and segmentation models' argmax against qrun's numpy reference (bit-exact
+with LiteRT BUILTIN_REF) and against LiteRT's XNNPACK."""
 from __future__ import annotations
 
 import functools
@@ -11,7 +12,7 @@ import pytest
 import skimage.data
 import skimage.transform
 
-from qrun import Interpreter
+from qrun import Interpreter, OpResolverType
 from tests.delegate.util import ISAS, model_inputs, per_op_differences, run_delegate
 from tests.oracle import SHARED_MODELS, litert
 
@@ -24,29 +25,43 @@ SLOW = {"dncnn3_quant.tflite", "whitebox_cartoon_gan_int8.tflite", "zero_dce_qua
         "face_detection_short_range.tflite", "face_landmark.tflite",
         "selfie_segmentation.tflite", "yolov8n_dynamic_range.tflite"}
 PER_OP = [m for m in MODELS if m not in SLOW]
+# The ops that requantize in fp32 (one rounding) where the reference uses gemmlowp's fixed
+# point: within 1 LSB of it. Every other delegated op is exact.
+FP32_REQUANTIZED = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "ADD",
+                    "SUB", "MUL"}
 
-# Image classifier -> (LiteRT resolver to agree with, photos of 10 whose top-1 must agree).
-CLASSIFIERS = {name: ("BUILTIN", 10) for name in [
-    "efficientnet_lite0_int8.tflite", "mobilenet_v1_0.25_128_quant.tflite",
-    "mobilenet_v1_0.5_160_quant.tflite", "mobilenet_v1_0.75_192_quant.tflite",
-    "mobilenet_v2_1.0_224_quant.tflite", "mobilenet_v2_quantized_1x3x224x224.tflite",
-    "mobilenet_v3_small_224_1.0_uint8.tflite", "person_detect_qdimfix.tflite",
-    "pretrainedResnet_quant.tflite", "tf2_mobilenet_v2_1.0_224_ptq.tflite",
-    "vww_96_int8.tflite"]}
-# XNNPACK fails to prepare this one; LiteRT's builtin kernels run it. Its logits move by up
-# to ~50 LSB through 19 squeeze-excite blocks (LiteRT builtin vs reference: up to ~30), and
-# on 3 of the 10 photos its top two classes are that close (LiteRT's builtin and reference
-# kernels themselves disagree on 2).
-CLASSIFIERS["mobilenet_v3_small_int8_floatio.tflite"] = ("BUILTIN_WITHOUT_DEFAULT_DELEGATES", 7)
+# Why the delegate's outputs drift from the reference's (measured with the photos below):
+# CONV_2D and DEPTHWISE_CONV_2D round acc * scale once (fp32, as XNNPACK does); the reference's
+# MultiplyByQuantizedMultiplier rounds twice (to an integer at 2^-31, then by 2^shift), so
+# values within 2^(shift-1) below a half round away from zero: the delegate is 1 LSB lower on
+# 0.1% (shift -11) to 12% (shift -2) of a layer's outputs, a one-sided bias that deep
+# networks accumulate into logits up to 12-72 LSB apart. XNNPACK rounds as the delegate does
+# and disagrees with the reference on the same photos.
 
-# Segmentation model -> (share of pixels whose argmax must equal XNNPACK's, over the photos;
-# whether the delegate must also be as close to XNNPACK as LiteRT's reference kernels are,
-# within 0.5 points).
-# The 0.5 depth multiplier model and the Cityscapes one (street classes, no street photo
-# among these) see many near-tied pixels: there the reference kernels are the yardstick.
-SEGMENTATION = {"deeplabv3_mnv2_pascal_quant.tflite": (0.995, False),
-                "deeplabv3_mnv2_dm05_pascal_quant.tflite": (0.99, True),
-                "edgetpu_deeplab_slim_257_os16_full_integer_quant.tflite": (0.96, True)}
+# Image classifier -> photos of 10 whose top-1 must equal the numpy reference's. 9: the one
+# photo where the reference's and XNNPACK's top-1 differ too (see above).
+CLASSIFIERS = {
+    "efficientnet_lite0_int8.tflite": 9, "mobilenet_v1_0.25_128_quant.tflite": 10,
+    "mobilenet_v1_0.5_160_quant.tflite": 10, "mobilenet_v1_0.75_192_quant.tflite": 9,
+    "mobilenet_v2_1.0_224_quant.tflite": 9, "mobilenet_v2_quantized_1x3x224x224.tflite": 9,
+    "mobilenet_v3_small_224_1.0_uint8.tflite": 9, "person_detect_qdimfix.tflite": 10,
+    "pretrainedResnet_quant.tflite": 9, "tf2_mobilenet_v2_1.0_224_ptq.tflite": 10,
+    "vww_96_int8.tflite": 10,
+    # Its logits (dequantized, no softmax) saturate on these photos and drift by up to ~60 LSB
+    # through its squeeze-excite blocks; LiteRT's builtin kernels agree with the reference on
+    # 8 of the 10.
+    "mobilenet_v3_small_int8_floatio.tflite": 5}
+# XNNPACK fails to prepare this one: LiteRT's builtin kernels stand in for it, and they
+# round like neither (measured: the delegate agrees with them on 7 photos, the reference on
+# 8), so the delegate may agree with them on one photo fewer than the reference does.
+LITERT_RESOLVER = {"mobilenet_v3_small_int8_floatio.tflite":
+                   ("BUILTIN_WITHOUT_DEFAULT_DELEGATES", 1)}
+
+# Segmentation model -> share of the photos' pixels whose argmax must equal the numpy
+# reference's (measured 0.9896, 0.9835, 0.9637: the rounding above flips near-tied pixels).
+SEGMENTATION = {"deeplabv3_mnv2_pascal_quant.tflite": 0.985,
+                "deeplabv3_mnv2_dm05_pascal_quant.tflite": 0.98,
+                "edgetpu_deeplab_slim_257_os16_full_integer_quant.tflite": 0.96}
 
 # Photos that scikit-image ships inside its wheel (nothing is downloaded).
 PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "stereo_motorcycle")
@@ -113,6 +128,12 @@ def delegate_outputs(model: bytes, inputs) -> List[np.ndarray]:
     return _outputs(Interpreter(model_content=model), inputs)
 
 
+def reference_outputs(model: bytes, inputs) -> List[np.ndarray]:
+    """qrun's numpy kernels (bit-exact with LiteRT BUILTIN_REF)."""
+    return _outputs(Interpreter(model_content=model,
+                                experimental_op_resolver_type=OpResolverType.BUILTIN_REF), inputs)
+
+
 def litert_outputs(model: bytes, inputs, resolver: str) -> List[np.ndarray]:
     lite = litert()
     return _outputs(lite.Interpreter(model_content=model, experimental_op_resolver_type=getattr(
@@ -143,18 +164,33 @@ def test_each_delegated_op_within_1_lsb(name):
     assert diffs, "nothing delegated"
     worst = max(diffs, key=lambda d: d[2])
     assert worst[2] <= 1, "%s: op %d %s differs by %d LSB" % ((name,) + worst)
+    inexact = [d for d in diffs if d[2] and d[1] not in FP32_REQUANTIZED]
+    assert not inexact, "%s: (op, name, LSB) not exact: %s" % (name, inexact)
+
+
+def top1_agreement(ours: List[np.ndarray], theirs: List[np.ndarray]) -> int:
+    return sum(int(np.argmax(a)) == int(np.argmax(b)) for a, b in zip(ours, theirs))
 
 
 @pytest.mark.parametrize("name", sorted(CLASSIFIERS))
-def test_classifier_top1_matches_litert_on_photos(name):
+def test_classifier_top1_matches_the_reference_on_photos(name):
     # On random noise 8-bit scores tie at the top; on photos the top class is decided.
+    # Against XNNPACK, the yardstick is how often the reference kernels agree with it
+    # (measured: 9 of 10 on efficientnet_lite0, mobilenet_v1_0.75, both uint8 mobilenet_v2s,
+    # mobilenet_v3 uint8 and the resnet; builtin vs reference 8 on mobilenet_v3 int8 floatio;
+    # 10 on the others): the delegate must agree with it at least as often.
     model = _bytes(name)
-    resolver, needed = CLASSIFIERS[name]
     inputs = photo_inputs(model)
-    ours = [int(np.argmax(y)) for y in delegate_outputs(model, inputs)]
-    theirs = [int(np.argmax(y)) for y in litert_outputs(model, inputs, resolver)]
-    same = sum(a == b for a, b in zip(ours, theirs))
-    assert same >= needed, "%s: top-1 %s vs LiteRT %s %s" % (name, ours, resolver, theirs)
+    ours = delegate_outputs(model, inputs)
+    reference = reference_outputs(model, inputs)
+    same = top1_agreement(ours, reference)
+    assert same >= CLASSIFIERS[name], "%s: top-1 %s vs the reference %s" % (
+        name, [int(np.argmax(y)) for y in ours], [int(np.argmax(y)) for y in reference])
+    resolver, fewer = LITERT_RESOLVER.get(name, ("BUILTIN", 0))
+    lite = litert_outputs(model, inputs, resolver)
+    ours_lite, reference_lite = top1_agreement(ours, lite), top1_agreement(reference, lite)
+    assert ours_lite >= reference_lite - fewer, "%s: LiteRT %s agrees with the delegate on " \
+        "%d photos, with the reference on %d" % (name, resolver, ours_lite, reference_lite)
 
 
 @pytest.mark.parametrize("name", ["mobilenet_v1_0.25_128_quant.tflite", "vww_96_int8.tflite"])
@@ -168,17 +204,17 @@ def test_every_isa_equals_scalar_on_a_model(name):
 
 
 @pytest.mark.parametrize("name", sorted(SEGMENTATION))
-def test_segmentation_argmax_agrees_with_litert_on_photos(name):
-    # Pixels whose classes are nearly tied flip between any two kernel sets: LiteRT's own
-    # reference kernels disagree with XNNPACK on more pixels than the delegate does.
+def test_segmentation_argmax_agrees_with_the_reference_on_photos(name):
+    # Against XNNPACK the yardstick is the reference's own agreement with it (measured 0.9904,
+    # 0.9830, 0.9654; the delegate's 0.9975, 0.9922, 0.9665).
     model = _bytes(name)
-    needed, against_reference = SEGMENTATION[name]
     inputs = photo_inputs(model)
+    ours = delegate_outputs(model, inputs)
+    reference = reference_outputs(model, inputs)
+    share = np.mean([a == b for a, b in zip(ours, reference)])
+    assert share >= SEGMENTATION[name], "%s: %.4f of the pixels agree" % (name, share)
     xnnpack = litert_outputs(model, inputs, "BUILTIN")
-    ours = np.mean([a == b for a, b in zip(delegate_outputs(model, inputs), xnnpack)])
-    assert ours >= needed, "%s: %.4f of the pixels agree" % (name, ours)
-    if against_reference:
-        reference = np.mean([a == b for a, b in zip(
-            litert_outputs(model, inputs, "BUILTIN_REF"), xnnpack)])
-        assert ours >= reference - 0.005, "%s: delegate %.4f, LiteRT reference kernels " \
-            "%.4f" % (name, ours, reference)
+    ours_xnnpack = np.mean([a == b for a, b in zip(ours, xnnpack)])
+    reference_xnnpack = np.mean([a == b for a, b in zip(reference, xnnpack)])
+    assert ours_xnnpack >= reference_xnnpack, "%s: delegate %.4f, reference %.4f of the " \
+        "pixels agree with XNNPACK" % (name, ours_xnnpack, reference_xnnpack)
