@@ -117,11 +117,11 @@ static void gemm_fuse_taps(const qrun_gemm_params* p, gemm_tile* g, int64_t r) {
     }
 }
 
-/* Tile `tile` into g; IGEMM: g->q, g->x are its first pixel's output row and column, and
- * move on to the next tile's (a division per tile range, not per row). */
-static void gemm_tile_init(const qrun_gemm_params* p, const uint8_t* arena, int64_t tile,
+/* Row block `row_block` into g; IGEMM: g->q, g->x are its first pixel's output row and
+ * column, and move on to the next row block's (a division per tile range, not per row). */
+static void gemm_tile_init(const qrun_gemm_params* p, const uint8_t* arena, int64_t row_block,
                            gemm_tile* g) {
-    g->m0 = tile * QRUN_GEMM_MR;
+    g->m0 = row_block * QRUN_GEMM_MR;
     g->mr = QRUN_MIN(QRUN_GEMM_MR, p->m - g->m0);
     g->a_base = arena + p->a_off;
     for (int64_t r = 0; r < QRUN_GEMM_MR; r++) {
@@ -629,25 +629,35 @@ static gemm_block_fn gemm_block_for(const qrun_gemm_params* p, int64_t rows) {
 }
 #endif
 
-static int64_t gemm_tiles(const void* params) {
-    const qrun_gemm_params* p = (const qrun_gemm_params*)params;
-    return (p->m + QRUN_GEMM_MR - 1) / QRUN_GEMM_MR;
+static inline int64_t gemm_channel_blocks(const qrun_gemm_params* p) {
+    return (p->n + p->nr - 1) / p->nr;
 }
 
-/* Tiles are blocks of MR rows; each runs over every block of nr output channels. */
+static int64_t gemm_tiles(const void* params) {
+    const qrun_gemm_params* p = (const qrun_gemm_params*)params;
+    return (p->m + QRUN_GEMM_MR - 1) / QRUN_GEMM_MR * gemm_channel_blocks(p);
+}
+
+/* A tile is one MR x nr block: row block tile / blocks, channel block tile % blocks. Row-major,
+ * so that a range runs whole row blocks where it can (their rows found and summed once), and
+ * an op with few row blocks (7 x 7 and 14 x 14 maps, a batch-1 FULLY_CONNECTED) still splits
+ * evenly over threads, by channel blocks. */
 static void gemm_run(const void* params, uint8_t* arena, int64_t begin, int64_t end) {
     const qrun_gemm_params* p = (const qrun_gemm_params*)params;
-    const int64_t blocks = (p->n + p->nr - 1) / p->nr;
+    const int64_t blocks = gemm_channel_blocks(p);
     const gemm_block_fn full = gemm_block_for(p, QRUN_GEMM_MR), single = gemm_block_for(p, 1);
     gemm_tile g;
     if (p->tap_rows != NULL) {
-        g.q = begin * QRUN_GEMM_MR / p->out_w;
-        g.x = begin * QRUN_GEMM_MR - g.q * p->out_w;
+        const int64_t m0 = begin / blocks * QRUN_GEMM_MR;
+        g.q = m0 / p->out_w;
+        g.x = m0 - g.q * p->out_w;
     }
-    for (int64_t tile = begin; tile < end; tile++) {
-        gemm_tile_init(p, arena, tile, &g);
-        for (int64_t b = 0; b < blocks; b++)
-            (g.mr == 1 ? single : full)(p, arena, &g, b);
+    for (int64_t tile = begin; tile < end;) {
+        gemm_tile_init(p, arena, tile / blocks, &g);
+        const gemm_block_fn block_fn = g.mr == 1 ? single : full;
+        for (const int64_t row_end = QRUN_MIN(end, (tile / blocks + 1) * blocks); tile < row_end;
+             tile++)
+            block_fn(p, arena, &g, tile % blocks);
     }
 }
 

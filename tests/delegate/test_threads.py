@@ -70,6 +70,12 @@ CASES = {
     "gemm_1x1_int8": lambda: conv_model("int8", ((1, 28, 27, 40), 67, (1, 1), (1, 1), (1, 1),
                                                  "VALID"), "RELU6", 3),
     "fully_connected": lambda: fc_model("int8pc", ((37, 300), 129, False), "NONE", 4),
+    # Few rows: the tiles are channel blocks too (N tails; uint8's row-sum term per block).
+    "fully_connected_one_row": lambda: fc_model("int8pc", ((1, 1280), 1001, False), "NONE", 14),
+    "gemm_1x1_7x7_uint8": lambda: conv_model("uint8", ((1, 7, 7, 96), 203, (1, 1), (1, 1),
+                                                       (1, 1), "VALID"), "RELU6", 13),
+    "igemm_5x6_int8": lambda: conv_model("int8", ((1, 5, 6, 40), 150, (3, 3), (1, 1), (1, 1),
+                                                  "SAME"), "NONE", 15),
     "depthwise_int8pc": lambda: depthwise_model("int8pc", ((1, 30, 29, 72), 1, (3, 3), (1, 1),
                                                            (1, 1), "SAME"), "RELU6", 5),
     "depthwise_uint8_5x5": lambda: depthwise_model("uint8", ((1, 27, 26, 35), 1, (5, 5),
