@@ -1,10 +1,18 @@
 """qrun against LiteRT, side by side in one process: init and median invoke time per model,
 and qrun's time over LiteRT's.
 
-Runs of the configurations alternate (one invoke of each in turn, repeated), so that machine
-drift hits every configuration alike. Prints a Markdown table; can write it to a file, draw a
-PNG bar chart of the ratios (matplotlib: pip install qrun[plot]) and put both, with the
-command and the machine, between the README's bench-table markers.
+Runs of the configurations alternate (one timed invoke of each in turn, repeated), so that
+machine drift hits every configuration alike. Each timed invoke follows an untimed one of the
+same interpreter, so that every configuration is timed in its steady state, as in a loop of its
+own invokes, and not in the wake of the one before: that one evicted its weights from the
+caches, let its worker threads fall asleep (qrun's sleep after ~200 us, XNNPACK's at once), and
+qrun's workers, spinning ~200 us after an invoke, would share the cores with the next
+configuration's first ~200 us (measured on 2 cores: a 2-thread qrun invoke right after a LiteRT
+one took 0.89 ms instead of 0.77, tf2_mobilenet_v2, fastest of 40).
+
+Prints a Markdown table; can write it to a file, draw a PNG bar chart of the ratios
+(matplotlib: pip install qrun[plot]) and put both, with the command and the machine, between
+the README's bench-table markers.
 
     python benchmarks/bench_models.py                        # every model in ../shared/models
     python benchmarks/bench_models.py --models efficientnet_lite0_int8 tf2_mobilenet_v2_1.0_224_ptq \
@@ -90,6 +98,7 @@ def bench_model(path: Path, configs: List[str], threads: int, runs: int, warmup:
     start = time.perf_counter()
     for done in range(1, runs + 1):
         for c, it in interps.items():
+            it.invoke()   # settles this configuration (see the module docstring)
             t0 = time.perf_counter()
             it.invoke()
             results[c]["times"].append((time.perf_counter() - t0) * 1e3)

@@ -1,9 +1,10 @@
 """qrun's multi-threaded speed-up: 1 and N threads of one runtime, alternated in one process.
 
-Each round invokes every (runtime, threads) interpreter once, in turn, so machine drift (the
-machine may be shared) hits all alike; the table gives median wall time, the process CPU time
-(user + sys, all threads) per invoke, and the N-thread speed-up over 1 thread, of the medians
-and of the fastest runs (on a busy machine the fastest run is the one that had the cores).
+Each round times one invoke of every (runtime, threads) interpreter, in turn (each after an
+untimed one of its own), so machine drift (the machine may be shared) hits all alike; the
+table gives median wall time, the process CPU time (user + sys, all threads) per invoke, and
+the N-thread speed-up over 1 thread, of the medians and of the fastest runs (on a busy
+machine the fastest run is the one that had the cores).
 
     python benchmarks/bench_threads.py --models efficientnet_lite0_int8 \
         tf2_mobilenet_v2_1.0_224_ptq deeplabv3_mnv2_pascal_quant --threads 2 --runs 20
@@ -36,6 +37,7 @@ def bench(path: Path, runtimes, threads, runs: int, warmup: int):
     cpu = {k: [] for k in interps}
     for r in range(warmup + runs):
         for k, it in interps.items():
+            it.invoke()   # settles this interpreter, as bench_models does (see its docstring)
             c0, t0 = time.process_time(), time.perf_counter()
             it.invoke()
             t1, c1 = time.perf_counter(), time.process_time()
