@@ -115,9 +115,13 @@ int32_t qrun_execute(const qrun_plan* plan, uint8_t* arena) {
             const int64_t work = executor_node_work(node->kind, node->params, tiles);
             const int64_t coarse = threads * EXECUTOR_CHUNKS_PER_THREAD;
             const int64_t bounded = work / EXECUTOR_MAX_CHUNK_WORK;
-            const int64_t chunks = bounded > coarse ? bounded : coarse;
-            qrun_pool_run(plan->pool, e, node->params, arena, tiles,
-                          QRUN_MIN(chunks, work / EXECUTOR_CHUNK_WORK));
+            int64_t chunks = QRUN_MIN(bounded > coarse ? bounded : coarse,
+                                      work / EXECUTOR_CHUNK_WORK);
+            /* A multiple of the threads, so that the chunks divide evenly (a small node's 3
+             * chunks on 2 threads would take 2/3 of its time, 2 chunks 1/2). */
+            if (chunks > threads)
+                chunks -= chunks % threads;
+            qrun_pool_run(plan->pool, e, node->params, arena, tiles, chunks);
         }
     }
     if (plan->timestamps_ns != NULL)
