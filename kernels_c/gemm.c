@@ -655,9 +655,10 @@ static void gemm_run(const void* params, uint8_t* arena, int64_t begin, int64_t 
     for (int64_t tile = begin; tile < end;) {
         gemm_tile_init(p, arena, tile / blocks, &g);
         const gemm_block_fn block_fn = g.mr == 1 ? single : full;
-        for (const int64_t row_end = QRUN_MIN(end, (tile / blocks + 1) * blocks); tile < row_end;
-             tile++)
-            block_fn(p, arena, &g, tile % blocks);
+        const int64_t first = tile % blocks, last = QRUN_MIN(blocks, first + end - tile);
+        for (int64_t b = first; b < last; b++)
+            block_fn(p, arena, &g, b);
+        tile += last - first;
     }
 }
 
