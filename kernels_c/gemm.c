@@ -17,64 +17,63 @@ static inline int64_t gemm_round_up(int64_t x, int64_t q) {
     return (x + q - 1) / q * q;
 }
 
-/* The n bytes at a, read as int8 (x ^ flip), summed. */
-static int32_t gemm_bytes_sum(const uint8_t* a, int64_t n, uint8_t flip) {
-    int32_t sum = 0;
+/* A running sum of bytes read as int8 (x ^ flip). The SIMD builds add up the bytes
+ * x ^ flip ^ 0x80 (the int8 value + 128) with psadbw / vpsadbw into a vector, reduced and less
+ * 128 per byte once at the end; the other bytes go to `sum`. */
+typedef struct {
+#if defined(QRUN_ISA_AVX512VNNI)
+    __m512i v;
+#elif !defined(QRUN_ISA_SCALAR)
+    __m128i v;
+#endif
+    int64_t biased;   /* bytes in v */
+    int32_t sum;
+} gemm_sum;
+
+static inline void gemm_sum_init(gemm_sum* s) {
+#if defined(QRUN_ISA_AVX512VNNI)
+    s->v = _mm512_setzero_si512();
+#elif !defined(QRUN_ISA_SCALAR)
+    s->v = _mm_setzero_si128();
+#endif
+    s->biased = 0;
+    s->sum = 0;
+}
+
+static inline void gemm_sum_add(gemm_sum* s, const uint8_t* a, int64_t n, uint8_t flip) {
     int64_t k = 0;
 #if defined(QRUN_ISA_AVX512VNNI)
-    /* vpsadbw sums unsigned bytes: x ^ flip ^ 0x80 is the int8 value + 128; the tail's
-     * missing bytes are 0 ^ 0 (masked load, masked constant). */
+    /* The tail's missing bytes are 0 ^ 0 (masked load, masked constant). */
     const __m512i to_unsigned = _mm512_set1_epi8((char)(0x80 ^ flip));
-    __m512i sums = _mm512_setzero_si512();
     for (; k < n; k += 64) {
         const __mmask64 mask = n - k >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (n - k)) - 1;
         const __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, a + k),
                                            _mm512_maskz_mov_epi8(mask, to_unsigned));
-        sums = _mm512_add_epi64(sums, _mm512_sad_epu8(x, _mm512_setzero_si512()));
+        s->v = _mm512_add_epi64(s->v, _mm512_sad_epu8(x, _mm512_setzero_si512()));
     }
-    sum = (int32_t)(_mm512_reduce_add_epi64(sums) - 128 * n);
+    s->biased += n;
 #elif !defined(QRUN_ISA_SCALAR)
-    /* psadbw sums unsigned bytes: x ^ flip ^ 0x80 is the int8 value + 128. */
     const __m128i to_unsigned = _mm_set1_epi8((char)(0x80 ^ flip));
-    __m128i sums = _mm_setzero_si128();
     for (; k + 16 <= n; k += 16) {
         const __m128i x = _mm_loadu_si128((const __m128i*)(a + k));
-        sums = _mm_add_epi64(sums, _mm_sad_epu8(_mm_xor_si128(x, to_unsigned),
+        s->v = _mm_add_epi64(s->v, _mm_sad_epu8(_mm_xor_si128(x, to_unsigned),
                                                 _mm_setzero_si128()));
     }
-    sum = (int32_t)(_mm_cvtsi128_si64(sums) + _mm_extract_epi64(sums, 1) - 128 * k);
+    s->biased += k;
 #endif
     for (; k < n; k++)
-        sum += qrun_load_a(a[k], flip);
-    return sum;
+        s->sum += qrun_load_a(a[k], flip);
 }
 
-/* The sum of row m of A (every tap) read as int8, reduced once per row. */
-static int32_t gemm_row_sum(const qrun_gemm_params* p, const uint8_t* arena, int64_t m) {
-    const uint8_t flip = (uint8_t)p->a_flip;
-    const uint8_t* a_base = arena + p->a_off;
-    if (p->tap_rows == NULL)
-        return gemm_bytes_sum(a_base + m * p->a_stride, p->kc, flip);
-    const int64_t* rows = p->tap_rows + m / p->out_w * p->kh;
-    const int64_t* cols = p->tap_cols + m % p->out_w * p->kw;
-    int32_t sum = 0;
-    for (int64_t ky = 0; ky < p->kh; ky++)
-        for (int64_t kx = 0; kx < p->kw; kx++) {
-            const int64_t off = rows[ky] + cols[kx];
-            sum += gemm_bytes_sum(off < 0 ? p->zero : a_base + off, p->in_c, flip);
-        }
-    return sum;
-}
-
-/* a_sum_mult * (row sum of A read as int8): the weight zero point's term (and the VNNI
- * kernels' unsigned-weight correction). It does not depend on the output channel, so it is
- * computed once per row block, outside the block kernels. */
-static void gemm_row_terms(const qrun_gemm_params* p, const uint8_t* arena, int64_t m0,
-                           int64_t mr, int32_t term[QRUN_GEMM_MR]) {
-    memset(term, 0, QRUN_GEMM_MR * sizeof(int32_t));
-    if (p->a_sum_mult != 0)
-        for (int64_t r = 0; r < mr; r++)
-            term[r] = p->a_sum_mult * gemm_row_sum(p, arena, m0 + r);
+static inline int32_t gemm_sum_total(const gemm_sum* s) {
+#if defined(QRUN_ISA_AVX512VNNI)
+    return s->sum + (int32_t)(_mm512_reduce_add_epi64(s->v) - 128 * s->biased);
+#elif !defined(QRUN_ISA_SCALAR)
+    return s->sum + (int32_t)(_mm_cvtsi128_si64(s->v) + _mm_extract_epi64(s->v, 1)
+                              - 128 * s->biased);
+#else
+    return s->sum;
+#endif
 }
 
 /* A block of MR rows: where its rows are and their row-sum terms, found once for all the
@@ -93,6 +92,30 @@ typedef struct {
     int interior;                         /* see gemm_tile_init */
     int64_t q, x;                         /* IGEMM: the output row and column of pixel m0 */
 } gemm_tile;
+
+/* a_sum_mult * (row sum of A read as int8): the weight zero point's term (and the VNNI
+ * kernels' unsigned-weight correction). It does not depend on the output channel, so it is
+ * computed once per row block, outside the block kernels. */
+static void gemm_row_terms(const qrun_gemm_params* p, gemm_tile* g) {
+    memset(g->term, 0, sizeof g->term);
+    if (p->a_sum_mult == 0)
+        return;
+    const uint8_t flip = (uint8_t)p->a_flip;
+    for (int64_t r = 0; r < g->mr; r++) {
+        gemm_sum s;
+        gemm_sum_init(&s);
+        if (p->tap_rows == NULL) {
+            gemm_sum_add(&s, g->row[r], p->kc, flip);
+        } else {
+            for (int64_t ky = 0; ky < p->kh; ky++)
+                for (int64_t kx = 0; kx < p->kw; kx++) {
+                    const int64_t off = g->rows[r][ky] + g->cols[r][kx];
+                    gemm_sum_add(&s, off < 0 ? p->zero : g->a_base + off, p->in_c, flip);
+                }
+        }
+        g->term[r] = p->a_sum_mult * gemm_sum_total(&s);
+    }
+}
 
 /* Row r's kx_fused taps: its window's kw contiguous pixels per kernel row, or, when the
  * window crosses the left or right edge, its pixels gathered (the zero point's bytes
@@ -149,7 +172,7 @@ static void gemm_tile_init(const qrun_gemm_params* p, const uint8_t* arena, int6
     if (p->kx_fused && !g->interior)
         for (int64_t r = 0; r < QRUN_GEMM_MR; r++)
             gemm_fuse_taps(p, g, r);
-    gemm_row_terms(p, arena, g->m0, g->mr, g->term);
+    gemm_row_terms(p, g);
 }
 
 /* Rows r0 .. r0 + rows - 1 of the tile at kernel tap t: a[r] is row r0 + r. */
