@@ -90,6 +90,8 @@ typedef struct {
     uint8_t window[QRUN_GEMM_MR][QRUN_GEMM_FUSED_WINDOW_MAX];
     int32_t term[QRUN_GEMM_MR];
     int interior;                         /* see gemm_tile_init */
+    const uint8_t* whole;                 /* interior, every tap inside: its first pixel's
+                                             window origin (else NULL) */
     int64_t q, x;                         /* IGEMM: the output row and column of pixel m0 */
 } gemm_tile;
 
@@ -169,6 +171,10 @@ static void gemm_tile_init(const qrun_gemm_params* p, const uint8_t* arena, int6
     g->interior = p->tap_rows != NULL && p->col_step != 0 && g->mr == QRUN_GEMM_MR &&
                   g->rows[0] == g->rows[QRUN_GEMM_MR - 1] && g->cols[0][0] >= 0 &&
                   g->cols[QRUN_GEMM_MR - 1][p->kw - 1] >= 0;
+    g->whole = g->interior && p->tap_off != NULL && g->rows[0][0] >= 0 &&
+                       g->rows[0][p->kh - 1] >= 0
+                   ? g->a_base + g->rows[0][0] + g->cols[0][0]
+                   : NULL;
     if (p->kx_fused && !g->interior)
         for (int64_t r = 0; r < QRUN_GEMM_MR; r++)
             gemm_fuse_taps(p, g, r);
@@ -181,6 +187,12 @@ static inline void gemm_rows(const qrun_gemm_params* p, const gemm_tile* g, int6
     if (p->tap_rows == NULL) {
         for (int i = 0; i < rows; i++)
             a[i] = g->row[r0 + i];
+        return;
+    }
+    if (g->whole != NULL) {
+        const uint8_t* a0 = g->whole + p->tap_off[t];
+        for (int i = 0; i < rows; i++)
+            a[i] = a0 + (r0 + i) * p->col_step;
         return;
     }
     const int64_t ky = p->tap_yx[2 * t], kx = p->tap_yx[2 * t + 1];

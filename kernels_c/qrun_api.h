@@ -85,6 +85,9 @@ typedef struct {
     const int64_t* tap_rows;  /* IGEMM: [batch * out_h][kh] byte offsets of input rows */
     const int64_t* tap_cols;  /* IGEMM: [out_w][kw] byte offsets within an input row */
     const int32_t* tap_yx;    /* IGEMM: [ks][2] kernel tap t's (ky, kx) (kx 0 when fused) */
+    const int64_t* tap_off;   /* IGEMM, or NULL: [ks] kernel tap t's offset from the window's
+                                 first pixel when its first and last rows are inside (then
+                                 every row is, at tap_rows[.][0] + this less the column term) */
     int64_t out_w;
     int64_t col_step;         /* IGEMM: nonzero when MR consecutive pixels of an output row
                                  whose windows are inside across read pixels col_step bytes

@@ -219,6 +219,29 @@ def uniform_col_step(cols: np.ndarray, mr: int) -> int:
     return step if np.array_equal(runs[chosen], expect) else 0
 
 
+def _uniform_offsets(terms: np.ndarray):
+    """The offsets of each entry from the first of its row, the same for every row whose
+    first and last entries are inside, where all entries of those rows are inside; None
+    otherwise (or when no row is)."""
+    whole = (terms[:, 0] >= 0) & (terms[:, -1] >= 0)
+    if not whole.any():
+        return None
+    rel = terms[whole] - terms[whole, :1]
+    if np.any(terms[whole] < 0) or np.any(rel != rel[:1]):
+        return None
+    return rel[0]
+
+
+def window_offsets(rows: np.ndarray, cols: np.ndarray, fused: bool):
+    """qrun_gemm_params.tap_off: each kernel tap's offset from its window's first pixel, for
+    windows whose first and last taps down and across are inside; None when such windows do
+    not all read their taps at the same offsets."""
+    row_off, col_off = _uniform_offsets(rows), _uniform_offsets(cols)
+    if row_off is None or col_off is None:
+        return None
+    return row_off if fused else (row_off[:, None] + col_off[None, :]).ravel()
+
+
 def gemm_tap_buffers(ctx, p, make: Callable[..., tuple], args: tuple, input_nbytes: int,
                      fused: bool) -> None:
     """Fills the IGEMM's tap fields of `p` (tap_rows, tap_cols, col_step, out_w, kh, kw, in_c,
@@ -241,11 +264,15 @@ def gemm_tap_buffers(ctx, p, make: Callable[..., tuple], args: tuple, input_nbyt
             run = cols[inside, :1] + np.arange(cols.shape[1]) * pixel_bytes
             if not np.array_equal(cols[inside], run):
                 raise PlanError("fused taps are not contiguous")
+        if part == 3:
+            return window_offsets(rows, cols, fused)
         return (rows, cols, np.array([uniform_col_step(cols, ctx.backend.gemm_mr)]))[part]
     key = (make.__name__, input_nbytes) + tuple(args)
     p.tap_rows = ctx.shared_buffer(key + ("rows",), lambda: build(0), "int64_t")
     p.tap_cols = ctx.shared_buffer(key + ("cols",), lambda: build(1), "int64_t")
     p.col_step = ctx.shared_buffer(key + ("step",), lambda: build(2), "int64_t")[0]
+    offsets = build(3)
+    p.tap_off = ctx.ffi.NULL if offsets is None else ctx.buffer(offsets, "int64_t")
     p.out_w, p.kh, p.kw, p.in_c = args[5], args[6], args[7], pixel_bytes
     p.kx_fused = fused
     kx = np.zeros(1, np.int32) if fused else np.arange(p.kw, dtype=np.int32)
