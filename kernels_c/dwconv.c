@@ -5,9 +5,9 @@
  * interleave them with 16-bit unpacks and multiply-add the pairs (pmaddwd), so the packed
  * channel order is the order those unpacks produce. They run 3x3 and 5x5 windows with the
  * tap count fixed at compile time, other windows generically, depth multiplier 1; the
- * portable kernel runs everything else and the scalar build. The SIMD row kernel runs few
- * channels at horizontal stride 1 over whole output rows with the same pairs, and the
- * AVX-512 VNNI build runs tap quads (dwconv_quad.h). */
+ * portable kernel runs everything else and the scalar build. The AVX-512 VNNI build runs tap
+ * quads (dwconv_quad.h). The SIMD row kernel runs few channels at horizontal stride 1 over
+ * whole output rows with the pairs or the quad tile. */
 #include "qrun.h"
 
 static int64_t dwconv_tiles(const void* params) {
@@ -210,6 +210,29 @@ static inline __attribute__((always_inline)) void dwconv_pixels(
     }
 }
 
+#if defined(QRUN_ISA_AVX512VNNI)
+/* The quad layout (multiplier 1): blocks of 64 channels, and a last block of 32 when the
+ * channels leave at most 32 over a multiple of 64 (packing.pack_dwconv_quads), each with its
+ * biases and scales, then per group of 4 taps the block's int8 weight quads (quads 1), or its
+ * raw uint8 weight quads (quads 2). */
+#define DQ_BITS 512
+#include "dwconv_quad.h"
+#undef DQ_BITS
+#define DQ_BITS 256
+#include "dwconv_quad.h"
+#undef DQ_BITS
+#define DQ_PAIR 1
+#include "dwconv_quad.h"
+#define DQ_ADJACENT 1
+#include "dwconv_quad.h"
+#undef DQ_ADJACENT
+#undef DQ_PAIR
+/* The row kernel's functions run the quad tile too. */
+#define DWCONV_ROW_TARGET QRUN_TARGET_VNNI
+#else
+#define DWCONV_ROW_TARGET
+#endif
+
 /* ns vector steps of one output row (out_bytes long) from byte j0, row_lanes bytes apart, all
  * with the one packed block's per-lane weights; tap (ky, kx) of output byte j reads byte
  * j + row_shifts[kx] - base of rows[ky]. Each step stores a whole vector where the row has
@@ -255,15 +278,42 @@ static inline __attribute__((always_inline)) void dwconv_row_tile(
     }
 }
 
+/* Bytes a row kernel step reads from each tap's row: one int16 vector's worth, or the quad
+ * tile's 64. */
+#define DWCONV_ROW_BYTES(quad) ((quad) ? 64 : DWCONV_T)
+
+/* ns steps from byte j0 (see dwconv_row_tile): the int16 pairs, or (quad, AVX-512 VNNI) one
+ * quad tile per step over the taps' bytes, uw as in dwconv_quad.h. */
+DWCONV_ROW_TARGET static inline __attribute__((always_inline)) void dwconv_row_steps(
+        const qrun_dwconv_params* p, const uint8_t* const* rows, int64_t base, uint8_t* out,
+        int64_t j0, int64_t out_bytes, const qrun_v_requant* rq, const int64_t taps,
+        const int64_t kw, const int ns, const int quad, const int uw) {
+#if defined(QRUN_ISA_AVX512VNNI)
+    if (quad) {
+        const uint8_t* at[taps];
+        for (int s = 0; s < ns; s++) {
+            const int64_t j = j0 + s * p->row_lanes;
+            for (int64_t t = 0; t < taps; t++)
+                at[t] = rows[t / kw] + (p->row_shifts[t % kw] + j - base);
+            dwconv_quad_tile_512(p, at, NULL, out + j, NULL, (const uint8_t*)p->packed_w, 0,
+                                 QRUN_MIN(64, out_bytes - j), taps, uw);
+        }
+        return;
+    }
+#endif
+    dwconv_row_tile(p, rows, base, out, j0, out_bytes, rq, taps, kw, ns);
+}
+
 /* The steps from j0 up to j_end whose loads reach outside the input rows: they read copies of
  * the bytes they need, the input zero point outside the rows. */
-static void dwconv_row_edge(const qrun_dwconv_params* p, const uint8_t* const* rows,
-                            uint8_t* out, int64_t j0, int64_t j_end, int64_t out_bytes,
-                            const qrun_v_requant* rq) {
+DWCONV_ROW_TARGET static void dwconv_row_edge(const qrun_dwconv_params* p,
+                                              const uint8_t* const* rows, uint8_t* out,
+                                              int64_t j0, int64_t j_end, int64_t out_bytes,
+                                              const qrun_v_requant* rq, int quad, int uw) {
     const int64_t kh = p->taps / p->kernel_w, step = p->row_lanes;
     const int64_t lo = j0 + p->row_shifts[0];
     const int64_t len = (j_end - 1 - j0) / step * step + j0 + p->row_shifts[p->kernel_w - 1] +
-                        DWCONV_T - lo;
+                        DWCONV_ROW_BYTES(quad) - lo;
     uint8_t bytes[kh][len];
     const uint8_t* copies[kh];
     const int64_t from = lo < 0 ? 0 : lo, to = QRUN_MIN(lo + len, p->in_row_bytes);
@@ -273,20 +323,29 @@ static void dwconv_row_edge(const qrun_dwconv_params* p, const uint8_t* const* r
             memcpy(bytes[ky] + (from - lo), rows[ky] + from, (size_t)(to - from));
         copies[ky] = bytes[ky];
     }
-    for (int64_t j = j0; j < j_end; j += step)
-        dwconv_row_tile(p, copies, lo, out, j, out_bytes, rq, p->taps, p->kernel_w, 1);
+    for (int64_t j = j0; j < j_end; j += step) {
+        if (quad)
+            dwconv_row_steps(p, copies, lo, out, j, out_bytes, rq, p->taps, p->kernel_w, 1, 1,
+                             uw);
+        else
+            dwconv_row_steps(p, copies, lo, out, j, out_bytes, rq, p->taps, p->kernel_w, 1, 0,
+                             0);
+    }
 }
 
-/* Output rows [begin, end): the steps whose loads all fall inside the input rows 4 at a time
- * (then one at a time), those at the row's two ends through dwconv_row_edge. Padding rows
- * read the zero row (the input zero point, in_row_bytes long). */
-static inline __attribute__((always_inline)) void dwconv_rows(
+/* Output rows [begin, end): the steps whose loads all fall inside the input rows DWCONV_ROW_NS
+ * at a time for the pairs (then one at a time), those at the row's two ends through
+ * dwconv_row_edge. Padding rows read the zero row (the input zero point, in_row_bytes
+ * long). */
+DWCONV_ROW_TARGET static inline __attribute__((always_inline)) void dwconv_rows(
         const qrun_dwconv_params* p, uint8_t* arena, int64_t begin, int64_t end,
-        const int64_t taps, const int64_t kw) {
+        const int64_t taps, const int64_t kw, const int quad, const int uw) {
     const int64_t kh = taps / kw, step = p->row_lanes;
+    const int ns = quad ? 1 : DWCONV_ROW_NS;
     const int64_t out_bytes = p->row_pixels * p->channels;
     /* row_shifts grow with kx: a step j reads bytes [j + first, j + last) of each row */
-    const int64_t first = p->row_shifts[0], last = p->row_shifts[kw - 1] + DWCONV_T;
+    const int64_t first = p->row_shifts[0];
+    const int64_t last = p->row_shifts[kw - 1] + DWCONV_ROW_BYTES(quad);
     const int64_t j_in = QRUN_MIN(first >= 0 ? 0 : (-first + step - 1) / step * step,
                                   (out_bytes + step - 1) / step * step);
     const uint8_t* in = arena + p->in_off;
@@ -299,37 +358,40 @@ static inline __attribute__((always_inline)) void dwconv_rows(
         }
         uint8_t* out = arena + p->out_off + r * out_bytes;
         if (j_in > 0)
-            dwconv_row_edge(p, rows, out, 0, j_in, out_bytes, &rq);
+            dwconv_row_edge(p, rows, out, 0, j_in, out_bytes, &rq, quad, uw);
         int64_t j = j_in;
-        for (; j + DWCONV_ROW_NS * step <= out_bytes &&
-               j + (DWCONV_ROW_NS - 1) * step + last <= p->in_row_bytes;
-             j += DWCONV_ROW_NS * step)
-            dwconv_row_tile(p, rows, 0, out, j, out_bytes, &rq, taps, kw, DWCONV_ROW_NS);
+        for (; j + ns * step <= out_bytes && j + (ns - 1) * step + last <= p->in_row_bytes;
+             j += ns * step)
+            dwconv_row_steps(p, rows, 0, out, j, out_bytes, &rq, taps, kw, ns, quad, uw);
         for (; j < out_bytes && j + last <= p->in_row_bytes; j += step)
-            dwconv_row_tile(p, rows, 0, out, j, out_bytes, &rq, taps, kw, 1);
+            dwconv_row_steps(p, rows, 0, out, j, out_bytes, &rq, taps, kw, 1, quad, uw);
         if (j < out_bytes)
-            dwconv_row_edge(p, rows, out, j, out_bytes, out_bytes, &rq);
+            dwconv_row_edge(p, rows, out, j, out_bytes, out_bytes, &rq, quad, uw);
     }
 }
 
-#if defined(QRUN_ISA_AVX512VNNI)
-/* The quad layout (multiplier 1): blocks of 64 channels, and a last block of 32 when the
- * channels leave at most 32 over a multiple of 64 (packing.pack_dwconv_quads), each with its
- * biases and scales, then per group of 4 taps the block's int8 weight quads (quads 1), or its
- * raw uint8 weight quads (quads 2). */
-#define DQ_BITS 512
-#include "dwconv_quad.h"
-#undef DQ_BITS
-#define DQ_BITS 256
-#include "dwconv_quad.h"
-#undef DQ_BITS
-#define DQ_PAIR 1
-#include "dwconv_quad.h"
-#define DQ_ADJACENT 1
-#include "dwconv_quad.h"
-#undef DQ_ADJACENT
-#undef DQ_PAIR
+/* The row kernel, 3x3 windows specialised: int16 pairs, or the quads' layout (quads). */
+#define DWCONV_ROWS(quad, uw)                                                                 \
+    (p->taps == 9 && p->kernel_w == 3                                                         \
+             ? dwconv_rows(p, arena, begin, end, 9, 3, quad, uw)                              \
+             : dwconv_rows(p, arena, begin, end, p->taps, p->kernel_w, quad, uw))
 
+DWCONV_ROW_TARGET static void dwconv_run_rows(const qrun_dwconv_params* p, uint8_t* arena,
+                                              int64_t begin, int64_t end) {
+#if defined(QRUN_ISA_AVX512VNNI)
+    if (p->quads == 1) {
+        DWCONV_ROWS(1, 0);
+        return;
+    }
+    if (p->quads == 2) {
+        DWCONV_ROWS(1, 1);
+        return;
+    }
+#endif
+    DWCONV_ROWS(0, 0);
+}
+
+#if defined(QRUN_ISA_AVX512VNNI)
 /* Whether pixel px + 1 reads, tap by tap, the 32 bytes after pixel px's (no padding taps):
  * a 32-channel layer's neighbours in a row, at stride 1. */
 static inline int dwconv_quad_adjacent(const qrun_dwconv_params* p, int64_t px, int64_t taps) {
@@ -423,18 +485,17 @@ QRUN_TARGET_VNNI static void dwconv_run_quads(const qrun_dwconv_params* p, uint8
 
 static void dwconv_run(const void* params, uint8_t* arena, int64_t begin, int64_t end) {
     const qrun_dwconv_params* p = (const qrun_dwconv_params*)params;
+    if (p->row_lanes) {
+        dwconv_run_rows(p, arena, begin, end);
+        return;
+    }
 #if defined(QRUN_ISA_AVX512VNNI)
     if (p->quads) {
         dwconv_run_quads(p, arena, begin, end);
         return;
     }
 #endif
-    if (p->row_lanes) {
-        if (p->taps == 9 && p->kernel_w == 3)
-            dwconv_rows(p, arena, begin, end, 9, 3);
-        else
-            dwconv_rows(p, arena, begin, end, p->taps, p->kernel_w);
-    } else if (p->multiplier != 1)
+    if (p->multiplier != 1)
         dwconv_run_portable(p, arena, begin, end);
     else if (p->taps == 9)
         dwconv_pixels(p, arena, begin, end, 9);

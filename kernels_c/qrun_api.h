@@ -131,8 +131,9 @@ typedef struct {
     /* The row kernel (nonzero row_lanes; multiplier 1, horizontal stride 1, few channels):
      * an output row is a 1-D convolution over its bytes, output byte j (pixel j / channels)
      * reading byte j + row_shifts[kx] of input row ky, padding outside the row. packed_w is
-     * one block of dw_row_cr lanes whose lane i holds channel i % channels (i < row_lanes,
-     * a multiple of channels) or zeros. Tiles are output rows instead of pixels. */
+     * one block of dw_row_cr lanes (int16 pairs) or, with quads, of the quad layout's 64,
+     * whose lane i holds channel i % channels (i < row_lanes, a multiple of channels) or
+     * zeros. Tiles are output rows instead of pixels. */
     int64_t row_lanes;        /* output bytes per vector step */
     int64_t rows;             /* batch * output height */
     int64_t row_pixels;       /* output width */

@@ -12,7 +12,7 @@ import numpy as np
 from ..interpreter.kernels.common import out_size, pad_before
 from ..interpreter.schema import Activation
 from . import rules
-from .depthwise import pack_dwconv_rows, row_indirection, row_kernel_lanes
+from .depthwise import row_channels, row_indirection, row_kernel_lanes
 from .packing import (deconv_taps, dwconv_quad_channels, gemm_block_width, gemm_tap_buffers,
                       indirection_buffer, k_major_pays, pack_dwconv, pack_dwconv_quads,
                       pack_gemm, pack_gemm_k_major, unsigned_weights_pay, window_indirection,
@@ -188,12 +188,26 @@ def build_depthwise(op, ctx):
         s.dilation_w_factor, pt, pl), x.nbytes)
     scales = _requant_scales(x, w, out, c)
     wz = w.constant.astype(np.int32) - w.zero_point
-    p.quads = 0
+    # multiplier 1: u8 x s8 dot products of 4 taps where the build has them. int8 weights
+    # (quads 1): activations read + 128, the bias takes 128 * the weight sums out; uint8
+    # weights (quads 2): raw weights times int8 activations, less zero point terms (a zero
+    # point per tensor, in a register)
+    quads, zw = 0, np.unique(w.zero_point)
+    if ctx.backend.dw_quad_cr > 0 and c == c_in:
+        if wz.min() >= -128 and wz.max() <= 127:
+            quads = 1
+        elif w.dtype == np.uint8 and zw.size == 1:
+            quads = 2
     # few channels: the row kernel (vectors over the bytes of an output row) where the build
-    # has one; its padding rows read a zero row as long as an input row
-    row_cr = ctx.backend.dw_row_cr
-    p.row_lanes = row_kernel_lanes(row_cr, c, p.multiplier, s.stride_w, kh,
-                                   (kw - 1) * s.dilation_w_factor + 1)
+    # has one, with its int16 vector, else (AVX-512 VNNI, 16 < c < 32: pixels do not fill
+    # vectors) the quads' 64 lanes; its padding rows read a zero row as long as an input row
+    row_cr, span_w = ctx.backend.dw_row_cr, (kw - 1) * s.dilation_w_factor + 1
+    p.row_lanes = row_kernel_lanes(row_cr, c, p.multiplier, s.stride_w, kh, span_w)
+    if p.row_lanes:
+        quads = 0
+    elif quads and c != 32:
+        row_cr = ctx.backend.dw_quad_cr
+        p.row_lanes = row_kernel_lanes(row_cr, c, p.multiplier, s.stride_w, kh, span_w)
     p.zero = ctx.buffer(zero_row(iw * c if p.row_lanes else c_in, x.zero_point, x.dtype),
                         "uint8_t")
     if p.row_lanes:
@@ -202,30 +216,28 @@ def build_depthwise(op, ctx):
             b, ih, iw * c, oh, kh, s.stride_h, s.dilation_h_factor, pt), "int64_t")
         p.row_shifts = ctx.buffer(
             (np.arange(kw, dtype=np.int64) * s.dilation_w_factor - pl) * c, "int64_t")
-    # else, multiplier 1: u8 x s8 dot products of 4 taps where the build has them, unless
-    # more than a quarter of the channels padded to its blocks are padding (then the int16
-    # pairs are faster). int8 weights (quads 1): activations read + 128, the bias takes 128 *
-    # the weight sums out; uint8 weights (quads 2): raw weights times int8 activations, less
-    # zero point terms (a zero point per tensor, in a register)
-    elif ctx.backend.dw_quad_cr > 0 and c == c_in and dwconv_quad_channels(c) * 3 <= c * 4:
-        zw = np.unique(w.zero_point)
-        if wz.min() >= -128 and wz.max() <= 127:
-            p.quads = 1
-        elif w.dtype == np.uint8 and zw.size == 1:
-            p.quads, p.w_zero_point = 2, int(zw[0])
+    # per pixel, the quads unless more than a quarter of the channels padded to their blocks
+    # are padding (then the int16 pairs are faster)
+    p.quads = quads if p.row_lanes or dwconv_quad_channels(c) * 3 <= c * 4 else 0
+    p.w_zero_point = int(zw[0]) if p.quads == 2 else 0
 
     def pack() -> np.ndarray:
         wt = wz.reshape(kh * kw, c)
         wsum = wt.sum(axis=0, dtype=np.int64)
         bias = _bias(op, c) - zx * wsum
         if p.quads == 1:
-            return pack_dwconv_quads(wt.astype(np.int8), wrap_int32(bias - 128 * wsum), scales)
-        if p.quads == 2:
-            return pack_dwconv_quads(w.constant.reshape(kh * kw, c), wrap_int32(bias), scales)
+            wp, bias = wt.astype(np.int8), bias - 128 * wsum
+        elif p.quads == 2:
+            wp = w.constant.reshape(kh * kw, c)
+        else:
+            wp = wt.astype(np.int16)
+        bias, sp = wrap_int32(bias), scales
         if p.row_lanes:
-            return pack_dwconv_rows(wt.astype(np.int16), wrap_int32(bias), scales, row_cr,
-                                    p.row_lanes)
-        return pack_dwconv(wt.astype(np.int16), wrap_int32(bias), scales, ctx.backend.dw_cr, 2)
+            chan = row_channels(p.row_lanes, c)
+            wp, bias, sp = wp[:, chan], bias[chan], sp[chan]
+        if p.quads:
+            return pack_dwconv_quads(wp, bias, sp)
+        return pack_dwconv(wp, bias, sp, row_cr if p.row_lanes else ctx.backend.dw_cr, 2)
     p.packed_w = ctx.weights(op, "packed_w", pack, "uint8_t")
     p.out_off = ctx.offset(out, b * oh * ow * c)
     p.a_flip = flip

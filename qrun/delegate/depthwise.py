@@ -1,10 +1,10 @@
 """Depthwise convolution's row kernel layout (qrun_dwconv_params.row_lanes): few channels,
-multiplier 1, horizontal stride 1; an output row is a 1-D convolution over its bytes."""
+multiplier 1, horizontal stride 1; an output row is a 1-D convolution over its bytes, with
+the int16 pairs' vector or the quads' 64 lanes."""
 from __future__ import annotations
 
 import numpy as np
 
-from .packing import pack_dwconv
 from .plan import PlanError
 
 
@@ -20,12 +20,10 @@ def row_kernel_lanes(row_cr: int, channels: int, multiplier: int, stride_w: int,
     return row_cr // channels * channels
 
 
-def pack_dwconv_rows(w: np.ndarray, bias: np.ndarray, scale: np.ndarray, row_cr: int,
-                     lanes: int) -> np.ndarray:
-    """w: [taps, channels] int16, bias, scale: [channels] -> one pack_dwconv block of row_cr
-    lanes, lane i holding channel i % channels for i < lanes (a multiple of the channels)."""
-    chan = np.arange(lanes) % w.shape[1]
-    return pack_dwconv(w[:, chan], bias[chan], scale[chan], row_cr, 2)
+def row_channels(lanes: int, channels: int) -> np.ndarray:
+    """The channel of each of the row kernel's `lanes` lanes (a multiple of the channels): its
+    weights, biases and scales are the channels' repeated."""
+    return np.arange(lanes) % channels
 
 
 def row_indirection(batch: int, in_h: int, row_bytes: int, out_h: int, k_h: int,

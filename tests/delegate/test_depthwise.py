@@ -54,6 +54,9 @@ GEOMETRIES = [
     ((1, 9, 40, 3), 1, (3, 3), (2, 2), (1, 1), "SAME"),       # horizontal stride 2
     ((1, 8, 37, 2), 2, (3, 3), (1, 1), (1, 1), "SAME"),       # multiplier 2, 4 channels
     ((1, 6, 20, 5), 1, (2, 4), (3, 1), (2, 1), "VALID"),
+    # AVX-512 VNNI, 16 < C < 32 at horizontal stride 1: the row kernel on the quads' 64 lanes
+    ((2, 7, 45, 24), 1, (3, 3), (1, 1), (1, 1), "SAME"),
+    ((1, 9, 30, 20), 1, (5, 5), (2, 1), (1, 2), "SAME"),
     # AVX-512 VNNI, 32 channels: neighbours in a row at stride 1 in one vector (odd widths:
     # pairs across rows)
     ((2, 6, 9, 32), 1, (3, 3), (1, 1), (1, 1), "SAME"),

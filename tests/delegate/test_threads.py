@@ -82,6 +82,8 @@ CASES = {
                                                              (2, 2), (1, 1), "SAME"), "NONE", 6),
     "depthwise_rows_int8": lambda: depthwise_model("int8", ((1, 40, 90, 3), 1, (3, 3), (1, 1),
                                                             (1, 1), "SAME"), "NONE", 8),
+    "depthwise_rows_uint8": lambda: depthwise_model("uint8", ((1, 30, 50, 24), 1, (3, 3),
+                                                             (1, 1), (1, 1), "SAME"), "RELU6", 9),
     "add_broadcast": lambda: binary_model("ADD", np.int8, ((2, 40, 33, 24), (1, 1, 33, 24)),
                                           "NONE", 7),
     "add_same_shape": lambda: binary_model("ADD", np.int8, ((1, 56, 56, 24), (1, 56, 56, 24)),
