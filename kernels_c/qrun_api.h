@@ -294,10 +294,9 @@ typedef struct {
 } qrun_quantize_params;
 
 /* SOFTMAX over rows of `depth` bytes, bit-exact with TFLite's 8-bit reference kernel: per
- * byte difference d = x - row max (index d + 255), exps[] is exp in Q0.31 (>= 0), sums[] its
- * Q12.19 share of the row sum (both 0 where d is below the kernel's diff_min: such an
- * output is out_min); the sum's fixed-point reciprocal scales the exps. Bytes read as int8
- * when is_signed. */
+ * byte difference d = x - row max (index d + 255), exps[] is exp in Q0.31 (>= 0; 0 where d
+ * is below the kernel's diff_min: such an output is out_min); the fixed-point reciprocal of
+ * the sum of their Q12.19 shares scales the exps. Bytes read as int8 when is_signed. */
 typedef struct {
     int64_t rows;
     int64_t depth;
@@ -305,7 +304,6 @@ typedef struct {
     int32_t out_min;
     int32_t out_max;
     const int32_t* exps;
-    const int32_t* sums;
     int64_t in_off;
     int64_t out_off;
 } qrun_softmax_params;

@@ -39,8 +39,16 @@ static int64_t softmax_one_over_one_plus_x(int64_t a) {
     return softmax_shift_left(x, 1);
 }
 
-/* Rows per block: their reciprocals are computed together (one AVX-512 vector of int64). */
+/* Rows per block: their reciprocals are computed together (one AVX-512 vector of int64).
+ * The SIMD builds keep the exps they gather for the row sum of rows up to SOFTMAX_CACHED
+ * long, for the outputs. */
 #define SOFTMAX_BLOCK_ROWS 8
+#define SOFTMAX_CACHED 64
+
+/* An exp's Q12.19 share of the row sum: RoundingDivideByPOT(exp, 12) of a non-negative exp. */
+static inline int32_t softmax_share(int64_t e) {
+    return (int32_t)((e + 2048) >> 12);
+}
 
 #if defined(QRUN_ISA_AVX512VNNI)
 #include <immintrin.h>
@@ -122,15 +130,17 @@ static inline int64_t softmax_max_vectors(const uint8_t* in, int64_t depth, uint
 }
 
 static inline int64_t softmax_sum_vectors(const qrun_softmax_params* p, const uint8_t* in,
-                                          uint8_t flip, int32_t top, int32_t* total) {
-    (void)p, (void)in, (void)flip, (void)top, (void)total;
+                                          uint8_t flip, int32_t top, int32_t* total,
+                                          int32_t* cache) {
+    (void)p, (void)in, (void)flip, (void)top, (void)total, (void)cache;
     return 0;
 }
 
 static inline int64_t softmax_out_vectors(const qrun_softmax_params* p, const uint8_t* in,
                                           uint8_t* out, uint8_t flip, int32_t top,
-                                          int64_t scale, int64_t exponent) {
+                                          int64_t scale, int64_t exponent, const int32_t* cache) {
     (void)p, (void)in, (void)out, (void)flip, (void)top, (void)scale, (void)exponent;
+    (void)cache;
     return 0;
 }
 #else
@@ -194,13 +204,21 @@ static inline int64_t softmax_max_vectors(const uint8_t* in, int64_t depth, uint
     return i;
 }
 
+/* The row sum of the exps' shares (exp + 2048 < 2^32: a logical shift); the exps go to
+ * `cache` when it is not NULL. */
 static inline int64_t softmax_sum_vectors(const qrun_softmax_params* p, const uint8_t* in,
-                                          uint8_t flip, int32_t top, int32_t* total) {
+                                          uint8_t flip, int32_t top, int32_t* total,
+                                          int32_t* cache) {
     const qrun_vi offset = QRUN_V_(set1_epi32)(255 - top);
+    const qrun_vi half = QRUN_V_(set1_epi32)(2048);
     qrun_vi s = QRUN_V_(set1_epi32)(0);
     int64_t i = 0;
-    for (; i + QRUN_V_LANES <= p->depth; i += QRUN_V_LANES)
-        s = QRUN_V_(add_epi32)(s, softmax_v_gather(p->sums, softmax_v_index(in + i, flip, offset)));
+    for (; i + QRUN_V_LANES <= p->depth; i += QRUN_V_LANES) {
+        const qrun_vi e = softmax_v_gather(p->exps, softmax_v_index(in + i, flip, offset));
+        if (cache != NULL)
+            QRUN_V_STOREU(cache + i, e);
+        s = QRUN_V_(add_epi32)(s, QRUN_V_(srli_epi32)(QRUN_V_(add_epi32)(e, half), 12));
+    }
     *total = softmax_v_hsum(s);
     return i;
 }
@@ -211,7 +229,8 @@ static inline int64_t softmax_sum_vectors(const qrun_softmax_params* p, const ui
  * (even and odd lanes apart). */
 static inline int64_t softmax_out_vectors(const qrun_softmax_params* p, const uint8_t* in,
                                           uint8_t* out, uint8_t flip, int32_t top,
-                                          int64_t scale_q31, int64_t exponent_bits) {
+                                          int64_t scale_q31, int64_t exponent_bits,
+                                          const int32_t* cache) {
     const qrun_vi offset = QRUN_V_(set1_epi32)(255 - top);
     const qrun_vi scale = QRUN_V_(set1_epi32)((int32_t)scale_q31);
     const qrun_vi round = SOFTMAX_V_SET1_64(1LL << 30);
@@ -221,7 +240,8 @@ static inline int64_t softmax_out_vectors(const qrun_softmax_params* p, const ui
     const qrun_vi out_max = QRUN_V_(set1_epi32)(p->out_max);
     int64_t i = 0;
     for (; i + QRUN_V_LANES <= p->depth; i += QRUN_V_LANES) {
-        const qrun_vi e = softmax_v_gather(p->exps, softmax_v_index(in + i, flip, offset));
+        const qrun_vi e = cache != NULL ? QRUN_V_LOADU(cache + i)
+                                        : softmax_v_gather(p->exps, softmax_v_index(in + i, flip, offset));
         qrun_vi even = QRUN_V_(mul_epu32)(e, scale);
         qrun_vi odd = QRUN_V_(mul_epu32)(QRUN_V_(srli_epi64)(e, 32), scale);
         even = QRUN_V_(srli_epi64)(QRUN_V_(add_epi64)(even, round), 31);
@@ -239,39 +259,54 @@ static int64_t softmax_tiles(const void* params) {
     return ((const qrun_softmax_params*)params)->rows;
 }
 
+/* Rows [block, block + rows) with their exps kept in `cache` (SOFTMAX_CACHED per row), or
+ * gathered twice when it is NULL: inlined for each, so that neither tests it per vector. */
+static inline __attribute__((always_inline)) void softmax_block(
+        const qrun_softmax_params* p, uint8_t* arena, int64_t block, int64_t rows,
+        uint8_t flip, int32_t* cache) {
+    int32_t tops[SOFTMAX_BLOCK_ROWS], totals[SOFTMAX_BLOCK_ROWS];
+    int64_t scales[SOFTMAX_BLOCK_ROWS], exponents[SOFTMAX_BLOCK_ROWS];
+    for (int64_t k = 0; k < rows; k++) {
+        const uint8_t* in = arena + p->in_off + (block + k) * p->depth;
+        int32_t top = -128;
+        int64_t i = softmax_max_vectors(in, p->depth, flip, &top);
+        for (; i < p->depth; i++) {
+            const int32_t v = qrun_load_a(in[i], flip);
+            top = v > top ? v : top;
+        }
+        int32_t total = 0;
+        i = softmax_sum_vectors(p, in, flip, top, &total,
+                                cache != NULL ? cache + k * SOFTMAX_CACHED : NULL);
+        for (; i < p->depth; i++)
+            total += softmax_share(p->exps[qrun_load_a(in[i], flip) - top + 255]);
+        tops[k] = top;
+        totals[k] = total;
+    }
+    softmax_reciprocals(totals, rows, scales, exponents);
+    for (int64_t k = 0; k < rows; k++) {
+        const uint8_t* in = arena + p->in_off + (block + k) * p->depth;
+        uint8_t* out = arena + p->out_off + (block + k) * p->depth;
+        const int64_t scale = scales[k], exponent = exponents[k];
+        int64_t i = softmax_out_vectors(p, in, out, flip, tops[k], scale, exponent,
+                                        cache != NULL ? cache + k * SOFTMAX_CACHED : NULL);
+        for (; i < p->depth; i++) {
+            const int64_t e = p->exps[qrun_load_a(in[i], flip) - tops[k] + 255];
+            const int64_t v = softmax_rdbp(softmax_srdhm(scale, e), exponent) + p->out_min;
+            out[i] = (uint8_t)(v < p->out_min ? p->out_min : v > p->out_max ? p->out_max : v);
+        }
+    }
+}
+
 static void softmax_run(const void* params, uint8_t* arena, int64_t begin, int64_t end) {
     const qrun_softmax_params* p = (const qrun_softmax_params*)params;
     const uint8_t flip = p->is_signed ? 0 : 0x80;   /* uint8 less 128: the same differences */
+    int32_t cache[SOFTMAX_BLOCK_ROWS * SOFTMAX_CACHED];
     for (int64_t block = begin; block < end; block += SOFTMAX_BLOCK_ROWS) {
         const int64_t rows = QRUN_MIN(SOFTMAX_BLOCK_ROWS, end - block);
-        int32_t tops[SOFTMAX_BLOCK_ROWS], totals[SOFTMAX_BLOCK_ROWS];
-        int64_t scales[SOFTMAX_BLOCK_ROWS], exponents[SOFTMAX_BLOCK_ROWS];
-        for (int64_t k = 0; k < rows; k++) {
-            const uint8_t* in = arena + p->in_off + (block + k) * p->depth;
-            int32_t top = -128;
-            int64_t i = softmax_max_vectors(in, p->depth, flip, &top);
-            for (; i < p->depth; i++) {
-                const int32_t v = qrun_load_a(in[i], flip);
-                top = v > top ? v : top;
-            }
-            int32_t total = 0;
-            for (i = softmax_sum_vectors(p, in, flip, top, &total); i < p->depth; i++)
-                total += p->sums[qrun_load_a(in[i], flip) - top + 255];
-            tops[k] = top;
-            totals[k] = total;
-        }
-        softmax_reciprocals(totals, rows, scales, exponents);
-        for (int64_t k = 0; k < rows; k++) {
-            const uint8_t* in = arena + p->in_off + (block + k) * p->depth;
-            uint8_t* out = arena + p->out_off + (block + k) * p->depth;
-            const int64_t scale = scales[k], exponent = exponents[k];
-            int64_t i = softmax_out_vectors(p, in, out, flip, tops[k], scale, exponent);
-            for (; i < p->depth; i++) {
-                const int64_t e = p->exps[qrun_load_a(in[i], flip) - tops[k] + 255];
-                const int64_t v = softmax_rdbp(softmax_srdhm(scale, e), exponent) + p->out_min;
-                out[i] = (uint8_t)(v < p->out_min ? p->out_min : v > p->out_max ? p->out_max : v);
-            }
-        }
+        if (p->depth <= SOFTMAX_CACHED)
+            softmax_block(p, arena, block, rows, flip, cache);
+        else
+            softmax_block(p, arena, block, rows, flip, NULL);
     }
 }
 

@@ -5,10 +5,9 @@ from typing import Optional
 
 import numpy as np
 
-from ..interpreter.kernels.softmax import (ACCUMULATION_INTEGER_BITS, SCALED_DIFF_INTEGER_BITS,
-                                           _softmax_scaling, exp_on_negative_values)
-from ..interpreter.quant import (dtype_range, multiply_by_quantized_multiplier_greater_than_one,
-                                 rounding_divide_by_pot)
+from ..interpreter.kernels.softmax import (SCALED_DIFF_INTEGER_BITS, _softmax_scaling,
+                                           exp_on_negative_values)
+from ..interpreter.quant import dtype_range, multiply_by_quantized_multiplier_greater_than_one
 from . import rules
 from .table import delegate_op
 
@@ -38,13 +37,11 @@ def build_softmax(op, ctx):
     # Differences below diff_min output the minimum: a zero exp scales to exactly that.
     valid = span >= diff_min
     exps = np.where(valid, exp_on_negative_values(rescaled, SCALED_DIFF_INTEGER_BITS), 0)
-    sums = np.where(valid, rounding_divide_by_pot(exps, ACCUMULATION_INTEGER_BITS), 0)
     p = ctx.new("qrun_softmax_params *")
     p.depth = int(x.shape[-1])
     p.rows = int(np.prod(x.shape, dtype=np.int64)) // p.depth
     p.is_signed = x.dtype == np.int8
     p.out_min, p.out_max = dtype_range(y.dtype)
     p.exps = ctx.buffer(exps.astype(np.int32), "int32_t")
-    p.sums = ctx.buffer(sums.astype(np.int32), "int32_t")
     p.in_off, p.out_off = ctx.offset(x), ctx.offset(y)
     return "SOFTMAX", p
