@@ -1,5 +1,6 @@
-"""Per-kernel microbenchmark of the C delegate's LUT, elementwise and pooling kernels:
-median microseconds per invoke of single-op int8 models at MobileNet / EfficientNet sizes,
+"""Per-kernel microbenchmark of the C delegate's LUT, elementwise, pooling, SOFTMAX and data
+movement kernels: median microseconds per invoke of single-op int8 models at MobileNet /
+EfficientNet / yolov8n sizes,
 per ISA build (configurations alternate, one invoke each in turn), and the speed-up of the
 last ISA over the first. Times include one Python invoke() (a few microseconds).
 
@@ -70,6 +71,19 @@ CASES = [
     ("AVG_POOL 7x7 global 1x7x7x1024", lambda: pool("AVERAGE_POOL_2D", (1, 7, 7, 1024), 7, 1,
                                                     "VALID")),
     ("MEAN 1x7x7x1280", lambda: mean((1, 7, 7, 1280))),
+    ("SOFTMAX 1x4x8400x16", lambda: _model("SOFTMAX", [((1, 4, 8400, 16), np.int8, 0.2, 28)],
+                                           (1, 4, 8400, 16), (np.int8, 1 / 256, -128),
+                                           beta=1.0)),
+    ("PAD 1x640x640x3 +1 H, W", lambda: _model(
+        "PAD", [((1, 640, 640, 3), np.int8, 0.05, 3), np.array([[0, 0], [1, 1], [1, 1], [0, 0]],
+                                                             np.int32)],
+        (1, 642, 642, 3), (np.int8, 0.05, 3))),
+    ("TRANSPOSE 1x80x80x144 -> 1x144x80x80", lambda: _model(
+        "TRANSPOSE", [((1, 80, 80, 144), np.int8, 0.05, 3), np.array([0, 3, 1, 2], np.int32)],
+        (1, 144, 80, 80), (np.int8, 0.05, 3))),
+    ("CONCATENATION 3 x 1x160x160x16", lambda: _model(
+        "CONCATENATION", [((1, 160, 160, 16), np.int8, 0.05, 3)] * 3, (1, 160, 160, 48),
+        (np.int8, 0.05, 3), axis=3, fused_activation_function="NONE")),
 ]
 
 
