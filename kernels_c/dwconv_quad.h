@@ -102,8 +102,10 @@ QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void DQ_TILE(
     }
     dq_vi q[4];
     for (int k = 0; k < 4; k++) {
-        dq_vf v = DQ_(mul_ps)(DQ_(cvtepi32_ps)(acc[k]),
-                              DQ_CONST_PS(packed + DQ_CR * 4 + DQ_CR * k));
+        const dq_vf scale = DQ_CONST_PS(packed + DQ_CR * 4 + DQ_CR * k);
+        dq_vf v = DQ_(mul_ps)(DQ_(cvtepi32_ps)(acc[k]), scale);
+        v = QRUN_REQUANT_NUDGE(DQ_, v, DQ_(and_ps)(
+            scale, DQ_(set1_ps)(qrun_float_of_bits(p->rq.nudge_mask))));
         v = DQ_(max_ps)(v, DQ_(set1_ps)(p->rq.min_less_zp));
         v = DQ_(min_ps)(v, DQ_(set1_ps)(p->rq.max_less_zp));
         v = DQ_(add_ps)(v, DQ_(set1_ps)(12582912.0f));

@@ -230,6 +230,7 @@ static inline uint8_t* gemm_out_row(const qrun_gemm_params* p, uint8_t* arena, i
 typedef void (*gemm_block_fn)(const qrun_gemm_params*, uint8_t*, const gemm_tile*, int64_t);
 
 #if defined(QRUN_ISA_AVX512VNNI)
+#define GEMM_512_(op) _mm512_##op
 
 /* The plan picks the channel block width per op (a multiple of 16 up to QRUN_GEMM_NR: the
  * least padding, then the widest); each width is one instance of the template below. */
@@ -312,6 +313,7 @@ static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, cons
     const __m512 hi = _mm512_set1_ps(rq.max_less_zp);
     const __m512 magic = _mm512_set1_ps(12582912.0f);
     const __m512i magic_less_zp = _mm512_set1_epi32(0x4B400000 - rq.zero_point);
+    const __m512 nudge_mask = _mm512_set1_ps(qrun_float_of_bits(rq.nudge_mask));
     const int has_term = p->a_sum_mult != 0;
 #pragma GCC unroll 8
     for (int j = 0; j < nv; j++) {
@@ -320,6 +322,7 @@ static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, cons
             break;
         const __mmask16 mask = lanes >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << lanes) - 1);
         const __m512 scale = _mm512_maskz_loadu_ps(mask, rq.scale + n0 + 16 * j);
+        const __m512 nudge = _mm512_and_ps(scale, nudge_mask);
 #pragma GCC unroll 16
         for (int r = 0; r < mrows; r++) {
             if (r >= mr)
@@ -327,6 +330,7 @@ static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, cons
             const __m512i x = has_term ? _mm512_add_epi32(acc[r][j], _mm512_set1_epi32(g->term[r]))
                                        : acc[r][j];
             __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(x), scale);
+            v = QRUN_REQUANT_NUDGE(GEMM_512_, v, nudge);
             v = _mm512_add_ps(_mm512_min_ps(_mm512_max_ps(v, lo), hi), magic);
             const __m512i q = _mm512_sub_epi32(_mm512_castps_si512(v), magic_less_zp);
             _mm512_mask_cvtepi32_storeu_epi8(gemm_out_row(p, arena, m0 + r, n0 + 16 * j), mask, q);
@@ -477,6 +481,7 @@ typedef __m256 gemm_vf;
 #define gemm_max_ps _mm256_max_ps
 #define gemm_cvt_ps _mm256_cvtepi32_ps
 #define gemm_cast_si _mm256_castps_si256
+#define GEMM_PS_(op) _mm256_##op
 #else
 #define GEMM_LANES 4
 typedef __m128i gemm_vi;
@@ -497,6 +502,7 @@ typedef __m128 gemm_vf;
 #define gemm_max_ps _mm_max_ps
 #define gemm_cvt_ps _mm_cvtepi32_ps
 #define gemm_cast_si _mm_castps_si128
+#define GEMM_PS_(op) _mm_##op
 #endif
 
 #define GEMM_NV (QRUN_GEMM_NR / GEMM_LANES)
@@ -592,6 +598,7 @@ static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, const gemm_til
     const gemm_vf hi = gemm_set1_ps(rq.max_less_zp);
     const gemm_vf magic = gemm_set1_ps(12582912.0f);
     const gemm_vi magic_less_zp = gemm_set1(0x4B400000 - rq.zero_point);
+    const gemm_vf nudge_mask = gemm_set1_ps(qrun_float_of_bits(rq.nudge_mask));
 #pragma GCC unroll 16
     for (int r = 0; r < QRUN_GEMM_MR; r++) {
         if (r >= mr)
@@ -600,7 +607,9 @@ static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, const gemm_til
 #pragma GCC unroll 8
         for (int j = 0; j < GEMM_NV; j++) {
             const gemm_vi x = gemm_add(acc[r][j], gemm_set1(term[r]));
-            gemm_vf v = gemm_mul_ps(gemm_cvt_ps(x), gemm_load_ps(scale + GEMM_LANES * j));
+            const gemm_vf s = gemm_load_ps(scale + GEMM_LANES * j);
+            gemm_vf v = gemm_mul_ps(gemm_cvt_ps(x), s);
+            v = QRUN_REQUANT_NUDGE(GEMM_PS_, v, GEMM_PS_(and_ps)(s, nudge_mask));
             v = gemm_add_ps(gemm_min_ps(gemm_max_ps(v, lo), hi), magic);
             gemm_store_low_bytes(out + GEMM_LANES * j, gemm_sub(gemm_cast_si(v), magic_less_zp));
         }

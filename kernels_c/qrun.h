@@ -142,9 +142,27 @@ static inline uint8_t qrun_quantize(float v, const qrun_requant* rq) {
     return (uint8_t)(bits - 0x4B400000 + rq->zero_point);
 }
 
-/* int32 accumulator -> output byte: fp32 multiply by the channel's scale, then quantize. */
+static inline float qrun_float_of_bits(uint32_t bits) {
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* The nudge of qrun_requant.nudge_mask added to v = acc * scale, in vector intrinsics named
+ * OP(name) (the SIMD epilogues): `nudge` is OP(and_ps)(scale, mask), the power of two (or 0)
+ * that gets v's sign here. */
+#define QRUN_REQUANT_NUDGE(OP, v, nudge) \
+    OP(add_ps)(v, OP(or_ps)(nudge, OP(and_ps)(v, OP(set1_ps)(-0.0f))))
+
+/* int32 accumulator -> output byte: fp32 multiply by the channel's scale, the nudge
+ * (qrun_requant.nudge_mask; a signed zero without it), then quantize. */
 static inline uint8_t qrun_requantize(int32_t acc, float scale, const qrun_requant* rq) {
-    return qrun_quantize((float)acc * scale, rq);
+    const float v = (float)acc * scale;
+    uint32_t scale_bits, v_bits;
+    memcpy(&scale_bits, &scale, sizeof scale_bits);
+    memcpy(&v_bits, &v, sizeof v_bits);
+    const float nudge = qrun_float_of_bits((scale_bits & rq->nudge_mask) | (v_bits & 0x80000000u));
+    return qrun_quantize(v + nudge, rq);
 }
 
 /* TFLite's reference fixed point (gemmlowp), for the ops that must equal it bit for bit.

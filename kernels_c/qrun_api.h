@@ -52,12 +52,16 @@ typedef struct {
                             (qrun_dwconv_params.row_lanes) */
 } qrun_isa_info;
 
-/* fp32 requantization: acc * scale[c], clamped, rounded to nearest even, + zero point. */
+/* fp32 requantization: acc * scale[c], clamped, rounded to nearest even, + zero point.
+ * nudge_mask 0x7F800000 (qrun_requantize): first moved away from zero by the largest power of
+ * two not above scale[c], which is where TFLite's reference MultiplyByQuantizedMultiplier
+ * rounds first (at 2^-31 of its multiplier) before its final rounding; 0: no nudge. */
 typedef struct {
     const float* scale;     /* one per output channel */
     float min_less_zp;      /* clamp low bound minus the output zero point */
     float max_less_zp;
     int32_t zero_point;
+    uint32_t nudge_mask;
 } qrun_requant;
 
 /* C[m, n] = requant(bias[n] + sum_k A[m, k] * W[k, n] + a_sum_mult * sum_k A[m, k]).

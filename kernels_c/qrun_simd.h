@@ -86,11 +86,13 @@ static inline void qrun_v_store_bytes(uint8_t* out, __m128i q) {
 
 typedef struct {
     qrun_vf min_less_zp, max_less_zp, magic;
+    qrun_vf nudge_mask;     /* qrun_requant.nudge_mask's bits */
     qrun_vi bits_less_zp;   /* the bits of 1.5 * 2^23, less the zero point */
 } qrun_v_requant;
 
 static inline qrun_v_requant qrun_v_requant_of(const qrun_requant* rq) {
     qrun_v_requant v;
+    v.nudge_mask = QRUN_V_(set1_ps)(qrun_float_of_bits(rq->nudge_mask));
     v.min_less_zp = QRUN_V_(set1_ps)(rq->min_less_zp);
     v.max_less_zp = QRUN_V_(set1_ps)(rq->max_less_zp);
     v.magic = QRUN_V_(set1_ps)(12582912.0f);
@@ -106,9 +108,11 @@ static inline qrun_vi qrun_v_quantize(qrun_vf v, const qrun_v_requant* rq) {
     return QRUN_V_(sub_epi32)(QRUN_V_CAST_SI(v), rq->bits_less_zp);
 }
 
-/* acc * scale, quantized: qrun_requantize() on a vector. */
+/* acc * scale, nudged, quantized: qrun_requantize() on a vector. */
 static inline qrun_vi qrun_v_requantize(qrun_vi acc, qrun_vf scale, const qrun_v_requant* rq) {
-    return qrun_v_quantize(QRUN_V_(mul_ps)(QRUN_V_(cvtepi32_ps)(acc), scale), rq);
+    const qrun_vf v = QRUN_V_(mul_ps)(QRUN_V_(cvtepi32_ps)(acc), scale);
+    return qrun_v_quantize(QRUN_REQUANT_NUDGE(QRUN_V_, v, QRUN_V_(and_ps)(scale, rq->nudge_mask)),
+                           rq);
 }
 
 /* qrun_mulhi_q31() per lane: even and odd lanes as 64-bit products, each rounded sum's bits

@@ -91,7 +91,7 @@ def fill_gemm(ctx, p, op, w2d: np.ndarray, ks: int) -> None:
     p.packed_w = ctx.weights(op, "packed_w", pack, "uint8_t")
     p.a_flip = flip
     p.a_sum_mult = -zw - w_offset
-    ctx.requant(p.rq, _requant_scales(x, w, out, n), out, _activation(op))
+    ctx.requant(p.rq, _requant_scales(x, w, out, n), out, _activation(op), reference_nudge=True)
 
 
 def _conv_geometry(op):
@@ -241,7 +241,7 @@ def build_depthwise(op, ctx):
     p.packed_w = ctx.weights(op, "packed_w", pack, "uint8_t")
     p.out_off = ctx.offset(out, b * oh * ow * c)
     p.a_flip = flip
-    ctx.requant(p.rq, scales, out, _activation(op))
+    ctx.requant(p.rq, scales, out, _activation(op), reference_nudge=True)
     return "DWCONV", p
 
 

