@@ -20,6 +20,7 @@
 #define QRUN_V_CAST_SI(v) _mm512_castps_si512(v)
 #define QRUN_V_SET1_EPI64(x) _mm512_set1_epi64(x)
 #define QRUN_V_BLEND_ODD_EPI32(even, odd) _mm512_mask_blend_epi32(0xAAAA, even, odd)
+#define QRUN_V_TRUNC_PS(v) _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)
 typedef __m512i qrun_vi;
 typedef __m512 qrun_vf;
 
@@ -42,6 +43,7 @@ static inline void qrun_v_store_bytes(uint8_t* out, __m512i q) {
 #define QRUN_V_CAST_SI(v) _mm256_castps_si256(v)
 #define QRUN_V_SET1_EPI64(x) _mm256_set1_epi64x(x)
 #define QRUN_V_BLEND_ODD_EPI32(even, odd) _mm256_blend_epi32(even, odd, 0xAA)
+#define QRUN_V_TRUNC_PS(v) _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)
 typedef __m256i qrun_vi;
 typedef __m256 qrun_vf;
 
@@ -67,6 +69,7 @@ static inline void qrun_v_store_bytes(uint8_t* out, __m256i q) {
 #define QRUN_V_CAST_SI(v) _mm_castps_si128(v)
 #define QRUN_V_SET1_EPI64(x) _mm_set1_epi64x(x)
 #define QRUN_V_BLEND_ODD_EPI32(even, odd) _mm_blend_epi16(even, odd, 0xCC)
+#define QRUN_V_TRUNC_PS(v) _mm_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)
 typedef __m128i qrun_vi;
 typedef __m128 qrun_vf;
 

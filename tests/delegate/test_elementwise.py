@@ -148,22 +148,39 @@ def test_mul_with_a_degenerate_output_scale_stays_on_numpy():
 
 
 @pytest.mark.parametrize("dtype,scale,zp", [(np.int8, 0.01, 0), (np.int8, 0.0078125, -128),
-                                            (np.uint8, 0.02, 128), (np.uint8, 1 / 255, 0)])
-def test_quantize_float(dtype, scale, zp):
+                                            (np.uint8, 0.02, 128), (np.uint8, 1 / 255, 0),
+                                            (np.int8, 3e-6, 127), (np.uint8, 7.0, 255)])
+@pytest.mark.parametrize("shape", [(2, 9, 5), (3, 37, 41)])
+def test_quantize_float(dtype, scale, zp, shape):
     b = ModelBuilder()
-    x = b.add_input((2, 9, 5), np.float32)
-    y = b.add_tensor((2, 9, 5), dtype, scale=scale, zero_point=zp)
+    x = b.add_input(shape, np.float32)
+    y = b.add_tensor(shape, dtype, scale=scale, zero_point=zp)
     b.add_op("QUANTIZE", [x], [y])
     b.mark_output(y)
     model = b.build()
-    # Values spread past the range, exact halves (ties round away from zero) and non-finite.
+    # Values spread past the range; exact halves (ties round away from zero) and their float
+    # neighbours; quotients past 2^23 (integers) and 2^31 (INT32_MIN); non-finite values;
+    # scattered so that SIMD lanes and the scalar tail both meet them.
     rng = np.random.default_rng(zp & 15)
-    x = (rng.uniform(-3, 3, (2, 9, 5)) * scale * 150).astype(np.float32)
-    x.flat[:6] = np.float32(scale) * np.array([0.5, -0.5, 2.5, -3.5, 1e9, -1e9], np.float32)
-    x.flat[6:9] = [np.inf, -np.inf, np.nan]
-    from tests.delegate.util import run_delegate
+    x = (rng.uniform(-3, 3, shape) * scale * 150).astype(np.float32)
+    s = np.float32(scale)
+    halves = np.array([0.5, -0.5, 1.5, -1.5, 2.5, -3.5, 126.5, -127.5], np.float32) * s
+    with np.errstate(over="ignore"):
+        large = s * np.array([2.0 ** 23 + 2, -2.0 ** 24, 2.0 ** 31, -2.0 ** 31, 3e9, 1e38],
+                             np.float32)
+    special = np.concatenate([
+        halves, np.nextafter(halves, np.float32(0)), np.nextafter(halves, np.float32(np.inf)),
+        large, [np.inf, -np.inf, np.nan, -0.0, np.float32(1e-45)]]).astype(np.float32)
+    at = rng.choice(x.size, size=min(x.size, 4 * special.size), replace=False)
+    x.flat[at] = np.resize(special, at.size)
+    x.flat[-special.size:] = special
+    from tests.delegate.util import ISAS, run_delegate
     from tests.oracle import assert_same, run_litert
-    assert_same(run_delegate(model, [x]), run_litert(model, [x]))
+    ours = run_delegate(model, [x], "scalar" if ISAS else None)
+    with np.errstate(all="ignore"):
+        assert_same(ours, run_litert(model, [x]), lsb=0)
+    for isa in ISAS[1:]:
+        assert_same(run_delegate(model, [x], isa), ours, what="%s vs scalar" % isa)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
