@@ -9,6 +9,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from . import kernels  # noqa: F401  (fills the kernel table)
+from .folding import fold, foldable
 from .model import Operator, Subgraph, Tensor
 from .planner import ALIGNMENT, Allocation, find_aliases, plan_arena
 from .registry import SHAPES, dtype_key, find_kernel
@@ -134,6 +135,7 @@ class Graph:
         self.delegate_weights: Dict[tuple, object] = {}
         self.prepared = False
         self.delegate = None
+        self.folded: set = set()   # indices of the ops folded into constants (folding.py)
         self._variables_ready = False
         self.step_seconds: Optional[List[float]] = None
 
@@ -153,10 +155,14 @@ class Graph:
                 % (len(missing), "s" if len(missing) > 1 else "", "; ".join(missing)))
         return found
 
-    def propagate_shapes(self) -> None:
-        tensors = self.subgraph.tensors
+    def propagate_shapes(self, functions: Dict[int, Callable]) -> None:
+        """Output shapes from input shapes, op by op; an op whose inputs are all constant is
+        folded into constant outputs the first time (folding.py)."""
         dynamic = set()
+        known: Dict[tuple, np.ndarray] = {}
         for op in self.subgraph.operators:
+            if op.index in self.folded:
+                continue
             if any(t is not None and t.index in dynamic for t in op.inputs):
                 dynamic.update(t.index for t in op.outputs)
                 continue
@@ -166,20 +172,26 @@ class Graph:
             except (ValueError, IndexError, KeyError, TypeError, ZeroDivisionError,
                     AttributeError) as exc:   # AttributeError: an omitted (-1) input it needs
                 raise RuntimeError("%s failed to prepare: %s" % (describe_op(op), exc)) from None
-            if shapes is None:
+            if shapes is not None:
+                self._set_shapes(op, shapes)
+            fn = functions[op.index]
+            if foldable(op, fn) and fold(op, fn, known, shaped=shapes is not None):
+                self.folded.add(op.index)
+            elif shapes is None:
                 dynamic.update(t.index for t in op.outputs)
-                continue
-            if len(shapes) != len(op.outputs):
-                raise RuntimeError("%s: shape rule gave %d shapes for %d outputs"
-                                   % (describe_op(op), len(shapes), len(op.outputs)))
-            for t, shape in zip(op.outputs, shapes):
-                shape = tuple(int(d) for d in shape)
-                if any(d < 0 for d in shape):
-                    raise RuntimeError("%s failed to prepare: negative output dimension in %s"
-                                       % (describe_op(op), list(shape)))
-                t.shape = shape
         self.dynamic = dynamic
-        del tensors
+
+    @staticmethod
+    def _set_shapes(op: Operator, shapes) -> None:
+        if len(shapes) != len(op.outputs):
+            raise RuntimeError("%s: shape rule gave %d shapes for %d outputs"
+                               % (describe_op(op), len(shapes), len(op.outputs)))
+        for t, shape in zip(op.outputs, shapes):
+            shape = tuple(int(d) for d in shape)
+            if any(d < 0 for d in shape):
+                raise RuntimeError("%s failed to prepare: negative output dimension in %s"
+                                   % (describe_op(op), list(shape)))
+            t.shape = shape
 
     def _bind(self, fn: Optional[Callable]) -> Optional[Callable]:
         """Kernels and shape rules marked `registry.uses_runtime` (control flow, resources)
@@ -272,13 +284,13 @@ class Graph:
 
     def prepare(self, delegate=None) -> None:
         functions = self.check_kernels()
-        self.propagate_shapes()
+        self.propagate_shapes(functions)
         self.plan_memory()
         steps: List[Step] = [
             (AliasStep if op.index in self.aliases else KernelStep)(
                 op, self._bind(functions[op.index]),
                 any(t.index in self.dynamic for t in op.outputs))
-            for op in self.subgraph.operators]
+            for op in self.subgraph.operators if op.index not in self.folded]
         if delegate is not None:
             steps = delegate.partition(self, steps)
         self.steps = steps

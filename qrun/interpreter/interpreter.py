@@ -311,7 +311,9 @@ class Interpreter:
         op = ops[int(op_index)]
         g = self._graphs.get(0)
         backend, isa = "numpy", None
-        if g is not None and g.prepared:
+        if g is not None and g.prepared and op.index in g.folded:
+            backend = "constant"   # folded at prepare: its outputs are constants
+        elif g is not None and g.prepared:
             for step in g.steps:
                 if op in step.ops:
                     backend, isa = step.backend, getattr(step, "isa", None)
