@@ -186,12 +186,18 @@ typedef struct {
 enum qrun_binary_kind {
     QRUN_BINARY_ADD = 0,      /* a_scale * (a - a_zero) + b_scale * (b - b_zero) (SUB: b_scale < 0) */
     QRUN_BINARY_MUL = 1,      /* a_scale * (a - a_zero) * (b - b_zero) */
-    QRUN_BINARY_TABLE = 2     /* table[a * 256 + b] (bytes): MAXIMUM, MINIMUM, PRELU, exact */
+    QRUN_BINARY_TABLE = 2,    /* table[a * 256 + b] (bytes): MAXIMUM, MINIMUM, PRELU, exact */
+    /* float32 a op b, clamped to [f_min, f_max] (NaN passes): IEEE, exact */
+    QRUN_BINARY_F32_ADD = 3,
+    QRUN_BINARY_F32_SUB = 4,
+    QRUN_BINARY_F32_MUL = 5,
+    QRUN_BINARY_F32_DIV = 6
 };
 
 /* Elementwise on a broadcast [rows..., inner] output: the output is dense; a and b advance
  * by their own element strides (0 along broadcast axes). shape[0..3] are the outer axes
- * (rows = their product), stride[4] the inner axis. Values are read as int8 (flip). */
+ * (rows = their product), stride[4] the inner axis. Byte kinds read values as int8 (flip);
+ * float kinds read and write float32 (offsets in bytes, strides in elements). */
 typedef struct {
     int32_t kind;
     int32_t flip;
@@ -210,6 +216,8 @@ typedef struct {
     int64_t out_off;
     qrun_requant rq;          /* scale unused: the float result is clamped and rounded */
     const uint8_t* table;     /* QRUN_BINARY_TABLE: 65536 output bytes */
+    float f_min;              /* float kinds: the fused activation's range */
+    float f_max;
 } qrun_binary_params;
 
 /* Pooling, exact: out[p, c] = max or rounded average over the valid taps (indirection

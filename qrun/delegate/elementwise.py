@@ -1,5 +1,6 @@
 """Elementwise ops: unary ops (and DEQUANTIZE) as exact 256-entry tables, ADD/SUB/MUL with
-broadcasting in fp32, MAXIMUM/MINIMUM/PRELU with broadcasting as exact 256 x 256 tables."""
+broadcasting in fp32, MAXIMUM/MINIMUM/PRELU with broadcasting as exact 256 x 256 tables,
+float32 ADD/SUB/MUL/DIV with broadcasting."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,7 +8,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from ..interpreter.quant import activation_range_quantized, dtype_range
+from ..interpreter.quant import activation_range_float, activation_range_quantized, dtype_range
 from ..interpreter.registry import find_kernel
 from ..interpreter.schema import Activation
 from . import rules
@@ -121,30 +122,49 @@ for _name in LUT_OPS:
         build_lut)
 
 
-def binary_rule(op) -> Optional[str]:
+def _operands_rule(op) -> Optional[str]:
+    """Two operands (not both constant) that broadcast to the output."""
     if len(op.inputs) != 2 or len(op.outputs) != 1 or None in op.inputs:
         return "expects two inputs and one output"
     a, b, y = op.inputs[0], op.inputs[1], op.outputs[0]
+    if a.is_constant and b.is_constant:
+        return "both inputs constant"
+    if len(y.shape) > 6 or _merged_axes(a.shape, b.shape, y.shape) is None:
+        return "broadcast of %s and %s to %s" % (list(a.shape), list(b.shape), list(y.shape))
+    return None
+
+
+def binary_rule(op) -> Optional[str]:
+    reason = _operands_rule(op)
+    if reason is not None:
+        return reason
+    a, b, y = op.inputs[0], op.inputs[1], op.outputs[0]
+    if y.dtype == np.float32:
+        if a.dtype != y.dtype or b.dtype != y.dtype:
+            return "mixed types"
+        return rules.clamp_activation(op)
+    if op.opname == "DIV":
+        return "quantized DIV"
     if y.dtype not in rules.QUANTIZED:
-        return "not int8/uint8"
+        return "not int8/uint8/float32"
     for t in (a, b, y):
         if t.dtype != y.dtype:
             return "mixed types"
         q = t.quantization
         if len(q.scales) != 1 or not np.isfinite(q.scale) or q.scale <= 0:
             return "tensor %d is not quantized per tensor" % t.index
-    if a.is_constant and b.is_constant:
-        return "both inputs constant"
     if max(abs(s) for s in _binary_scales(op)) >= MAX_BINARY_SCALE:
         # TFLite's fixed-point multiplier overflows there; the numpy kernels reproduce it.
         return "requantization scale out of the fixed-point range"
-    if len(y.shape) > 6 or _broadcast(a.shape, b.shape, y.shape) is None:
-        return "broadcast of %s and %s to %s" % (list(a.shape), list(b.shape), list(y.shape))
     return rules.clamp_activation(op)
 
 
 MAX_BINARY_SCALE = float(1 << 16)
 BINARY_ROW = 4096   # at most this many elements per row (tile) of a long inner axis
+# Rows shorter than this are lengthened by expanding a constant operand over the axes that
+# make them (e.g. a per-channel constant over H x W x 3), up to MAX_TILED_BYTES of plan memory.
+MIN_ROW = 64
+MAX_TILED_BYTES = 4 << 20
 
 
 def _binary_scales(op) -> Tuple[float, float]:
@@ -167,64 +187,146 @@ def _strides(shape: Tuple[int, ...], out: Tuple[int, ...]) -> List[int]:
     return strides[::-1]
 
 
-def _broadcast(a_shape, b_shape, out_shape):
-    """(outer shape[4], inner, a strides[5], b strides[5]) with contiguous axes merged, or
-    None when the shapes do not broadcast to out_shape or need more than 5 axes."""
+def _merge(axes: List[List[int]]) -> List[List[int]]:
+    """[size, a stride, b stride] axes (outermost first) without size-1 axes, each merged
+    into the one before it where both operands continue contiguously."""
+    merged: List[List[int]] = []
+    for d, sa, sb in axes:
+        if d == 1:
+            continue
+        if merged and merged[-1][1] == sa * d and merged[-1][2] == sb * d:
+            merged[-1] = [merged[-1][0] * d, sa, sb]
+        else:
+            merged.append([d, sa, sb])
+    return merged
+
+
+def _merged_axes(a_shape, b_shape, out_shape) -> Optional[List[List[int]]]:
+    """The output's merged axes, or None when the shapes do not broadcast to out_shape or
+    need more than 5 axes."""
     out = tuple(int(d) for d in out_shape) or (1,)
     try:
         if tuple(np.broadcast_shapes(tuple(a_shape), tuple(b_shape))) != tuple(out_shape):
             return None
     except ValueError:
         return None
-    dims = [[d, sa, sb] for d, sa, sb in zip(out, _strides(a_shape, out), _strides(b_shape, out))
-            if d != 1]
-    merged: List[List[int]] = []
-    for d, sa, sb in dims:
-        if merged and merged[-1][1] == sa * d and merged[-1][2] == sb * d:
-            merged[-1] = [merged[-1][0] * d, sa, sb]
-        else:
-            merged.append([d, sa, sb])
-    if len(merged) > 5:
+    merged = _merge([list(x) for x in zip(out, _strides(a_shape, out), _strides(b_shape, out))])
+    return merged if len(merged) <= 5 else None
+
+
+def _tile_constant(axes: List[List[int]], op) -> Optional[Tuple[List[List[int]], int, tuple]]:
+    """Short rows made long: (axes, operand 0/1, (key, its values expanded)) when one operand is a
+    constant that the other, a dense operand, meets along inner axes where the constant is
+    broadcast. The constant is expanded over the innermost axes that make a row of at least
+    MIN_ROW elements (the outermost of them split by a divisor when that keeps it smaller), so
+    both operands are dense there and the axes merge into one row. None when that is not the
+    case or the expansion needs more than MAX_TILED_BYTES. Equal keys: equal values (the
+    constant's address and the expansion), so ops sharing a constant share one expansion."""
+    if not axes or axes[-1][0] >= MIN_ROW:
         return None
-    if 0 < len(merged) < 5 and merged[-1][0] > BINARY_ROW:
+    const = next((i for i, t in enumerate(op.inputs) if t.is_constant), None)
+    if const is None:
+        return None
+    k, row = len(axes) - 1, axes[-1][0]
+    while k > 0 and row < MIN_ROW:
+        k -= 1
+        row *= axes[k][0]
+    d = axes[k][0]
+    need = -(-MIN_ROW * d // row)   # the part of axis k the row needs
+    split = next((r for r in range(need, min(d, BINARY_ROW)) if d % r == 0), d)
+    if split < d:
+        _, sa, sb = axes[k]
+        axes = axes[:k] + [[d // split, sa * split, sb * split], [split, sa, sb]] + axes[k + 1:]
+        k += 1
+    other = 1 - const
+    step = 1
+    for size, *strides in reversed(axes[k:]):   # the other operand must be dense there
+        if strides[other] != step:
+            return None
+        step *= size
+    # The constant over [its own extent of the outer axes] + [every inner axis].
+    t = op.inputs[const]
+    flat = np.ascontiguousarray(t.constant).reshape(-1)
+    shape = [size if s[const] else 1 for size, *s in axes[:k]] + [size for size, *_ in axes[k:]]
+    strides = [s[const] * flat.itemsize for _, *s in axes[:k]] + \
+              [s[const] * flat.itemsize for _, *s in axes[k:]]
+    if int(np.prod(shape, dtype=np.int64)) * flat.itemsize > MAX_TILED_BYTES:
+        return None
+    tiled = np.ascontiguousarray(np.lib.stride_tricks.as_strided(flat, shape, strides))
+    key = ("binary tiled constant", flat.ctypes.data, flat.nbytes, tuple(shape), tuple(strides))
+    dense, step = [], 1
+    for size in reversed(shape):
+        dense.append(step if size > 1 else 0)
+        step *= size
+    dense.reverse()
+    axes = [[size] + [dense[i] if j == const else s[j] for j in (0, 1)]
+            for i, (size, *s) in enumerate(axes)]
+    axes = _merge(axes)
+    return (axes, const, (key, tiled)) if len(axes) <= 5 else None
+
+
+def _layout(op):
+    """(outer shape[4], inner, a strides[5], b strides[5], [a values, b values]): the rows
+    of the output, and for each constant operand (key, the values the strides index), key
+    None for the constant itself (None for an arena operand)."""
+    a, b, y = op.inputs[0], op.inputs[1], op.outputs[0]
+    axes = _merged_axes(a.shape, b.shape, y.shape)
+    values = [(None, t.constant) if t.is_constant else None for t in (a, b)]
+    tiled = _tile_constant(axes, op)
+    if tiled is not None:
+        axes, const, values[const] = tiled
+    if 0 < len(axes) < 5 and axes[-1][0] > BINARY_ROW:
         # Rows are the thread pool's tiles: a long inner axis becomes rows of a few thousand.
-        d, sa, sb = merged[-1]
+        d, sa, sb = axes[-1]
         row = next((c for c in range(BINARY_ROW, BINARY_ROW // 4, -1) if d % c == 0), d)
-        merged[-1:] = [[d // row, sa * row, sb * row], [row, sa, sb]]
-    merged = [[1, 0, 0]] * (5 - len(merged)) + merged
-    shape = [m[0] for m in merged]
-    return shape[:4], shape[4], [m[1] for m in merged], [m[2] for m in merged]
+        axes[-1:] = [[d // row, sa * row, sb * row], [row, sa, sb]]
+    axes = [[1, 0, 0]] * (5 - len(axes)) + axes
+    shape = [m[0] for m in axes]
+    return shape[:4], shape[4], [m[1] for m in axes], [m[2] for m in axes], values
 
 
-def _set_operands(ctx, p, a, b, outer, inner) -> None:
-    """Arena offsets (or plan-owned bytes for constants) of both operands, their broadcast
-    strides checked to stay inside them."""
-    for t, strides, off, const in ((a, p.a_stride, "a_off", "a_const"),
-                                   (b, p.b_stride, "b_off", "b_const")):
-        reach = sum((d - 1) * s for d, s in zip(list(outer) + [inner], strides))
-        if t.nbytes and reach >= t.nbytes:
+def _set_operands(ctx, p, op):
+    """Shape and strides of the rows, and the arena offsets (or plan-owned values for
+    constants) of both operands, their broadcast strides checked to stay inside them."""
+    outer, inner, sa, sb, values = _layout(op)
+    p.shape, p.inner = outer, inner
+    p.a_stride, p.b_stride = sa, sb
+    for t, strides, value, off, const in ((op.inputs[0], sa, values[0], "a_off", "a_const"),
+                                          (op.inputs[1], sb, values[1], "b_off", "b_const")):
+        reach = sum((d - 1) * s for d, s in zip(outer + [inner], strides))
+        size = t.nbytes if value is None else value[1].nbytes
+        if size and reach * t.dtype.itemsize >= size:
             raise PlanError("broadcast strides reach past tensor %d" % t.index)
-        if t.is_constant:
-            setattr(p, const, ctx.buffer(np.ascontiguousarray(t.constant).view(np.uint8),
-                                         "uint8_t"))
+        if value is not None:
+            key, array = value
+            data = np.ascontiguousarray(array).view(np.uint8)
+            setattr(p, const, ctx.buffer(data, "uint8_t") if key is None else
+                    ctx.shared_buffer(key, lambda: data, "uint8_t"))
         else:
             setattr(p, off, ctx.offset(t))
+    p.out_off = ctx.offset(op.outputs[0])
+
+
+FLOAT_KINDS = {"ADD": 3, "SUB": 4, "MUL": 5, "DIV": 6}
 
 
 def build_binary(op, ctx):
     a, b, y = op.inputs[0], op.inputs[1], op.outputs[0]
-    outer, inner, sa, sb = _broadcast(a.shape, b.shape, y.shape)
-    flip, shift = activation_domain(y.dtype)
     p = ctx.new("qrun_binary_params *")
+    _set_operands(ctx, p, op)
+    act = getattr(op.options, "fused_activation_function", Activation.NONE)
+    if y.dtype == np.float32:
+        # As the reference kernel: no activation still clamps to the finite range.
+        lo, hi = activation_range_float(act)
+        fmax = float(np.finfo(np.float32).max)
+        p.kind = FLOAT_KINDS[op.opname]
+        p.f_min, p.f_max = max(lo, -fmax), min(hi, fmax)
+        return "BINARY", p
+    flip, shift = activation_domain(y.dtype)
     p.kind = 1 if op.opname == "MUL" else 0
     p.flip = flip
     p.a_zero, p.b_zero = a.zero_point - shift, b.zero_point - shift
     p.a_scale, p.b_scale = _binary_scales(op)
-    p.shape, p.inner = outer, inner
-    p.a_stride, p.b_stride = sa, sb
-    _set_operands(ctx, p, a, b, outer, inner)
-    p.out_off = ctx.offset(y)
-    act = getattr(op.options, "fused_activation_function", Activation.NONE)
     lo, hi = activation_range_quantized(act, y.scale, y.zero_point, y.dtype)
     p.rq.min_less_zp, p.rq.max_less_zp = float(lo - y.zero_point), float(hi - y.zero_point)
     p.rq.zero_point = y.zero_point
@@ -232,21 +334,20 @@ def build_binary(op, ctx):
 
 
 for _name in ("ADD", "SUB", "MUL"):
-    delegate_op(_name, binary_rule, "int8, uint8 per-tensor; numpy broadcasting up to 5 merged "
-                "axes; constant operands; fused NONE/RELU/RELU6/RELU_N1_TO_1")(build_binary)
+    delegate_op(_name, binary_rule, "int8, uint8 per-tensor; float32 (IEEE, exact); numpy "
+                "broadcasting up to 5 merged axes; constant operands; fused "
+                "NONE/RELU/RELU6/RELU_N1_TO_1")(build_binary)
+delegate_op("DIV", binary_rule, "float32 (IEEE, exact) with numpy broadcasting up to 5 merged "
+            "axes; constant operands; fused NONE/RELU/RELU6/RELU_N1_TO_1")(build_binary)
 
 
 def table_binary_rule(op) -> Optional[str]:
     """Two int8/uint8 operands whose output byte depends on the two input bytes only."""
-    if len(op.inputs) != 2 or len(op.outputs) != 1 or None in op.inputs:
-        return "expects two inputs and one output"
-    a, b, y = op.inputs[0], op.inputs[1], op.outputs[0]
-    if any(t.dtype not in rules.QUANTIZED for t in (a, b, y)):
+    reason = _operands_rule(op)
+    if reason is not None:
+        return reason
+    if any(t.dtype not in rules.QUANTIZED for t in op.inputs + op.outputs):
         return "not int8/uint8"
-    if a.is_constant and b.is_constant:
-        return "both inputs constant"
-    if len(y.shape) > 6 or _broadcast(a.shape, b.shape, y.shape) is None:
-        return "broadcast of %s and %s to %s" % (list(a.shape), list(b.shape), list(y.shape))
     if find_kernel(op) is None:
         return "no reference kernel to tabulate"
     return None
@@ -269,14 +370,9 @@ def pair_table(op) -> np.ndarray:
 
 
 def build_table_binary(op, ctx):
-    a, b, y = op.inputs[0], op.inputs[1], op.outputs[0]
-    outer, inner, sa, sb = _broadcast(a.shape, b.shape, y.shape)
     p = ctx.new("qrun_binary_params *")
     p.kind = 2
-    p.shape, p.inner = outer, inner
-    p.a_stride, p.b_stride = sa, sb
-    _set_operands(ctx, p, a, b, outer, inner)
-    p.out_off = ctx.offset(y)
+    _set_operands(ctx, p, op)
     p.table = ctx.buffer(pair_table(op), "uint8_t")
     return "BINARY", p
 

@@ -115,6 +115,36 @@ def test_binary_constant_operand(op, dtype):
     check_delegate(binary_model(op, dtype, SHAPES[2], "NONE", seed=9, const_b=True), seed=9)
 
 
+# A constant operand over short rows (expanded in the plan into long rows): per-channel over
+# H x W x 3 (H W split by a divisor), prime H W, a constant along an outer and the inner axis,
+# a per-pixel constant over 2 channels (expanded whole), a constant first operand.
+SHORT_ROWS = [((1, 17, 19, 3), (3,)), ((1, 13, 13, 3), (1, 1, 1, 3)), ((1, 1, 61, 5), (5,)),
+              ((2, 31, 5), (1, 31, 1)), ((1, 7, 9, 2), (1, 7, 9, 1)), ((2, 3, 1), (2, 3, 7))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL"])
+@pytest.mark.parametrize("s", range(len(SHORT_ROWS)))
+def test_binary_constant_operand_short_rows(op, dtype, s):
+    shapes = SHORT_ROWS[s]
+    if s == len(SHORT_ROWS) - 1:
+        check_delegate(binary_model(op, dtype, shapes[::-1], "RELU", seed=s, const_b=True),
+                       seed=s)
+    else:
+        check_delegate(binary_model(op, dtype, shapes, "RELU", seed=s, const_b=True), seed=s)
+
+
+def test_short_rows_are_lengthened_with_a_bounded_constant():
+    from qrun import Interpreter
+    from qrun.delegate.elementwise import MIN_ROW, _layout
+    it = Interpreter(model_content=binary_model("SUB", np.int8, ((1, 257, 257, 3), (3,)),
+                                                "NONE", seed=0, const_b=True))
+    it.allocate_tensors()
+    outer, inner, sa, sb, values = _layout(it._graph().subgraph.operators[0])
+    assert inner >= MIN_ROW and sa[4] == sb[4] == 1
+    assert values[0] is None and values[1][1].nbytes == 257 * 3   # one row of W x C
+
+
 @pytest.mark.parametrize("op", ["ADD", "MUL"])
 @pytest.mark.parametrize("dtype,zps", [(np.int8, (-128, 127, -128)), (np.int8, (127, -128, 127)),
                                        (np.uint8, (0, 255, 0)), (np.uint8, (255, 0, 255))])
@@ -228,3 +258,66 @@ def test_prelu(dtype, alpha_shape, const):
     b.add_op("PRELU", [x, alpha], [y])
     b.mark_output(y)
     check_delegate(b.build(), seed=3, lsb=0)
+
+
+FLOAT_OPS = ("ADD", "SUB", "MUL", "DIV")
+# SHAPES, and the cartoon GAN's per-pixel divisor over 3 channels, a per-channel operand.
+FLOAT_SHAPES = SHAPES + [((1, 9, 11, 3), (1, 9, 11, 1)), ((1, 33, 17, 3), (3,))]
+
+
+def float_binary_model(op, shapes, activation, const_b, seed):
+    b = ModelBuilder()
+    a = b.add_input(shapes[0], np.float32)
+    if const_b:
+        data = np.random.default_rng(seed).uniform(-2, 2, shapes[1]).astype(np.float32)
+        data.flat[0] = 0.0
+        bt = b.add_constant(data)
+    else:
+        bt = b.add_input(shapes[1], np.float32)
+    y = b.add_tensor(np.broadcast_shapes(shapes[0], shapes[1]), np.float32)
+    b.add_op(op, [a, bt], [y], fused_activation_function=activation)
+    b.mark_output(y)
+    return b.build()
+
+
+def float_inputs(shapes, seed):
+    """Random values with zeros of both signs, infinities, NaN, huge and tiny values
+    scattered (products and quotients overflow, underflow and divide by zero)."""
+    rng = np.random.default_rng(seed)
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 3e38, -3e38, 1e-45, 1.0, -6.5],
+                       np.float32)
+    out = []
+    for shape in shapes:
+        x = rng.uniform(-8, 8, shape).astype(np.float32)
+        at = rng.choice(x.size, size=min(x.size, 12), replace=False)
+        x.flat[at] = special[rng.integers(0, special.size, at.size)]
+        out.append(x)
+    return out
+
+
+@pytest.mark.parametrize("op", FLOAT_OPS)
+@pytest.mark.parametrize("s", range(len(FLOAT_SHAPES)))
+def test_float_binary_bit_exact(op, s):
+    from tests.delegate.util import ISAS, run_delegate
+    from tests.oracle import run_qrun
+    act = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")[s % 4]
+    const_b = s % 3 == 1
+    model = float_binary_model(op, FLOAT_SHAPES[s], act, const_b, seed=s)
+    inputs = float_inputs(FLOAT_SHAPES[s][:1 if const_b else 2], seed=s)
+    with np.errstate(all="ignore"):
+        reference = run_qrun(model, inputs)[0]
+    for isa in ISAS or [None]:
+        ours = run_delegate(model, inputs, isa)[0]
+        assert ours.shape == reference.shape
+        differ = np.flatnonzero(ours.view(np.uint32) != reference.view(np.uint32))
+        assert differ.size == 0, "%s: %d differ, first %s vs %s" % (
+            isa, differ.size, ours.flat[differ[0]], reference.flat[differ[0]])
+
+
+def test_float_div_matches_litert():
+    from tests.delegate.util import run_delegate
+    from tests.oracle import run_litert
+    shapes = ((1, 9, 11, 3), (1, 9, 11, 1))
+    model = float_binary_model("DIV", shapes, "NONE", const_b=False, seed=0)
+    inputs = [np.random.default_rng(0).uniform(0.1, 4, s).astype(np.float32) for s in shapes]
+    assert np.array_equal(run_delegate(model, inputs)[0], run_litert(model, inputs)[0])
