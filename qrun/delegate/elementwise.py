@@ -221,8 +221,8 @@ def _tile_constant(axes: List[List[int]], op) -> Optional[Tuple[List[List[int]],
     MIN_ROW elements (the outermost of them split by a divisor when that keeps it smaller), so
     both operands are dense there and the axes merge into one row. None when that is not the
     case or the expansion needs more than MAX_TILED_BYTES. Equal keys: equal values (the
-    constant's address and the expansion), so ops sharing a constant share one expansion."""
-    if not axes or axes[-1][0] >= MIN_ROW:
+    constant array and the expansion), so ops sharing a constant share one expansion."""
+    if not axes or axes[-1][0] >= MIN_ROW or any(size == 0 for size, _, _ in axes):
         return None
     const = next((i for i, t in enumerate(op.inputs) if t.is_constant), None)
     if const is None:
@@ -253,7 +253,8 @@ def _tile_constant(axes: List[List[int]], op) -> Optional[Tuple[List[List[int]],
     if int(np.prod(shape, dtype=np.int64)) * flat.itemsize > MAX_TILED_BYTES:
         return None
     tiled = np.ascontiguousarray(np.lib.stride_tricks.as_strided(flat, shape, strides))
-    key = ("binary tiled constant", flat.ctypes.data, flat.nbytes, tuple(shape), tuple(strides))
+    # The constant array lives as long as the graph: its id names its values.
+    key = ("binary tiled constant", id(t.constant), tuple(shape), tuple(strides))
     dense, step = [], 1
     for size in reversed(shape):
         dense.append(step if size > 1 else 0)
