@@ -1,6 +1,6 @@
 """Per-kernel microbenchmark of the C delegate's LUT, elementwise, pooling, SOFTMAX and data
-movement kernels: median microseconds per invoke of single-op int8 models at MobileNet /
-EfficientNet / yolov8n sizes,
+movement kernels: median microseconds per invoke of single-op int8 (and float32 QUANTIZE /
+DIV) models at MobileNet / EfficientNet / yolov8n / DeepLab / cartoon GAN sizes,
 per ISA build (configurations alternate, one invoke each in turn), and the speed-up of the
 last ISA over the first. Times include one Python invoke() (a few microseconds).
 
@@ -23,10 +23,13 @@ from qrun.modelbuilder import ModelBuilder  # noqa: E402
 
 
 def _model(op, inputs, out_shape, out_q, **options) -> bytes:
-    """One op on int8/uint8 inputs [(shape, dtype, scale, zero point)] -> out_q (dtype, scale,
-    zero point); constant inputs are given as numpy arrays."""
+    """One op on inputs [(shape, dtype, scale, zero point)] -> out_q (dtype, scale, zero point;
+    None, None for float32); constant inputs are given as numpy arrays, or quantized as
+    (array, scale, zero point)."""
     b = ModelBuilder()
     tensors = [b.add_constant(x) if isinstance(x, np.ndarray) else
+               b.add_constant(x[0], scale=x[1], zero_point=x[2])
+               if isinstance(x[0], np.ndarray) else
                b.add_input(x[0], x[1], scale=x[2], zero_point=x[3]) for x in inputs]
     y = b.add_tensor(out_shape, out_q[0], scale=out_q[1], zero_point=out_q[2])
     b.add_op(op, tensors, [y], **options)
@@ -74,6 +77,17 @@ CASES = [
     ("SOFTMAX 1x4x8400x16", lambda: _model("SOFTMAX", [((1, 4, 8400, 16), np.int8, 0.2, 28)],
                                            (1, 4, 8400, 16), (np.int8, 1 / 256, -128),
                                            beta=1.0)),
+    ("QUANTIZE f32->i8 1x512x512x3", lambda: _model(
+        "QUANTIZE", [((1, 512, 512, 3), np.float32, None, None)], (1, 512, 512, 3),
+        (np.int8, 0.01, 3))),
+    ("SUB per-channel constant 1x257x257x3", lambda: _model(
+        "SUB", [((1, 257, 257, 3), np.int8, 0.05, 3),
+                (np.array([12, -40, 90], np.int8), 0.03, -7)],
+        (1, 257, 257, 3), (np.int8, 0.07, 1), fused_activation_function="NONE")),
+    ("DIV f32 1x512x512x3 / constant 1x512x512x1", lambda: _model(
+        "DIV", [((1, 512, 512, 3), np.float32, None, None),
+                np.random.default_rng(0).uniform(1, 9, (1, 512, 512, 1)).astype(np.float32)],
+        (1, 512, 512, 3), (np.float32, None, None), fused_activation_function="NONE")),
     ("PAD 1x640x640x3 +1 H, W", lambda: _model(
         "PAD", [((1, 640, 640, 3), np.int8, 0.05, 3), np.array([[0, 0], [1, 1], [1, 1], [0, 0]],
                                                              np.int32)],
@@ -97,7 +111,8 @@ def interpreter(model: bytes, isa: str):
     assert all(d["backend"] == "c" and d["isa"] == isa for d in it._get_ops_details())
     rng = np.random.default_rng(0)
     for d in it.get_input_details():
-        it.set_tensor(d["index"],
+        it.set_tensor(d["index"], rng.uniform(-2, 2, d["shape"]).astype(np.float32)
+                      if d["dtype"] == np.float32 else
                       rng.integers(0, 256, d["shape"]).astype(np.uint8).view(d["dtype"]))
     return it
 
