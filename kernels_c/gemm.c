@@ -154,7 +154,7 @@ static void gemm_tile_init(const qrun_gemm_params* p, const uint8_t* arena, int6
         g->row[r] = g->a_base + m * p->a_stride;
         if (p->tap_rows == NULL)
             continue;
-        if (r >= g->mr) {
+        if (r > 0 && r >= g->mr) {  /* r > 0 spelled out for GCC's -Warray-bounds */
             g->rows[r] = g->rows[r - 1];
             g->cols[r] = g->cols[r - 1];
             continue;
