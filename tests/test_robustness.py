@@ -169,7 +169,8 @@ def test_resize_to_zero_dimension_runs_empty(shape):
 
 @pytest.mark.parametrize("shape,exc,message", [
     ((1, -3, 8, 4), RuntimeError, "dimensions must be >= 0"),
-    ((1, 2**62, 8, 4), RuntimeError, "over the 17179869184-byte limit"),  # refused at allocate
+    ((1, 2**62, 8, 4), ValueError, r"input 0 \(.*\) to \[1, %d, 8, 4\]: %d bytes, over the "
+     "17179869184-byte cap" % (2**62, 2**62 * 8 * 4 * 4)),   # wraps int64; refused at resize
     ((1, 8, 8, "x"), ValueError, "tensor_size must be a list of integers"),
 ], ids=["negative", "huge", "not-integer"])
 def test_resize_rejects(shape, exc, message):
@@ -230,6 +231,60 @@ def test_bad_user_cap(monkeypatch, value):
     monkeypatch.setenv(graph.CAP_ENV, value)
     with pytest.raises(ValueError, match=graph.CAP_ENV):
         Interpreter(model_content=add_model()).allocate_tensors()
+
+
+@pytest.mark.parametrize("value", ["lots", -5, 0, 1.5e9, True])
+def test_bad_max_arena_bytes(value):
+    with pytest.raises(ValueError, match="max_arena_bytes"):
+        Interpreter(model_content=add_model(), max_arena_bytes=value)
+
+
+def _cap_interpreter(how, cap, monkeypatch):
+    """An interpreter of add_model() capped at `cap` bytes by the keyword or the env var."""
+    if how == "keyword":
+        monkeypatch.setenv(graph.CAP_ENV, "1")   # the keyword wins over the env var
+        return Interpreter(model_content=add_model(), max_arena_bytes=cap)
+    monkeypatch.setenv(graph.CAP_ENV, str(cap))
+    return Interpreter(model_content=add_model())
+
+
+@pytest.mark.parametrize("how", ["keyword", "env"])
+def test_user_cap_rejects_resize_beyond_it(how, monkeypatch):
+    """The input [1, 8, 8, 4] int8 is 256 bytes, its output as many: the arena is 512 (plus
+    alignment) and fits a 4096-byte cap; an input of 4097 bytes does not even fit alone."""
+    it = _cap_interpreter(how, 4096, monkeypatch)
+    it.allocate_tensors()
+    with pytest.raises(ValueError, match=r"input 0 \(.*\) to \[1, 8, 8, 65\]: 4160 bytes, over "
+                       r"the 4096-byte cap"):
+        it.resize_tensor_input(0, (1, 8, 8, 65))
+    it.resize_tensor_input(0, (1, 8, 8, 12))   # 768 bytes: fits, and runs
+    it.allocate_tensors()
+    x = np.arange(768, dtype=np.int64).astype(np.int8).reshape(1, 8, 8, 12)
+    it.set_tensor(0, x)
+    it.invoke()
+    ref = Interpreter(model_content=add_model(), max_arena_bytes=1 << 20,
+                      experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    ref.resize_tensor_input(0, (1, 8, 8, 12))
+    ref.allocate_tensors()
+    ref.set_tensor(0, x)
+    ref.invoke()
+    np.testing.assert_array_equal(it.get_tensor(1), ref.get_tensor(1))
+    # Both tensors fit the cap alone but not together: allocate_tensors() refuses the arena.
+    it.resize_tensor_input(0, (1, 8, 8, 48))   # 3072 bytes in, 3072 out
+    with pytest.raises(RuntimeError, match="over the 4096-byte limit: the user cap"):
+        it.allocate_tensors()
+
+
+def test_max_arena_bytes_keeps_litert_positional_arguments():
+    """LiteRT's arguments keep their positions (max_arena_bytes is keyword only)."""
+    it = Interpreter(None, add_model(), None, 2, OpResolverType.BUILTIN_REF, True,
+                     max_arena_bytes=1 << 20)
+    it.allocate_tensors()
+    assert it._get_ops_details()[0]["backend"] == "numpy"
+    assert it._graph(0).arena_limit() == 1 << 20
+    with pytest.raises(TypeError):
+        Interpreter(None, add_model(), None, 2, OpResolverType.AUTO, False, False, False, False,
+                    False, False, 1 << 20)
 
 
 # -- QUANTIZE of non-finite floats in the C delegate ------------------------------------------

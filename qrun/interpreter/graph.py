@@ -24,8 +24,15 @@ MIN_DERIVED_LIMIT = 256 << 20
 CAP_ENV = "QRUN_MAX_ARENA_BYTES"
 
 
-def user_arena_cap() -> Optional[int]:
-    """The arena cap the user set with QRUN_MAX_ARENA_BYTES (bytes), None when unset."""
+def user_arena_cap(max_arena_bytes: Optional[int] = None) -> Optional[int]:
+    """The arena cap the user set (bytes): `max_arena_bytes` (Interpreter(max_arena_bytes=))
+    if given, else QRUN_MAX_ARENA_BYTES; None when neither is set."""
+    if max_arena_bytes is not None:
+        if not isinstance(max_arena_bytes, int) or isinstance(max_arena_bytes, bool):
+            raise ValueError("max_arena_bytes=%r is not a number of bytes" % (max_arena_bytes,))
+        if max_arena_bytes <= 0:
+            raise ValueError("max_arena_bytes=%d must be positive" % max_arena_bytes)
+        return max_arena_bytes
     value = os.environ.get(CAP_ENV)
     if not value:
         return None
@@ -117,12 +124,12 @@ class Graph:
 
     def __init__(self, subgraph: Subgraph, preserve_all_tensors: bool = False,
                  max_arena_bytes: Optional[int] = None, runtime=None):
-        """max_arena_bytes: the cap (default: QRUN_MAX_ARENA_BYTES); without one, the limit
-        is derived from the model (arena_limit())."""
+        """max_arena_bytes: the user's cap (see user_arena_cap()); without one, the limit is
+        derived from the model (arena_limit())."""
         self.subgraph = subgraph
         self.runtime = runtime   # interpreter-wide state (other subgraphs, resources)
         self.preserve_all_tensors = preserve_all_tensors
-        self.max_arena_bytes = max_arena_bytes if max_arena_bytes is not None else user_arena_cap()
+        self.max_arena_bytes = user_arena_cap(max_arena_bytes)
         self.declared_bytes = _declared_bytes(t for t in subgraph.tensors if not t.is_constant)
         self.declared_input_bytes = _declared_bytes(subgraph.tensors[i] for i in subgraph.inputs)
         self.steps: List[Step] = []
@@ -239,8 +246,14 @@ class Graph:
         derived = int(DERIVED_LIMIT_FACTOR * growth * self.declared_bytes)
         return min(DEFAULT_MAX_ARENA_BYTES, max(MIN_DERIVED_LIMIT, derived))
 
+    def arena_cap(self) -> int:
+        """The most any one tensor may take, whatever the inputs: the user's cap if set, else
+        DEFAULT_MAX_ARENA_BYTES (resize_tensor_input checks inputs against it)."""
+        return DEFAULT_MAX_ARENA_BYTES if self.max_arena_bytes is None else self.max_arena_bytes
+
     def _limit_hint(self) -> str:
-        return ("the user cap (%s)" % CAP_ENV if self.max_arena_bytes is not None else
+        return ("the user cap (max_arena_bytes or %s)" % CAP_ENV
+                if self.max_arena_bytes is not None else
                 "the limit derived from the model's declared tensor sizes (set %s to raise it)"
                 % CAP_ENV)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import math
 import os
 import sys
 import threading
@@ -9,7 +10,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from .graph import Graph
+from .graph import Graph, user_arena_cap
 from .loader import load_model
 from .model import Tensor
 from .runtime import Runtime
@@ -61,7 +62,11 @@ class Interpreter:
                  experimental_default_delegate_latest_features=False,
                  experimental_compress_quantization_zero_points=False,
                  experimental_disable_delegate_node_fusion=False,
-                 experimental_force_delegate_node_profiling=False):
+                 experimental_force_delegate_node_profiling=False, *, max_arena_bytes=None):
+        """LiteRT's arguments, and (qrun's, keyword only) max_arena_bytes: the most bytes
+        allocate_tensors() may give the arena and one input may take after
+        resize_tensor_input; it replaces QRUN_MAX_ARENA_BYTES and the limit derived from the
+        model (README, "Untrusted models")."""
         if not isinstance(experimental_op_resolver_type, OpResolverType):
             # Accept LiteRT's own enum members by name, so code written for it keeps working.
             name = getattr(experimental_op_resolver_type, "name", None)
@@ -74,6 +79,7 @@ class Interpreter:
                 raise ValueError("type of num_threads should be int")
             if num_threads < 1 and num_threads != -1:
                 raise ValueError("num_threads should >= 1 (or -1 for all cores)")
+        user_arena_cap(max_arena_bytes)   # a bad cap fails here, not at allocate_tensors()
         if experimental_delegates:
             raise ValueError("qrun does not load external delegates; it runs its own C kernels "
                              "(experimental_delegates=%r)" % (experimental_delegates,))
@@ -91,7 +97,7 @@ class Interpreter:
         self._preserve_all_tensors = bool(experimental_preserve_all_tensors)
         self._experimental_compress_quantization_zero_points = (
             experimental_compress_quantization_zero_points)
-        self._runtime = Runtime(self._model, self._preserve_all_tensors)
+        self._runtime = Runtime(self._model, self._preserve_all_tensors, max_arena_bytes)
         self._graphs: Dict[int, Graph] = self._runtime.graphs
         self._invoke_lock = threading.Lock()
         self._delegate_once = None
@@ -275,6 +281,12 @@ class Interpreter:
                                        "%d to %d. ResizeInputTensorStrict only allows mutating "
                                        "unknown dimensions identified by -1."
                                        % (d, t.index, sig, new))
+        nbytes = math.prod(shape) * t.dtype.itemsize
+        cap = self._graph(subgraph_index).arena_cap()
+        if nbytes > cap:
+            raise ValueError("Cannot resize input %d (%s) to %s: %d bytes, over the %d-byte cap "
+                             "(Interpreter(max_arena_bytes=) or QRUN_MAX_ARENA_BYTES sets it)"
+                             % (t.index, t.name, list(shape), nbytes, cap))
         if shape != t.shape:
             t.shape = shape
             g = self._graphs.get(subgraph_index)

@@ -17,9 +17,11 @@ from .model import Model
 
 
 class Runtime:
-    def __init__(self, model: Model, preserve_all_tensors: bool = False):
+    def __init__(self, model: Model, preserve_all_tensors: bool = False,
+                 max_arena_bytes=None):
         self.model = model
         self.preserve_all_tensors = preserve_all_tensors
+        self.max_arena_bytes = max_arena_bytes   # each Graph's user cap (None: the default)
         self.graphs: Dict[int, Graph] = {}
         # VAR_HANDLE: (container, shared_name) -> resource id, ids in order of first use.
         self.resource_ids: Dict[Tuple[str, str], int] = {}
@@ -35,7 +37,7 @@ class Runtime:
                 raise ValueError("subgraph index %d out of range (the model has %d subgraphs)"
                                  % (index, len(self.model.subgraphs)))
             g = Graph(self.model.subgraphs[index], self.preserve_all_tensors,
-                      runtime=weakref.proxy(self))
+                      self.max_arena_bytes, runtime=weakref.proxy(self))
             self.graphs[index] = g
         return g
 
