@@ -5,6 +5,7 @@ build (every kernels_c/*.c included into one translation unit), so the four buil
 share object files and static helpers must have file-unique names.
 QRUN_BUILD_ISAS=scalar,avx2 (comma-separated) limits the builds (scalar is always built).
 QRUN_SANITIZE=address,undefined adds those sanitizers (.ci/sanitize).
+QRUN_DEBUG=1 builds the debug checks (checks.c: every node's preconditions before it runs).
 """
 from __future__ import annotations
 
@@ -34,8 +35,14 @@ def _cdef() -> str:
     return (HERE / "qrun_api.h").read_text()
 
 
+def _debug() -> bool:
+    return os.environ.get("QRUN_DEBUG", "") not in ("", "0")
+
+
 def _unity_source() -> str:
-    return '#include "qrun.h"\n' + "".join(
+    # QRUN_DEBUG is defined in the source, not on the command line: switching it changes the
+    # generated file, so that build_ext rebuilds the modules.
+    return ("#define QRUN_DEBUG 1\n" if _debug() else "") + '#include "qrun.h"\n' + "".join(
         '#include "%s"\n' % p.name for p in sorted(HERE.glob("*.c")))
 
 
@@ -55,7 +62,8 @@ def make_ffi(isa: str) -> FFI:
                    include_dirs=[str(HERE)],
                    depends=[str(p) for p in sorted(HERE.glob("*.[ch]"))] + [__file__],
                    define_macros=[("QRUN_ISA_" + isa.upper(), "1")],
-                   extra_compile_args=COMMON_FLAGS + ISA_FLAGS[isa] + _sanitize_flags(),
+                   extra_compile_args=(COMMON_FLAGS + ISA_FLAGS[isa] + _sanitize_flags()
+                                       + (["-UNDEBUG"] if _debug() else [])),
                    extra_link_args=_sanitize_flags())
     return ffi
 

@@ -109,6 +109,7 @@ int32_t qrun_execute(const qrun_plan* plan, uint8_t* arena) {
         if (e == NULL)
             return -(i + 1);
         const int64_t tiles = e->tiles(node->params);
+        QRUN_CHECK_NODE(plan, i, tiles);
         if (threads == 1) {
             e->run(node->params, arena, 0, tiles);
         } else {

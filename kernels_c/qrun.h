@@ -131,6 +131,14 @@ int32_t qrun_pool_threads(const qrun_pool* pool);
 void qrun_pool_run(qrun_pool* pool, const qrun_op_entry* entry, const void* params,
                    uint8_t* arena, int64_t tiles, int64_t chunks);
 
+/* Debug builds check each node's preconditions before running it (checks.c). */
+#if defined(QRUN_DEBUG)
+void qrun_check_node(const qrun_plan* plan, int32_t index, int64_t tiles);
+#define QRUN_CHECK_NODE(plan, index, tiles) qrun_check_node(plan, index, tiles)
+#else
+#define QRUN_CHECK_NODE(plan, index, tiles) ((void)0)
+#endif
+
 /* A scaled float -> output byte. The same float operations in every build (max, min, add
  * of 1.5 * 2^23 which rounds to nearest even), so every ISA gives the same answer. */
 static inline uint8_t qrun_quantize(float v, const qrun_requant* rq) {

@@ -333,11 +333,13 @@ typedef struct {
     qrun_pool* pool;          /* splits each node's tiles over threads; NULL: all on the caller */
     const qrun_node* nodes;
     int64_t* timestamps_ns;   /* profiler (NULL: off): node i starts at [i]; [num_nodes]: end */
+    int64_t arena_bytes;      /* the arena's size: debug builds check every node's ranges */
 } qrun_plan;
 
 const qrun_isa_info* qrun_isa(void);
 int32_t qrun_cpu_features(void);
 int32_t qrun_execute(const qrun_plan* plan, uint8_t* arena);
+int32_t qrun_debug_checks(void);   /* 1: built with QRUN_DEBUG (checks.c), else 0 */
 qrun_pool* qrun_pool_create(int32_t num_threads);
 void qrun_pool_destroy(qrun_pool* pool);
 int64_t qrun_pool_chunks_dispatched(const qrun_pool* pool);   /* tile ranges handed out so far */

@@ -30,6 +30,7 @@ class DelegateStep(Step):
         self._plan.pool = pool
         self._pool = pool   # the pool lives as long as a plan uses it
         self._plan.nodes = nodes
+        self._plan.arena_bytes = ctx.arena_bytes
         self._arena = ctx.ffi.from_buffer("uint8_t[]", ctx.graph.arena)
         ctx.graph = None   # the plan is built: no step -> graph reference cycle
         self._ctx = ctx
