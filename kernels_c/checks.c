@@ -283,7 +283,6 @@ static void checks_softmax(const checks_node* n, const qrun_softmax_params* p) {
     CHECKS_REQUIRE(n, "out_min", p->out_min <= p->out_max);
     CHECKS_REQUIRE(n, "exps", p->exps != NULL);
     CHECKS_REQUIRE(n, "sums", p->sums != NULL);
-    CHECKS_REQUIRE(n, "valid", p->valid != NULL);
     const int64_t bytes = checks_mul(n, "depth", p->rows, p->depth);
     checks_range(n, "in_off", p->in_off, bytes);
     checks_range(n, "out_off", p->out_off, bytes);
