@@ -15,7 +15,8 @@ from qrun import Interpreter
 
 ACCEPTED = (ValueError, RuntimeError, NotImplementedError)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHARED_MODELS = os.path.join(os.path.dirname(ROOT), "shared", "models")
+SHARED_MODELS = os.environ.get("QRUN_SHARED_MODELS",   # as tests/oracle.py finds them
+                               os.path.join(os.path.dirname(ROOT), "shared", "models"))
 # Seeds whose unmutated run takes seconds (numpy fallback ops on large images): a mutant of
 # them would look like a hang.
 SLOW_SEEDS = {"zero_dce_quant.tflite", "dncnn3_quant.tflite"}
