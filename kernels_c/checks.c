@@ -97,21 +97,61 @@ static int checks_is_flip(int32_t flip) {
     return flip == 0 || flip == 0x80;
 }
 
+/* IGEMM's windows: every tap (a row term plus a column term) that is not negative (the zero
+ * row) reads in_c bytes inside the arena; the kernel tap table within the window. */
+static void checks_igemm_taps(const checks_node* n, const qrun_gemm_params* p) {
+    CHECKS_REQUIRE(n, "out_w", p->out_w > 0 && p->m % p->out_w == 0);
+    CHECKS_REQUIRE(n, "kh", p->kh > 0);
+    CHECKS_REQUIRE(n, "kw", p->kw > 0);
+    CHECKS_REQUIRE(n, "in_c", p->in_c > 0);
+    CHECKS_REQUIRE(n, "zero", p->zero != NULL);
+    CHECKS_REQUIRE(n, "tap_rows", p->tap_rows != NULL);
+    CHECKS_REQUIRE(n, "tap_cols", p->tap_cols != NULL);
+    CHECKS_REQUIRE(n, "tap_yx", p->tap_yx != NULL);
+    if (p->kx_fused) {
+        CHECKS_REQUIRE(n, "ks", p->ks == p->kh && p->kh <= QRUN_GEMM_FUSED_KH_MAX);
+        CHECKS_REQUIRE(n, "kc", p->kc == p->kw * p->in_c &&
+                                    p->kh * p->kc <= QRUN_GEMM_FUSED_WINDOW_MAX);
+    } else {
+        CHECKS_REQUIRE(n, "ks", p->ks == p->kh * p->kw);
+        CHECKS_REQUIRE(n, "kc", p->kc == p->in_c);
+    }
+    for (int64_t t = 0; t < p->ks; t++) {
+        CHECKS_REQUIRE(n, "tap_yx", p->tap_yx[2 * t] >= 0 && p->tap_yx[2 * t] < p->kh);
+        CHECKS_REQUIRE(n, "tap_yx", p->tap_yx[2 * t + 1] >= 0 && p->tap_yx[2 * t + 1] < p->kw);
+    }
+    const int64_t row_entries = checks_mul(n, "kh", p->m / p->out_w, p->kh);
+    const int64_t col_entries = checks_mul(n, "kw", p->out_w, p->kw);
+    for (int64_t r = 0; r < row_entries; r++) {
+        for (int64_t c = 0; c < col_entries; c++) {
+            int64_t off;
+            if (__builtin_add_overflow(p->tap_rows[r], p->tap_cols[c], &off))
+                checks_fail(n, "tap_rows + tap_cols", "offset overflows int64");
+            CHECKS_REQUIRE(n, "tap_rows + tap_cols", off <= n->arena_bytes);
+            if (off >= 0)
+                checks_range(n, "tap_rows + tap_cols", p->a_off + off, p->in_c);
+        }
+    }
+}
+
 static void checks_gemm(const checks_node* n, const qrun_gemm_params* p, int indirect) {
     CHECKS_REQUIRE(n, "m", p->m >= 0);
     CHECKS_REQUIRE(n, "n", p->n > 0);
     CHECKS_REQUIRE(n, "kc", p->kc > 0);
-    CHECKS_REQUIRE(n, "ks", indirect ? p->ks > 0 : p->ks == 1);
-    CHECKS_REQUIRE(n, "nr", p->nr > 0 && p->nr <= QRUN_GEMM_NR && p->nr % QRUN_GEMM_NR_STEP == 0);
+    CHECKS_REQUIRE(n, "ks", p->ks > 0);
+    if (p->k_major)
+        CHECKS_REQUIRE(n, "nr", p->nr == p->n && p->n <= QRUN_GEMM_K_MAJOR_N_MAX);
+    else
+        CHECKS_REQUIRE(n, "nr", p->nr > 0 && p->nr <= QRUN_GEMM_NR &&
+                                    p->nr % QRUN_GEMM_NR_STEP == 0);
     CHECKS_REQUIRE(n, "packed_w", p->packed_w != NULL);
     CHECKS_REQUIRE(n, "a_flip", checks_is_flip(p->a_flip));
     CHECKS_REQUIRE(n, "w_unsigned", p->w_unsigned == 0 || p->w_unsigned == 1);
     checks_requant(n, &p->rq);
     if (indirect) {
-        CHECKS_REQUIRE(n, "zero", p->zero != NULL);
-        checks_indirection(n, "indirection", p->indirection, checks_mul(n, "m", p->m, p->ks),
-                           p->a_off, p->kc);
+        checks_igemm_taps(n, p);
     } else {
+        CHECKS_REQUIRE(n, "ks", p->ks == 1);
         const int64_t shape[2] = {p->m, p->kc}, stride[2] = {p->a_stride, 1};
         checks_strided(n, "a_off", p->a_off, 2, shape, stride, 1);
     }
@@ -119,17 +159,37 @@ static void checks_gemm(const checks_node* n, const qrun_gemm_params* p, int ind
     checks_strided(n, "c_off", p->c_off, 2, shape, stride, 1);
 }
 
+/* The row kernel: output rows of row_pixels pixels, each tap row an input row (or padding). */
+static void checks_dwconv_rows(const checks_node* n, const qrun_dwconv_params* p) {
+    CHECKS_REQUIRE(n, "multiplier", p->multiplier == 1);
+    CHECKS_REQUIRE(n, "row_lanes", p->row_lanes > 0 && p->row_lanes % p->channels == 0);
+    CHECKS_REQUIRE(n, "rows", p->rows >= 0);
+    CHECKS_REQUIRE(n, "row_pixels", p->row_pixels > 0);
+    CHECKS_REQUIRE(n, "in_row_bytes", p->in_row_bytes > 0);
+    CHECKS_REQUIRE(n, "kernel_w", p->kernel_w > 0 && p->taps % p->kernel_w == 0);
+    CHECKS_REQUIRE(n, "row_shifts", p->row_shifts != NULL);
+    checks_indirection(n, "row_indirection", p->row_indirection,
+                       checks_mul(n, "rows", p->rows, p->taps / p->kernel_w), p->in_off,
+                       p->in_row_bytes);
+    const int64_t pixels = checks_mul(n, "row_pixels", p->rows, p->row_pixels);
+    checks_range(n, "out_off", p->out_off, checks_mul(n, "channels", pixels, p->channels));
+}
+
 static void checks_dwconv(const checks_node* n, const qrun_dwconv_params* p) {
-    CHECKS_REQUIRE(n, "pixels", p->pixels >= 0);
     CHECKS_REQUIRE(n, "channels", p->channels > 0);
     CHECKS_REQUIRE(n, "taps", p->taps > 0);
     CHECKS_REQUIRE(n, "multiplier", p->multiplier > 0 && p->channels % p->multiplier == 0);
     CHECKS_REQUIRE(n, "packed_w", p->packed_w != NULL);
-    CHECKS_REQUIRE(n, "zero", p->zero != NULL);
     CHECKS_REQUIRE(n, "a_flip", checks_is_flip(p->a_flip));
     CHECKS_REQUIRE(n, "quads", p->quads == 0 || (QRUN_DW_QUAD_CR > 0 && (p->quads == 1 ||
                                                                          p->quads == 2)));
     checks_requant(n, &p->rq);
+    if (p->row_lanes != 0) {
+        checks_dwconv_rows(n, p);
+        return;
+    }
+    CHECKS_REQUIRE(n, "pixels", p->pixels >= 0);
+    CHECKS_REQUIRE(n, "zero", p->zero != NULL);
     checks_indirection(n, "indirection", p->indirection,
                        checks_mul(n, "pixels", p->pixels, p->taps), p->in_off,
                        p->channels / p->multiplier);
@@ -147,11 +207,11 @@ static void checks_copy(const checks_node* n, const qrun_copy_params* p) {
     CHECKS_REQUIRE(n, "count", p->count >= 0);
     CHECKS_REQUIRE(n, "ranges", p->ranges != NULL || p->count == 0);
     for (int64_t r = 0; r < p->count; r++) {
-        const int64_t src = p->ranges[3 * r], dst = p->ranges[3 * r + 1];
-        const int64_t len = p->ranges[3 * r + 2];
-        checks_range(n, "ranges (source)", src, len);
-        checks_range(n, "ranges (destination)", dst, len);
-        CHECKS_REQUIRE(n, "ranges (overlap)", len == 0 || src + len <= dst || dst + len <= src);
+        const int64_t* range = p->ranges + 6 * r;
+        const int64_t shape[2] = {range[3], range[2]};
+        const int64_t src_stride[2] = {range[4], 1}, dst_stride[2] = {range[5], 1};
+        checks_strided(n, "ranges (source)", range[0], 2, shape, src_stride, 1);
+        checks_strided(n, "ranges (destination)", range[1], 2, shape, dst_stride, 1);
     }
 }
 
@@ -208,7 +268,9 @@ static void checks_mean(const checks_node* n, const qrun_mean_params* p) {
     CHECKS_REQUIRE(n, "inner", p->inner >= 0);
     CHECKS_REQUIRE(n, "channels", p->channels > 0);
     CHECKS_REQUIRE(n, "flip", checks_is_flip(p->flip));
-    checks_requant(n, &p->rq);
+    CHECKS_REQUIRE(n, "left_shift", p->left_shift >= 0 && p->left_shift < 32);
+    CHECKS_REQUIRE(n, "right_shift", p->right_shift >= 0 && p->right_shift < 32);
+    CHECKS_REQUIRE(n, "out_min", p->out_min <= p->out_max);
     const int64_t rows = checks_mul(n, "outer", p->outer, p->inner);
     checks_range(n, "in_off", p->in_off, checks_mul(n, "channels", rows, p->channels));
     checks_range(n, "out_off", p->out_off, checks_mul(n, "channels", p->outer, p->channels));
@@ -282,7 +344,6 @@ static void checks_softmax(const checks_node* n, const qrun_softmax_params* p) {
     CHECKS_REQUIRE(n, "is_signed", p->is_signed == 0 || p->is_signed == 1);
     CHECKS_REQUIRE(n, "out_min", p->out_min <= p->out_max);
     CHECKS_REQUIRE(n, "exps", p->exps != NULL);
-    CHECKS_REQUIRE(n, "sums", p->sums != NULL);
     const int64_t bytes = checks_mul(n, "depth", p->rows, p->depth);
     checks_range(n, "in_off", p->in_off, bytes);
     checks_range(n, "out_off", p->out_off, bytes);

@@ -57,9 +57,8 @@ CASES = {
                           "node 0 (BINARY): out_off: nbytes <= n->arena_bytes - off"),
     "negative-offset": ("add", "qrun_binary_params", "p.a_off = -1",
                         "node 0 (BINARY): a_off: off >= 0"),
-    "indirection-entry": ("conv", "qrun_gemm_params",
-                          "p.indirection[7] = arena_bytes - 1 - p.a_off",
-                          "node 0 (IGEMM): indirection: nbytes <= n->arena_bytes - off"),
+    "window-tap": ("conv", "qrun_gemm_params", "p.tap_rows[0] = arena_bytes + 1",
+                   "node 0 (IGEMM): tap_rows + tap_cols: "),
     "negative-size": ("conv", "qrun_gemm_params", "p.kc = -3", "node 0 (IGEMM): kc: p->kc > 0"),
     "tile-width": ("conv", "qrun_gemm_params", "p.nr = 1000", "node 0 (IGEMM): nr: p->nr > 0"),
 }
