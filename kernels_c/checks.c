@@ -232,17 +232,27 @@ static int64_t checks_rows_bytes(const checks_node* n, const int64_t* shape, int
 }
 
 static void checks_binary(const checks_node* n, const qrun_binary_params* p) {
-    CHECKS_REQUIRE(n, "kind", p->kind == QRUN_BINARY_ADD || p->kind == QRUN_BINARY_MUL ||
-                                  p->kind == QRUN_BINARY_TABLE);
+    CHECKS_REQUIRE(n, "kind", p->kind >= QRUN_BINARY_ADD && p->kind <= QRUN_BINARY_F32_DIV);
     CHECKS_REQUIRE(n, "table", p->kind != QRUN_BINARY_TABLE || p->table != NULL);
     CHECKS_REQUIRE(n, "flip", checks_is_flip(p->flip));
     CHECKS_REQUIRE(n, "rq", p->rq.min_less_zp <= p->rq.max_less_zp);
+    /* float kinds: float32 elements (strides in elements), read and written as floats */
+    const int64_t size = p->kind >= QRUN_BINARY_F32_ADD ? 4 : 1;
+    CHECKS_REQUIRE(n, "out_off", p->out_off % size == 0);
+    CHECKS_REQUIRE(n, "a_off", p->a_const != NULL || p->a_off % size == 0);
+    CHECKS_REQUIRE(n, "b_off", p->b_const != NULL || p->b_off % size == 0);
     const int64_t shape[5] = {p->shape[0], p->shape[1], p->shape[2], p->shape[3], p->inner};
-    checks_range(n, "out_off", p->out_off, checks_rows_bytes(n, p->shape, p->inner));
+    int64_t a_stride[5], b_stride[5];
+    for (int d = 0; d < 5; d++) {
+        a_stride[d] = checks_mul(n, "a_stride", p->a_stride[d], size);
+        b_stride[d] = checks_mul(n, "b_stride", p->b_stride[d], size);
+    }
+    checks_range(n, "out_off", p->out_off,
+                 checks_mul(n, "inner", checks_rows_bytes(n, p->shape, p->inner), size));
     if (p->a_const == NULL)
-        checks_strided(n, "a_off", p->a_off, 5, shape, p->a_stride, 1);
+        checks_strided(n, "a_off", p->a_off, 5, shape, a_stride, size);
     if (p->b_const == NULL)
-        checks_strided(n, "b_off", p->b_off, 5, shape, p->b_stride, 1);
+        checks_strided(n, "b_off", p->b_off, 5, shape, b_stride, size);
 }
 
 static void checks_pool(const checks_node* n, const qrun_pool_params* p) {
