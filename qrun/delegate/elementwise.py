@@ -1,5 +1,5 @@
 """Elementwise ops: unary ops (and DEQUANTIZE) as exact 256-entry tables, ADD/SUB/MUL with
-broadcasting in fp32, MAXIMUM/MINIMUM/PRELU with broadcasting as exact 256 x 256 tables,
+broadcasting in fp32 (exact tables when one operand is a constant of few values), MAXIMUM/MINIMUM/PRELU with broadcasting as exact 256 x 256 tables,
 float32 ADD/SUB/MUL/DIV with broadcasting."""
 from __future__ import annotations
 
@@ -286,9 +286,11 @@ def _layout(op):
     return shape[:4], shape[4], [m[1] for m in axes], [m[2] for m in axes], values
 
 
-def _set_operands(ctx, p, op):
+def _set_operands(ctx, p, op, selector: Optional[np.ndarray] = None):
     """Shape and strides of the rows, and the arena offsets (or plan-owned values for
-    constants) of both operands, their broadcast strides checked to stay inside them."""
+    constants) of both operands, their broadcast strides checked to stay inside them. With a
+    `selector` (the constant's distinct bytes, sorted), the constant is stored as the index of
+    each of its bytes among them."""
     outer, inner, sa, sb, values = _layout(op)
     p.shape, p.inner = outer, inner
     p.a_stride, p.b_stride = sa, sb
@@ -301,6 +303,9 @@ def _set_operands(ctx, p, op):
         if value is not None:
             key, array = value
             data = np.ascontiguousarray(array).view(np.uint8)
+            if selector is not None:
+                data = np.searchsorted(selector, data).astype(np.uint8)
+                key = key and ("binary constant selector", key)
             setattr(p, const, ctx.buffer(data, "uint8_t") if key is None else
                     ctx.shared_buffer(key, lambda: data, "uint8_t"))
         else:
@@ -309,11 +314,43 @@ def _set_operands(ctx, p, op):
 
 
 FLOAT_KINDS = {"ADD": 3, "SUB": 4, "MUL": 5, "DIV": 6}
+# A constant operand of at most this many distinct values makes ADD/SUB/MUL a table lookup.
+MAX_CONSTANT_VALUES = 64
+
+
+def constant_table(op) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """(the constant's distinct bytes, sorted; the 256 x 256 table) when exactly one operand
+    is a constant of at most MAX_CONSTANT_VALUES distinct values: with per-tensor quantization
+    the output byte depends on the other operand's byte and the constant's value only, so the
+    reference kernel (fused activation included) on every such pair is exact. The constant
+    operand's table index is its value's rank among the distinct bytes."""
+    const = [i for i, t in enumerate(op.inputs) if t.is_constant]
+    if len(const) != 1:
+        return None
+    values = np.unique(np.ascontiguousarray(op.inputs[const[0]].constant).view(np.uint8))
+    if values.size > MAX_CONSTANT_VALUES:
+        return None
+    byte = np.arange(256, dtype=np.uint8)
+    pairs = [np.tile(byte, values.size), np.tile(byte, values.size)]
+    pairs[const[0]] = np.repeat(values, 256)
+    out = _pair_probe(op, pairs).reshape(values.size, 256)
+    table = np.zeros((256, 256), np.uint8)
+    if const[0] == 0:
+        table[:values.size, :] = out
+    else:
+        table[:, :values.size] = out.T
+    return values, table.reshape(65536)
 
 
 def build_binary(op, ctx):
     a, b, y = op.inputs[0], op.inputs[1], op.outputs[0]
     p = ctx.new("qrun_binary_params *")
+    tabulated = constant_table(op) if y.dtype != np.float32 else None
+    if tabulated is not None:
+        p.kind = 2
+        _set_operands(ctx, p, op, tabulated[0])
+        p.table = ctx.buffer(tabulated[1], "uint8_t")
+        return "BINARY", p
     _set_operands(ctx, p, op)
     act = getattr(op.options, "fused_activation_function", Activation.NONE)
     if y.dtype == np.float32:
@@ -335,7 +372,8 @@ def build_binary(op, ctx):
 
 
 for _name in ("ADD", "SUB", "MUL"):
-    delegate_op(_name, binary_rule, "int8, uint8 per-tensor; float32 (IEEE, exact); numpy "
+    delegate_op(_name, binary_rule, "int8, uint8 per-tensor (a constant operand of at most 64 "
+                "values: exact table of the reference kernel); float32 (IEEE, exact); numpy "
                 "broadcasting up to 5 merged axes; constant operands; fused "
                 "NONE/RELU/RELU6/RELU_N1_TO_1")(build_binary)
 delegate_op("DIV", binary_rule, "float32 (IEEE, exact) with numpy broadcasting up to 5 merged "
@@ -354,20 +392,24 @@ def table_binary_rule(op) -> Optional[str]:
     return None
 
 
+def _pair_probe(op, pairs) -> np.ndarray:
+    """The reference kernel on equal-length byte arrays [a bytes, b bytes]: output bytes."""
+    y, n = op.outputs[0], pairs[0].size
+    probe = dataclasses.replace(
+        op, inputs=[dataclasses.replace(t, shape=(n,), data=v.view(t.dtype), constant=None)
+                    for t, v in zip(op.inputs, pairs)],
+        outputs=[dataclasses.replace(y, shape=(n,), data=np.zeros(n, y.dtype))])
+    out = np.asarray(_probe(probe))
+    if out.dtype != y.dtype or out.size != n:
+        raise PlanError("%s: the reference kernel gave %s[%d] for a %d-entry table"
+                        % (op.opname, out.dtype, out.size, n))
+    return np.ascontiguousarray(out.reshape(n)).view(np.uint8)
+
+
 def pair_table(op) -> np.ndarray:
     """The reference kernel on every pair of bytes: table[a * 256 + b] = output byte."""
-    a, b, y = op.inputs[0], op.inputs[1], op.outputs[0]
     byte = np.arange(256, dtype=np.uint8)
-    pairs = (np.repeat(byte, 256).view(a.dtype), np.tile(byte, 256).view(b.dtype))
-    probe = dataclasses.replace(
-        op, inputs=[dataclasses.replace(t, shape=(65536,), data=v, constant=None)
-                    for t, v in zip((a, b), pairs)],
-        outputs=[dataclasses.replace(y, shape=(65536,), data=np.zeros(65536, y.dtype))])
-    out = np.asarray(_probe(probe))
-    if out.dtype != y.dtype or out.size != 65536:
-        raise PlanError("%s: the reference kernel gave %s[%d] for a 65536-entry table"
-                        % (op.opname, out.dtype, out.size))
-    return np.ascontiguousarray(out.reshape(65536)).view(np.uint8)
+    return _pair_probe(op, [np.repeat(byte, 256), np.tile(byte, 256)])
 
 
 def build_table_binary(op, ctx):

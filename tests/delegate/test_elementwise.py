@@ -1,4 +1,5 @@
-"""LUT unary ops (exact) and ADD/SUB/MUL with broadcasting (within 1 LSB) in the delegate."""
+"""LUT unary ops (exact) and ADD/SUB/MUL with broadcasting (within 1 LSB; exact with a constant
+operand of few values) in the delegate."""
 from __future__ import annotations
 
 import numpy as np
@@ -81,7 +82,8 @@ SHAPES = [((2, 4, 5, 7), (2, 4, 5, 7)), ((1, 6, 6, 3), (1,)), ((2, 3, 4, 9), (9,
           ((1,), (2, 3, 4, 37)), ((1, 7, 9, 40), (40,)), ((1, 12, 12, 100), (1, 12, 12, 100))]
 
 
-def binary_model(op, dtype, shapes, activation, seed, const_b=False, zps=(None, None, None)):
+def binary_model(op, dtype, shapes, activation, seed, const_b=False, zps=(None, None, None),
+                 const_first=False):
     rng = np.random.default_rng(seed)
     b = ModelBuilder()
     qa, qb, qy = (_q(rng, dtype, z) for z in zps)
@@ -96,7 +98,7 @@ def binary_model(op, dtype, shapes, activation, seed, const_b=False, zps=(None, 
     if op == "MUL":
         qy["scale"] = qa["scale"] * qb["scale"] * 64
     y = b.add_tensor(out_shape, dtype, **qy)
-    b.add_op(op, [a, bt], [y], fused_activation_function=activation)
+    b.add_op(op, [bt, a] if const_first else [a, bt], [y], fused_activation_function=activation)
     b.mark_output(y)
     return b.build()
 
@@ -143,6 +145,43 @@ def test_short_rows_are_lengthened_with_a_bounded_constant():
     outer, inner, sa, sb, values = _layout(it._graph().subgraph.operators[0])
     assert inner >= MIN_ROW and sa[4] == sb[4] == 1
     assert values[0] is None and values[1][1].nbytes == 257 * 3   # one row of W x C
+
+
+# (input shape, constant shape): a per-tensor scalar, per-channel constants of C = 1, 3, 19, 64
+# values at most, the input broadcast too, and C = 200 (more than 64 distinct values: fp32).
+CONSTANT_TABLES = [((1, 9, 11, 3), (1,)), ((1, 9, 11, 1), (1,)), ((1, 17, 19, 3), (3,)),
+                   ((1, 5, 7, 19), (19,)), ((1, 3, 5, 64), (1, 1, 1, 64)),
+                   ((1, 6, 1, 3), (1, 1, 5, 1)), ((1, 2, 3, 200), (200,))]
+
+
+def _tabulated(model) -> bool:
+    from qrun import Interpreter
+    from qrun.delegate.elementwise import constant_table
+    it = Interpreter(model_content=model)
+    it.allocate_tensors()
+    return constant_table(it._graph().subgraph.operators[0]) is not None
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL"])
+@pytest.mark.parametrize("s", range(len(CONSTANT_TABLES)))
+@pytest.mark.parametrize("const_first", [False, True])
+def test_binary_constant_operand_table_is_exact(op, dtype, s, const_first):
+    act = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")[s % 4]
+    model = binary_model(op, dtype, CONSTANT_TABLES[s], act, seed=s, const_b=True,
+                         const_first=const_first)
+    tabulated = CONSTANT_TABLES[s][1][-1] <= 64
+    assert _tabulated(model) == tabulated
+    check_delegate(model, seed=s, lsb=0 if tabulated else 1)
+
+
+@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL"])
+@pytest.mark.parametrize("dtype,zps", [(np.int8, (-128, 127, -128)), (np.int8, (127, -128, 127)),
+                                       (np.uint8, (0, 255, 0)), (np.uint8, (255, 0, 255))])
+def test_binary_constant_operand_table_extreme_zero_points(op, dtype, zps):
+    model = binary_model(op, dtype, CONSTANT_TABLES[2], "NONE", seed=5, const_b=True, zps=zps)
+    assert _tabulated(model)
+    check_delegate(model, seed=5, lsb=0)
 
 
 @pytest.mark.parametrize("op", ["ADD", "MUL"])
