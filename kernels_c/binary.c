@@ -1,5 +1,6 @@
-/* ADD, SUB, MUL with broadcasting, requantized in fp32; other binary byte ops through an
- * exact 256 x 256 table; float32 ADD, SUB, MUL, DIV (IEEE, exact). */
+/* ADD, SUB, MUL with broadcasting, requantized in fp32; other binary byte ops, and ADD, SUB,
+ * MUL with a constant operand of few values, through an exact 256 x 256 table; float32 ADD,
+ * SUB, MUL, DIV (IEEE, exact). */
 #include "qrun.h"
 
 static int64_t binary_tiles(const void* params) {
@@ -124,12 +125,67 @@ static int64_t binary_f32_vectors(const qrun_binary_params* p, const float* a, c
 }
 #endif
 
+#if defined(QRUN_ISA_AVX512VNNI)
+/* Table rows of at most this many 256-byte tables are looked up in vectors. */
+#define BINARY_TABLE_VECTOR_ROWS 8
+
+/* table[a << 8 | b] over a row where b advances and a (< table_rows) advances with it or is
+ * broadcast: each row's
+ * 256-entry table looked up as datamove.c's lut_bytes_vbmi() does, kept where a selects it. */
+__attribute__((target("avx512vbmi")))
+static void binary_table_row_vbmi(const qrun_binary_params* p, const uint8_t* a,
+                                  const uint8_t* b, uint8_t* out) {
+    for (int64_t j = 0; j < p->inner; j += 64) {
+        const __mmask64 m = p->inner - j >= 64 ? ~(__mmask64)0
+                                               : ((__mmask64)1 << (p->inner - j)) - 1;
+        const __m512i row = p->a_stride[4] ? _mm512_maskz_loadu_epi8(m, a + j)
+                                           : _mm512_set1_epi8((char)a[0]);
+        const __m512i x = _mm512_maskz_loadu_epi8(m, b + j);
+        const __mmask64 high = _mm512_movepi8_mask(x);
+        __m512i y = _mm512_setzero_si512();
+        for (int64_t t = 0; t < p->table_rows; t++) {
+            const uint8_t* table = p->table + (t << 8);
+            const __m512i low = _mm512_permutex2var_epi8(
+                _mm512_loadu_si512((const void*)table), x,
+                _mm512_loadu_si512((const void*)(table + 64)));
+            const __m512i top = _mm512_permutex2var_epi8(
+                _mm512_loadu_si512((const void*)(table + 128)), x,
+                _mm512_loadu_si512((const void*)(table + 192)));
+            y = _mm512_mask_mov_epi8(y, _mm512_cmpeq_epi8_mask(row, _mm512_set1_epi8((char)t)),
+                                     _mm512_mask_blend_epi8(high, low, top));
+        }
+        _mm512_mask_storeu_epi8(out + j, m, y);
+    }
+}
+
+/* The row in vectors when the CPU has VBMI and a selects one of few tables. */
+static int binary_table_vectors(const qrun_binary_params* p, const uint8_t* a,
+                                const uint8_t* b, uint8_t* out) {
+    static int has_vbmi = -1;   /* racing first calls store the same value */
+    if (has_vbmi < 0)
+        has_vbmi = __builtin_cpu_supports("avx512vbmi") ? 1 : 0;
+    if (!has_vbmi || p->table_rows == 0 || p->table_rows > BINARY_TABLE_VECTOR_ROWS ||
+        p->a_stride[4] > 1 || p->b_stride[4] != 1)
+        return 0;
+    binary_table_row_vbmi(p, a, b, out);
+    return 1;
+}
+#else
+static int binary_table_vectors(const qrun_binary_params* p, const uint8_t* a,
+                                const uint8_t* b, uint8_t* out) {
+    (void)p, (void)a, (void)b, (void)out;
+    return 0;
+}
+#endif
+
 /* One output row of the byte kinds. */
 static void binary_row(const qrun_binary_params* p, const uint8_t* a, const uint8_t* b,
                        uint8_t* out) {
     const uint8_t flip = (uint8_t)p->flip;
     const int64_t sa = p->a_stride[4], sb = p->b_stride[4];
     if (p->kind == QRUN_BINARY_TABLE) {
+        if (binary_table_vectors(p, a, b, out))
+            return;
         for (int64_t j = 0; j < p->inner; j++)
             out[j] = p->table[((size_t)a[j * sa] << 8) | b[j * sb]];
     } else if (p->kind == QRUN_BINARY_MUL) {

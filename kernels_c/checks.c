@@ -234,6 +234,8 @@ static int64_t checks_rows_bytes(const checks_node* n, const int64_t* shape, int
 static void checks_binary(const checks_node* n, const qrun_binary_params* p) {
     CHECKS_REQUIRE(n, "kind", p->kind >= QRUN_BINARY_ADD && p->kind <= QRUN_BINARY_F32_DIV);
     CHECKS_REQUIRE(n, "table", p->kind != QRUN_BINARY_TABLE || p->table != NULL);
+    /* the vector lookup reads table_rows 256-byte rows of the 65536-byte table */
+    CHECKS_REQUIRE(n, "table_rows", p->table_rows >= 0 && p->table_rows <= 256);
     CHECKS_REQUIRE(n, "flip", checks_is_flip(p->flip));
     CHECKS_REQUIRE(n, "rq", p->rq.min_less_zp <= p->rq.max_less_zp);
     /* float kinds: float32 elements (strides in elements), read and written as floats */

@@ -186,7 +186,8 @@ typedef struct {
 enum qrun_binary_kind {
     QRUN_BINARY_ADD = 0,      /* a_scale * (a - a_zero) + b_scale * (b - b_zero) (SUB: b_scale < 0) */
     QRUN_BINARY_MUL = 1,      /* a_scale * (a - a_zero) * (b - b_zero) */
-    QRUN_BINARY_TABLE = 2,    /* table[a * 256 + b] (bytes): MAXIMUM, MINIMUM, PRELU, exact */
+    QRUN_BINARY_TABLE = 2,    /* table[a * 256 + b] (bytes), exact: MAXIMUM, MINIMUM, PRELU; and
+                               * ADD, SUB, MUL with a constant a (the index of its value) */
     /* float32 a op b, clamped to [f_min, f_max] (NaN passes): IEEE, exact */
     QRUN_BINARY_F32_ADD = 3,
     QRUN_BINARY_F32_SUB = 4,
@@ -216,6 +217,7 @@ typedef struct {
     int64_t out_off;
     qrun_requant rq;          /* scale unused: the float result is clamped and rounded */
     const uint8_t* table;     /* QRUN_BINARY_TABLE: 65536 output bytes */
+    int64_t table_rows;       /* QRUN_BINARY_TABLE: a < table_rows (when not 0) */
     float f_min;              /* float kinds: the fused activation's range */
     float f_max;
 } qrun_binary_params;

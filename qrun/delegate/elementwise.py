@@ -318,12 +318,13 @@ FLOAT_KINDS = {"ADD": 3, "SUB": 4, "MUL": 5, "DIV": 6}
 MAX_CONSTANT_VALUES = 64
 
 
-def constant_table(op) -> Optional[Tuple[np.ndarray, np.ndarray]]:
-    """(the constant's distinct bytes, sorted; the 256 x 256 table) when exactly one operand
-    is a constant of at most MAX_CONSTANT_VALUES distinct values: with per-tensor quantization
-    the output byte depends on the other operand's byte and the constant's value only, so the
-    reference kernel (fused activation included) on every such pair is exact. The constant
-    operand's table index is its value's rank among the distinct bytes."""
+def constant_table(op) -> Optional[Tuple[int, np.ndarray, np.ndarray]]:
+    """(the constant operand, its distinct bytes sorted, the table) when exactly one operand is
+    a constant of at most MAX_CONSTANT_VALUES distinct values: with per-tensor quantization the
+    output byte depends on the other operand's byte and the constant's value only, so the
+    reference kernel (fused activation included) on every such pair is exact. table[i * 256 +
+    x] is the output for the constant's i-th distinct value and the other operand's byte x
+    (65536 bytes, as the table kind's)."""
     const = [i for i, t in enumerate(op.inputs) if t.is_constant]
     if len(const) != 1:
         return None
@@ -333,13 +334,9 @@ def constant_table(op) -> Optional[Tuple[np.ndarray, np.ndarray]]:
     byte = np.arange(256, dtype=np.uint8)
     pairs = [np.tile(byte, values.size), np.tile(byte, values.size)]
     pairs[const[0]] = np.repeat(values, 256)
-    out = _pair_probe(op, pairs).reshape(values.size, 256)
-    table = np.zeros((256, 256), np.uint8)
-    if const[0] == 0:
-        table[:values.size, :] = out
-    else:
-        table[:, :values.size] = out.T
-    return values, table.reshape(65536)
+    table = np.zeros(65536, np.uint8)
+    table[:values.size * 256] = _pair_probe(op, pairs)
+    return const[0], values, table
 
 
 def build_binary(op, ctx):
@@ -347,9 +344,13 @@ def build_binary(op, ctx):
     p = ctx.new("qrun_binary_params *")
     tabulated = constant_table(op) if y.dtype != np.float32 else None
     if tabulated is not None:
+        # The table kind's first operand is the constant's value index.
+        const, values, table = tabulated
         p.kind = 2
-        _set_operands(ctx, p, op, tabulated[0])
-        p.table = ctx.buffer(tabulated[1], "uint8_t")
+        _set_operands(ctx, p, dataclasses.replace(op, inputs=op.inputs[::-1]) if const else op,
+                      values)
+        p.table = ctx.buffer(table, "uint8_t")
+        p.table_rows = values.size
         return "BINARY", p
     _set_operands(ctx, p, op)
     act = getattr(op.options, "fused_activation_function", Activation.NONE)
