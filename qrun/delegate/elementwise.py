@@ -1,6 +1,7 @@
 """Elementwise ops: unary ops (and DEQUANTIZE) as exact 256-entry tables, ADD/SUB/MUL with
-broadcasting in fp32 (exact tables when one operand is a constant of few values), MAXIMUM/MINIMUM/PRELU with broadcasting as exact 256 x 256 tables,
-float32 ADD/SUB/MUL/DIV with broadcasting."""
+broadcasting in fp32 (exact tables when one operand is a constant of few values),
+MAXIMUM/MINIMUM/PRELU with broadcasting as exact 256 x 256 tables, float32 ADD/SUB/MUL/DIV
+with broadcasting."""
 from __future__ import annotations
 
 import dataclasses
@@ -314,8 +315,9 @@ def _set_operands(ctx, p, op, selector: Optional[np.ndarray] = None):
 
 
 FLOAT_KINDS = {"ADD": 3, "SUB": 4, "MUL": 5, "DIV": 6}
-# A constant operand of at most this many distinct values makes ADD/SUB/MUL a table lookup.
-MAX_CONSTANT_VALUES = 64
+# A constant operand of at most this many distinct values makes ADD/SUB/MUL a table lookup
+# (kernels_c/binary.c's vector lookup costs a table per value: more values, fp32 is faster).
+MAX_CONSTANT_VALUES = 8
 
 
 def constant_table(op) -> Optional[Tuple[int, np.ndarray, np.ndarray]]:
@@ -373,7 +375,7 @@ def build_binary(op, ctx):
 
 
 for _name in ("ADD", "SUB", "MUL"):
-    delegate_op(_name, binary_rule, "int8, uint8 per-tensor (a constant operand of at most 64 "
+    delegate_op(_name, binary_rule, "int8, uint8 per-tensor (a constant operand of at most 8 "
                 "values: exact table of the reference kernel); float32 (IEEE, exact); numpy "
                 "broadcasting up to 5 merged axes; constant operands; fused "
                 "NONE/RELU/RELU6/RELU_N1_TO_1")(build_binary)

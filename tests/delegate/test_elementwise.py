@@ -83,14 +83,16 @@ SHAPES = [((2, 4, 5, 7), (2, 4, 5, 7)), ((1, 6, 6, 3), (1,)), ((2, 3, 4, 9), (9,
 
 
 def binary_model(op, dtype, shapes, activation, seed, const_b=False, zps=(None, None, None),
-                 const_first=False):
+                 const_first=False, const_levels=None):
     rng = np.random.default_rng(seed)
     b = ModelBuilder()
     qa, qb, qy = (_q(rng, dtype, z) for z in zps)
     a = b.add_input(shapes[0], dtype, **qa)
     if const_b:
         info = np.iinfo(dtype)
-        data = rng.integers(info.min, info.max + 1, shapes[1]).astype(dtype)
+        data = rng.integers(info.min, info.max + 1, const_levels or shapes[1]).astype(dtype)
+        if const_levels:
+            data = data[rng.integers(0, const_levels, shapes[1])]
         bt = b.add_constant(data, **qb)
     else:
         bt = b.add_input(shapes[1], dtype, **qb)
@@ -147,11 +149,15 @@ def test_short_rows_are_lengthened_with_a_bounded_constant():
     assert values[0] is None and values[1][1].nbytes == 257 * 3   # one row of W x C
 
 
-# (input shape, constant shape): a per-tensor scalar, per-channel constants of C = 1, 3, 19, 64
-# values at most, the input broadcast too, and C = 200 (more than 64 distinct values: fp32).
-CONSTANT_TABLES = [((1, 9, 11, 3), (1,)), ((1, 9, 11, 1), (1,)), ((1, 17, 19, 3), (3,)),
-                   ((1, 5, 7, 19), (19,)), ((1, 3, 5, 64), (1, 1, 1, 64)),
-                   ((1, 6, 1, 3), (1, 1, 5, 1)), ((1, 2, 3, 200), (200,))]
+# (input shape, constant shape, its distinct values, tabulated): a per-tensor scalar,
+# per-channel constants of C = 1, 3, 8 values, 64 channels of 8 values, the input broadcast
+# too; more than 8 values (C = 19, 64, 200) stay on fp32.
+CONSTANT_TABLES = [((1, 9, 11, 3), (1,), None, True), ((1, 9, 11, 1), (1,), None, True),
+                   ((1, 17, 19, 3), (3,), None, True), ((1, 5, 7, 8), (8,), None, True),
+                   ((1, 3, 5, 64), (1, 1, 1, 64), 8, True),
+                   ((1, 6, 1, 3), (1, 1, 5, 1), None, True),
+                   ((1, 5, 7, 19), (19,), None, False), ((1, 3, 5, 64), (64,), None, False),
+                   ((1, 2, 3, 200), (200,), None, False)]
 
 
 def _tabulated(model) -> bool:
@@ -168,9 +174,9 @@ def _tabulated(model) -> bool:
 @pytest.mark.parametrize("const_first", [False, True])
 def test_binary_constant_operand_table_is_exact(op, dtype, s, const_first):
     act = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")[s % 4]
-    model = binary_model(op, dtype, CONSTANT_TABLES[s], act, seed=s, const_b=True,
-                         const_first=const_first)
-    tabulated = CONSTANT_TABLES[s][1][-1] <= 64
+    *shapes, levels, tabulated = CONSTANT_TABLES[s]
+    model = binary_model(op, dtype, shapes, act, seed=s, const_b=True, const_first=const_first,
+                         const_levels=levels)
     assert _tabulated(model) == tabulated
     check_delegate(model, seed=s, lsb=0 if tabulated else 1)
 
@@ -179,7 +185,7 @@ def test_binary_constant_operand_table_is_exact(op, dtype, s, const_first):
 @pytest.mark.parametrize("dtype,zps", [(np.int8, (-128, 127, -128)), (np.int8, (127, -128, 127)),
                                        (np.uint8, (0, 255, 0)), (np.uint8, (255, 0, 255))])
 def test_binary_constant_operand_table_extreme_zero_points(op, dtype, zps):
-    model = binary_model(op, dtype, CONSTANT_TABLES[2], "NONE", seed=5, const_b=True, zps=zps)
+    model = binary_model(op, dtype, CONSTANT_TABLES[2][:2], "NONE", seed=5, const_b=True, zps=zps)
     assert _tabulated(model)
     check_delegate(model, seed=5, lsb=0)
 

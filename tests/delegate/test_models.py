@@ -54,12 +54,12 @@ CLASSIFIERS = {
 LITERT_RESOLVER = {"mobilenet_v3_small_int8_floatio.tflite": "BUILTIN_WITHOUT_DEFAULT_DELEGATES"}
 
 # Segmentation model -> share of the photos' pixels whose argmax must equal the numpy
-# reference's (measured 0.9960, 0.9886, 0.9736: the 0.5 depth multiplier and the Cityscapes
+# reference's (measured 0.9960, 0.9886, 0.9773: the 0.5 depth multiplier and the Cityscapes
 # model see many near-tied pixels, which the few differences above flip; the Cityscapes one
 # was 0.9631 while its input SUB was fp32, 1 LSB high on 25% of its outputs).
 SEGMENTATION = {"deeplabv3_mnv2_pascal_quant.tflite": 0.995,
                 "deeplabv3_mnv2_dm05_pascal_quant.tflite": 0.985,
-                "edgetpu_deeplab_slim_257_os16_full_integer_quant.tflite": 0.973}
+                "edgetpu_deeplab_slim_257_os16_full_integer_quant.tflite": 0.977}
 
 # Photos that scikit-image ships inside its wheel (nothing is downloaded).
 PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "stereo_motorcycle")
@@ -205,7 +205,7 @@ def test_every_isa_equals_scalar_on_a_model(name):
 @pytest.mark.parametrize("name", sorted(SEGMENTATION))
 def test_segmentation_argmax_agrees_with_the_reference_on_photos(name):
     # Against XNNPACK the yardstick is the reference's own agreement with it, within half a
-    # point (measured 0.9904, 0.9830, 0.9654; the delegate's 0.9905, 0.9867, 0.9615).
+    # point (measured 0.9904, 0.9830, 0.9654; the delegate's 0.9905, 0.9867, 0.9638).
     model = _bytes(name)
     inputs = photo_inputs(model)
     ours = delegate_outputs(model, inputs)
