@@ -17,13 +17,12 @@ static inline int64_t gemm_round_up(int64_t x, int64_t q) {
     return (x + q - 1) / q * q;
 }
 
-/* A running sum of bytes read as int8 (x ^ flip). The SIMD builds add up the bytes
- * x ^ flip ^ 0x80 (the int8 value + 128) with psadbw / vpsadbw into a vector, reduced and less
- * 128 per byte once at the end; the other bytes go to `sum`. */
+#if !defined(QRUN_ISA_AVX512VNNI)
+/* A running sum of bytes read as int8 (x ^ flip). The SSE4.1 / AVX2 builds add up the bytes
+ * x ^ flip ^ 0x80 (the int8 value + 128) with psadbw into a vector, reduced and less 128 per
+ * byte once at the end; the other bytes go to `sum`. */
 typedef struct {
-#if defined(QRUN_ISA_AVX512VNNI)
-    __m512i v;
-#elif !defined(QRUN_ISA_SCALAR)
+#if !defined(QRUN_ISA_SCALAR)
     __m128i v;
 #endif
     int64_t biased;   /* bytes in v */
@@ -31,9 +30,7 @@ typedef struct {
 } gemm_sum;
 
 static inline void gemm_sum_init(gemm_sum* s) {
-#if defined(QRUN_ISA_AVX512VNNI)
-    s->v = _mm512_setzero_si512();
-#elif !defined(QRUN_ISA_SCALAR)
+#if !defined(QRUN_ISA_SCALAR)
     s->v = _mm_setzero_si128();
 #endif
     s->biased = 0;
@@ -42,17 +39,7 @@ static inline void gemm_sum_init(gemm_sum* s) {
 
 static inline void gemm_sum_add(gemm_sum* s, const uint8_t* a, int64_t n, uint8_t flip) {
     int64_t k = 0;
-#if defined(QRUN_ISA_AVX512VNNI)
-    /* The tail's missing bytes are 0 ^ 0 (masked load, masked constant). */
-    const __m512i to_unsigned = _mm512_set1_epi8((char)(0x80 ^ flip));
-    for (; k < n; k += 64) {
-        const __mmask64 mask = n - k >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (n - k)) - 1;
-        const __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, a + k),
-                                           _mm512_maskz_mov_epi8(mask, to_unsigned));
-        s->v = _mm512_add_epi64(s->v, _mm512_sad_epu8(x, _mm512_setzero_si512()));
-    }
-    s->biased += n;
-#elif !defined(QRUN_ISA_SCALAR)
+#if !defined(QRUN_ISA_SCALAR)
     const __m128i to_unsigned = _mm_set1_epi8((char)(0x80 ^ flip));
     for (; k + 16 <= n; k += 16) {
         const __m128i x = _mm_loadu_si128((const __m128i*)(a + k));
@@ -66,15 +53,14 @@ static inline void gemm_sum_add(gemm_sum* s, const uint8_t* a, int64_t n, uint8_
 }
 
 static inline int32_t gemm_sum_total(const gemm_sum* s) {
-#if defined(QRUN_ISA_AVX512VNNI)
-    return s->sum + (int32_t)(_mm512_reduce_add_epi64(s->v) - 128 * s->biased);
-#elif !defined(QRUN_ISA_SCALAR)
+#if !defined(QRUN_ISA_SCALAR)
     return s->sum + (int32_t)(_mm_cvtsi128_si64(s->v) + _mm_extract_epi64(s->v, 1)
                               - 128 * s->biased);
 #else
     return s->sum;
 #endif
 }
+#endif
 
 /* A block of MR rows: where its rows are and their row-sum terms, found once for all the
  * channel blocks. Rows past mr repeat the last valid one (computed, never stored). */
@@ -95,29 +81,109 @@ typedef struct {
     int64_t q, x;                         /* IGEMM: the output row and column of pixel m0 */
 } gemm_tile;
 
+/* Rows r0 .. r0 + rows - 1 of the tile at kernel tap t: a[r] is row r0 + r. */
+static inline void gemm_rows(const qrun_gemm_params* p, const gemm_tile* g, int64_t t,
+                             int r0, const int rows, const uint8_t* a[QRUN_GEMM_MR]) {
+    if (p->tap_rows == NULL) {
+        for (int i = 0; i < rows; i++)
+            a[i] = g->row[r0 + i];
+        return;
+    }
+    if (g->whole != NULL) {
+        const uint8_t* a0 = g->whole + p->tap_off[t];
+        for (int i = 0; i < rows; i++)
+            a[i] = a0 + (r0 + i) * p->col_step;
+        return;
+    }
+    const int64_t ky = p->tap_yx[2 * t], kx = p->tap_yx[2 * t + 1];
+    if (g->interior) {
+        const int64_t y = g->rows[0][ky];
+        const int64_t step = y < 0 ? 0 : p->col_step;
+        const uint8_t* a0 = y < 0 ? p->zero : g->a_base + y + g->cols[0][kx];
+        for (int i = 0; i < rows; i++)
+            a[i] = a0 + (r0 + i) * step;
+        return;
+    }
+    for (int i = 0; i < rows; i++) {
+        const int r = r0 + i;
+        if (!p->kx_fused) {
+            const int64_t off = g->rows[r][ky] + g->cols[r][kx];
+            a[i] = off < 0 ? p->zero : g->a_base + off;
+        } else {
+            a[i] = g->fused[r][ky];
+        }
+    }
+}
+
 /* a_sum_mult * (row sum of A read as int8): the weight zero point's term (and the VNNI
  * kernels' unsigned-weight correction). It does not depend on the output channel, so it is
- * computed once per row block, outside the block kernels. */
+ * computed once per row block, outside the block kernels, over the bytes the kernels read:
+ * ks taps of kc bytes per row (kx_fused: a window row's kw pixels at once). Rows past mr
+ * repeat the last valid one (summed, never used). */
+#if defined(QRUN_ISA_AVX512VNNI)
+/* One vpsadbw running sum per row, then the MR rows' eight 64-bit lanes reduced together
+ * (a transpose-add: 6 adds where one reduction per row took 21). */
+static void gemm_row_terms(const qrun_gemm_params* p, gemm_tile* g) {
+    memset(g->term, 0, sizeof g->term);
+    if (p->a_sum_mult == 0)
+        return;
+    const int64_t kc = p->kc;
+    /* The int8 value + 128; the masked-off bytes are 0 ^ 0. */
+    const __m512i to_unsigned = _mm512_set1_epi8((char)(0x80 ^ p->a_flip));
+    __m512i sum[8];
+    for (int r = 0; r < 8; r++)
+        sum[r] = _mm512_setzero_si512();
+    for (int64_t t = 0; t < p->ks; t++) {
+        const uint8_t* a[QRUN_GEMM_MR];
+        gemm_rows(p, g, t, 0, QRUN_GEMM_MR, a);
+        for (int64_t k = 0; k < kc; k += 64) {
+            const __mmask64 mask = kc - k >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (kc - k)) - 1;
+            const __m512i flip = _mm512_maskz_mov_epi8(mask, to_unsigned);
+#pragma GCC unroll 16
+            for (int r = 0; r < QRUN_GEMM_MR; r++) {
+                const __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, a[r] + k), flip);
+                sum[r] = _mm512_add_epi64(sum[r], _mm512_sad_epu8(x, _mm512_setzero_si512()));
+            }
+        }
+    }
+    /* Pairs of rows: 128-bit lane i of s01 holds (row 0, row 1)'s lanes 2i + 2i+1; then
+     * pairs of those across 128-bit lanes, twice: lane r of `total` is row r's sum. */
+    __m512i s[4], q[2];
+    for (int i = 0; i < 4; i++)
+        s[i] = _mm512_add_epi64(_mm512_unpacklo_epi64(sum[2 * i], sum[2 * i + 1]),
+                                _mm512_unpackhi_epi64(sum[2 * i], sum[2 * i + 1]));
+    for (int i = 0; i < 2; i++)
+        q[i] = _mm512_add_epi64(_mm512_shuffle_i64x2(s[2 * i], s[2 * i + 1], 0x88),
+                                _mm512_shuffle_i64x2(s[2 * i], s[2 * i + 1], 0xDD));
+    const __m512i total = _mm512_add_epi64(_mm512_shuffle_i64x2(q[0], q[1], 0x88),
+                                           _mm512_shuffle_i64x2(q[0], q[1], 0xDD));
+    /* Less 128 per byte, wrapped to int32 as the scalar sum is. */
+    const __m256i sums = _mm256_sub_epi32(_mm512_cvtepi64_epi32(total),
+                                          _mm256_set1_epi32((int32_t)(128 * p->ks * kc)));
+    int32_t term[8];
+    _mm256_storeu_si256((__m256i*)term,
+                        _mm256_mullo_epi32(sums, _mm256_set1_epi32(p->a_sum_mult)));
+    memcpy(g->term, term, sizeof g->term);
+}
+#else
 static void gemm_row_terms(const qrun_gemm_params* p, gemm_tile* g) {
     memset(g->term, 0, sizeof g->term);
     if (p->a_sum_mult == 0)
         return;
     const uint8_t flip = (uint8_t)p->a_flip;
-    for (int64_t r = 0; r < g->mr; r++) {
-        gemm_sum s;
-        gemm_sum_init(&s);
-        if (p->tap_rows == NULL) {
-            gemm_sum_add(&s, g->row[r], p->kc, flip);
-        } else {
-            for (int64_t ky = 0; ky < p->kh; ky++)
-                for (int64_t kx = 0; kx < p->kw; kx++) {
-                    const int64_t off = g->rows[r][ky] + g->cols[r][kx];
-                    gemm_sum_add(&s, off < 0 ? p->zero : g->a_base + off, p->in_c, flip);
-                }
-        }
-        g->term[r] = p->a_sum_mult * gemm_sum_total(&s);
+    gemm_sum s[QRUN_GEMM_MR];
+    for (int r = 0; r < QRUN_GEMM_MR; r++)
+        gemm_sum_init(&s[r]);
+    for (int64_t t = 0; t < p->ks; t++) {
+        const uint8_t* a[QRUN_GEMM_MR];
+        gemm_rows(p, g, t, 0, QRUN_GEMM_MR, a);
+        for (int r = 0; r < g->mr; r++)
+            gemm_sum_add(&s[r], a[r], p->kc, flip);
     }
+    for (int r = 0; r < g->mr; r++)
+        g->term[r] = p->a_sum_mult * gemm_sum_total(&s[r]);
 }
+#endif
 
 /* Row r's kx_fused taps: its window's kw contiguous pixels per kernel row, or, when the
  * window crosses the left or right edge, its pixels gathered (the zero point's bytes
@@ -179,40 +245,6 @@ static void gemm_tile_init(const qrun_gemm_params* p, const uint8_t* arena, int6
         for (int64_t r = 0; r < QRUN_GEMM_MR; r++)
             gemm_fuse_taps(p, g, r);
     gemm_row_terms(p, g);
-}
-
-/* Rows r0 .. r0 + rows - 1 of the tile at kernel tap t: a[r] is row r0 + r. */
-static inline void gemm_rows(const qrun_gemm_params* p, const gemm_tile* g, int64_t t,
-                             int r0, const int rows, const uint8_t* a[QRUN_GEMM_MR]) {
-    if (p->tap_rows == NULL) {
-        for (int i = 0; i < rows; i++)
-            a[i] = g->row[r0 + i];
-        return;
-    }
-    if (g->whole != NULL) {
-        const uint8_t* a0 = g->whole + p->tap_off[t];
-        for (int i = 0; i < rows; i++)
-            a[i] = a0 + (r0 + i) * p->col_step;
-        return;
-    }
-    const int64_t ky = p->tap_yx[2 * t], kx = p->tap_yx[2 * t + 1];
-    if (g->interior) {
-        const int64_t y = g->rows[0][ky];
-        const int64_t step = y < 0 ? 0 : p->col_step;
-        const uint8_t* a0 = y < 0 ? p->zero : g->a_base + y + g->cols[0][kx];
-        for (int i = 0; i < rows; i++)
-            a[i] = a0 + (r0 + i) * step;
-        return;
-    }
-    for (int i = 0; i < rows; i++) {
-        const int r = r0 + i;
-        if (!p->kx_fused) {
-            const int64_t off = g->rows[r][ky] + g->cols[r][kx];
-            a[i] = off < 0 ? p->zero : g->a_base + off;
-        } else {
-            a[i] = g->fused[r][ky];
-        }
-    }
 }
 
 /* Channel block `block`'s packed biases (then its weights, right after them). */
