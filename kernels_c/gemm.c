@@ -124,9 +124,10 @@ static inline void gemm_rows(const qrun_gemm_params* p, const gemm_tile* g, int6
 /* One vpsadbw running sum per row, then the MR rows' eight 64-bit lanes reduced together
  * (a transpose-add: 6 adds where one reduction per row took 21). */
 static void gemm_row_terms(const qrun_gemm_params* p, gemm_tile* g) {
-    memset(g->term, 0, sizeof g->term);
-    if (p->a_sum_mult == 0)
+    if (p->a_sum_mult == 0) {
+        memset(g->term, 0, sizeof g->term);
         return;
+    }
     const int64_t kc = p->kc;
     /* The int8 value + 128; the masked-off bytes are 0 ^ 0. */
     const __m512i to_unsigned = _mm512_set1_epi8((char)(0x80 ^ p->a_flip));
@@ -160,10 +161,9 @@ static void gemm_row_terms(const qrun_gemm_params* p, gemm_tile* g) {
     /* Less 128 per byte, wrapped to int32 as the scalar sum is. */
     const __m256i sums = _mm256_sub_epi32(_mm512_cvtepi64_epi32(total),
                                           _mm256_set1_epi32((int32_t)(128 * p->ks * kc)));
-    int32_t term[8];
-    _mm256_storeu_si256((__m256i*)term,
-                        _mm256_mullo_epi32(sums, _mm256_set1_epi32(p->a_sum_mult)));
-    memcpy(g->term, term, sizeof g->term);
+    /* Straight into g->term: a copy through a wider temporary stalls on store forwarding. */
+    _mm256_mask_storeu_epi32(g->term, (__mmask8)((1u << QRUN_GEMM_MR) - 1),
+                             _mm256_mullo_epi32(sums, _mm256_set1_epi32(p->a_sum_mult)));
 }
 #else
 static void gemm_row_terms(const qrun_gemm_params* p, gemm_tile* g) {
