@@ -121,49 +121,96 @@ static inline void gemm_rows(const qrun_gemm_params* p, const gemm_tile* g, int6
  * ks taps of kc bytes per row (kx_fused: a window row's kw pixels at once). Rows past mr
  * repeat the last valid one (summed, never used). */
 #if defined(QRUN_ISA_AVX512VNNI)
-/* One vpsadbw running sum per row, then the MR rows' eight 64-bit lanes reduced together
- * (a transpose-add: 6 adds where one reduction per row took 21). */
-static void gemm_row_terms(const qrun_gemm_params* p, gemm_tile* g) {
-    if (p->a_sum_mult == 0) {
-        memset(g->term, 0, sizeof g->term);
-        return;
-    }
+/* vpsadbw running sums of the MR rows, `slots` rows per vector when a tap's kc bytes fit a
+ * 64 / slots byte slot (row r in vector r / slots, slot r % slots: a masked load from the
+ * row's address less the slot's offset reads only the row's bytes), then every row's 64-bit
+ * lanes added up together, not one horizontal reduction per row. */
+__attribute__((always_inline))
+static inline void gemm_row_terms_slots(const qrun_gemm_params* p, gemm_tile* g,
+                                        const int slots) {
+    enum { VECTORS_MAX = (QRUN_GEMM_MR + 3) / 4 * 4 };
+    const int vectors = (QRUN_GEMM_MR + slots - 1) / slots, width = 64 / slots;
     const int64_t kc = p->kc;
-    /* The int8 value + 128; the masked-off bytes are 0 ^ 0. */
-    const __m512i to_unsigned = _mm512_set1_epi8((char)(0x80 ^ p->a_flip));
-    __m512i sum[8];
-    for (int r = 0; r < 8; r++)
-        sum[r] = _mm512_setzero_si512();
+    const int raw = p->a_flip == 0x80;   /* uint8 A: its bytes are the int8 value + 128 */
+    __m512i sum[VECTORS_MAX];
+    for (int v = 0; v < VECTORS_MAX; v++)
+        sum[v] = _mm512_setzero_si512();
     for (int64_t t = 0; t < p->ks; t++) {
         const uint8_t* a[QRUN_GEMM_MR];
         gemm_rows(p, g, t, 0, QRUN_GEMM_MR, a);
-        for (int64_t k = 0; k < kc; k += 64) {
-            const __mmask64 mask = kc - k >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (kc - k)) - 1;
-            const __m512i flip = _mm512_maskz_mov_epi8(mask, to_unsigned);
-#pragma GCC unroll 16
-            for (int r = 0; r < QRUN_GEMM_MR; r++) {
-                const __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, a[r] + k), flip);
-                sum[r] = _mm512_add_epi64(sum[r], _mm512_sad_epu8(x, _mm512_setzero_si512()));
+        for (int64_t k = 0; k < kc; k += width) {
+            const __mmask64 mask =
+                kc - k >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (kc - k)) - 1;
+            /* int8 A: XORed with 0x80 where a row's bytes are (the others stay 0). */
+            __mmask64 used = 0;
+            for (int s = 0; s < slots; s++)
+                used |= mask << (width * s);
+            const __m512i flip = _mm512_maskz_mov_epi8(used, _mm512_set1_epi8((char)0x80));
+#pragma GCC unroll 8
+            for (int v = 0; v < vectors; v++) {
+                /* Zero-masked loads ORed together: merging loads would chain. */
+                __m512i x = _mm512_setzero_si512();
+#pragma GCC unroll 4
+                for (int s = 0; s < slots; s++) {
+                    const int r = v * slots + s;
+                    if (r < QRUN_GEMM_MR)
+                        x = _mm512_or_si512(x, _mm512_maskz_loadu_epi8(mask << (width * s),
+                                                                       a[r] + k - width * s));
+                }
+                if (!raw)
+                    x = _mm512_xor_si512(x, flip);
+                sum[v] = _mm512_add_epi64(sum[v], _mm512_sad_epu8(x, _mm512_setzero_si512()));
             }
         }
     }
-    /* Pairs of rows: 128-bit lane i of s01 holds (row 0, row 1)'s lanes 2i + 2i+1; then
-     * pairs of those across 128-bit lanes, twice: lane r of `total` is row r's sum. */
-    __m512i s[4], q[2];
-    for (int i = 0; i < 4; i++)
-        s[i] = _mm512_add_epi64(_mm512_unpacklo_epi64(sum[2 * i], sum[2 * i + 1]),
-                                _mm512_unpackhi_epi64(sum[2 * i], sum[2 * i + 1]));
-    for (int i = 0; i < 2; i++)
-        q[i] = _mm512_add_epi64(_mm512_shuffle_i64x2(s[2 * i], s[2 * i + 1], 0x88),
-                                _mm512_shuffle_i64x2(s[2 * i], s[2 * i + 1], 0xDD));
-    const __m512i total = _mm512_add_epi64(_mm512_shuffle_i64x2(q[0], q[1], 0x88),
-                                           _mm512_shuffle_i64x2(q[0], q[1], 0xDD));
+    __m512i total;
+    if (slots == 4) {
+        /* Two 64-bit lanes per row: their sum in the even lane, the even lanes gathered. */
+        for (int v = 0; v < vectors; v++)
+            sum[v] = _mm512_add_epi64(sum[v], _mm512_bsrli_epi128(sum[v], 8));
+        total = _mm512_permutex2var_epi64(sum[0], _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14),
+                                          sum[1]);
+    } else if (slots == 2) {
+        /* Four lanes per row: their sum in lanes 0 and 4, gathered by pairs of vectors. */
+        __m512i pair[2];
+        for (int v = 0; v < vectors; v++) {
+            sum[v] = _mm512_add_epi64(sum[v], _mm512_bsrli_epi128(sum[v], 8));
+            sum[v] = _mm512_add_epi64(sum[v], _mm512_shuffle_i64x2(sum[v], sum[v], 0xB1));
+        }
+        for (int i = 0; i < 2; i++)
+            pair[i] = _mm512_permutex2var_epi64(sum[2 * i], _mm512_setr_epi64(0, 4, 8, 12, 0, 0, 0, 0),
+                                                sum[2 * i + 1]);
+        total = _mm512_shuffle_i64x2(pair[0], pair[1], 0x44);
+    } else {
+        /* A transpose-add: 128-bit lane i of s[0] holds (row 0, row 1)'s lanes 2i + 2i+1;
+         * then pairs of those across 128-bit lanes, twice: lane r of `total` is row r's. */
+        __m512i s[4], q[2];
+        for (int i = 0; i < 4; i++)
+            s[i] = _mm512_add_epi64(_mm512_unpacklo_epi64(sum[2 * i], sum[2 * i + 1]),
+                                    _mm512_unpackhi_epi64(sum[2 * i], sum[2 * i + 1]));
+        for (int i = 0; i < 2; i++)
+            q[i] = _mm512_add_epi64(_mm512_shuffle_i64x2(s[2 * i], s[2 * i + 1], 0x88),
+                                    _mm512_shuffle_i64x2(s[2 * i], s[2 * i + 1], 0xDD));
+        total = _mm512_add_epi64(_mm512_shuffle_i64x2(q[0], q[1], 0x88),
+                                 _mm512_shuffle_i64x2(q[0], q[1], 0xDD));
+    }
     /* Less 128 per byte, wrapped to int32 as the scalar sum is. */
     const __m256i sums = _mm256_sub_epi32(_mm512_cvtepi64_epi32(total),
                                           _mm256_set1_epi32((int32_t)(128 * p->ks * kc)));
     /* Straight into g->term: a copy through a wider temporary stalls on store forwarding. */
     _mm256_mask_storeu_epi32(g->term, (__mmask8)((1u << QRUN_GEMM_MR) - 1),
                              _mm256_mullo_epi32(sums, _mm256_set1_epi32(p->a_sum_mult)));
+}
+
+static void gemm_row_terms(const qrun_gemm_params* p, gemm_tile* g) {
+    if (p->a_sum_mult == 0)
+        memset(g->term, 0, sizeof g->term);
+    else if (p->kc <= 16)
+        gemm_row_terms_slots(p, g, 4);
+    else if (p->kc <= 32)
+        gemm_row_terms_slots(p, g, 2);
+    else
+        gemm_row_terms_slots(p, g, 1);
 }
 #else
 static void gemm_row_terms(const qrun_gemm_params* p, gemm_tile* g) {
