@@ -2,7 +2,8 @@
  * arithmetic, in int64 as qrun's numpy kernel evaluates it. The per-difference exps come
  * from the plan; the row sum's reciprocal is computed here, once per row. The SIMD builds
  * run a row's max, sum and outputs a vector of int32 lanes at a time (a 16-element row is
- * one AVX-512 vector), the scalar loops finish the row. */
+ * one AVX-512 vector), the scalar loops finish the row; on AVX-512 VBMI, rows of 16 go four
+ * to a vector, 16 rows at a time (softmax_rows16). */
 #include "qrun.h"
 
 /* SaturatingRoundingDoublingHighMul. */
@@ -53,36 +54,33 @@ static inline int32_t softmax_share(int64_t e) {
 #if defined(QRUN_ISA_AVX512VNNI)
 #include <immintrin.h>
 
-/* softmax_srdhm on int64 lanes: the same int64 operations (vpmullq is the wrapped product). */
+/* softmax_srdhm on int64 lanes: the same int64 operations (vpmullq is the wrapped product),
+ * signs as arithmetic shifts rather than compares into masks (a shorter dependency chain). */
 static inline __m512i softmax_v_srdhm(__m512i a, __m512i b) {
-    const __m512i zero = _mm512_setzero_si512();
     const __m512i int32_min = _mm512_set1_epi64(INT32_MIN);
     __m512i ab = _mm512_mullo_epi64(a, b);
-    const __mmask8 negative = _mm512_cmplt_epi64_mask(ab, zero);
-    ab = _mm512_add_epi64(ab, _mm512_set1_epi64(1LL << 30));
-    ab = _mm512_mask_add_epi64(ab, negative, ab, _mm512_set1_epi64(1 - (1LL << 31)));
-    ab = _mm512_mask_add_epi64(ab, _mm512_cmplt_epi64_mask(ab, zero), ab,
-                               _mm512_set1_epi64((1LL << 31) - 1));
+    ab = _mm512_add_epi64(ab, _mm512_add_epi64(
+        _mm512_and_si512(_mm512_srai_epi64(ab, 63), _mm512_set1_epi64(1 - (1LL << 31))),
+        _mm512_set1_epi64(1LL << 30)));
+    ab = _mm512_add_epi64(ab, _mm512_and_si512(_mm512_srai_epi64(ab, 63),
+                                               _mm512_set1_epi64((1LL << 31) - 1)));
     const __mmask8 saturate = _mm512_cmpeq_epi64_mask(a, int32_min) &
                               _mm512_cmpeq_epi64_mask(b, int32_min);
     return _mm512_mask_mov_epi64(_mm512_srai_epi64(ab, 31), saturate,
                                  _mm512_set1_epi64(INT32_MAX));
 }
 
+/* softmax_shift_left on int32-range lanes as a clamp: past the threshold x << exponent leaves
+ * the int32 range on the side of the saturated value (no int64 overflow for exponent <= 2). */
 static inline __m512i softmax_v_shift_left(__m512i x, int exponent) {
-    const __m512i threshold = _mm512_set1_epi64((1LL << (31 - exponent)) - 1);
-    const __mmask8 high = _mm512_cmpgt_epi64_mask(x, threshold);
-    const __mmask8 low = _mm512_cmplt_epi64_mask(x, _mm512_sub_epi64(_mm512_setzero_si512(),
-                                                                     threshold));
-    const __m512i shifted = _mm512_mask_mov_epi64(_mm512_slli_epi64(x, exponent), high,
-                                                  _mm512_set1_epi64(INT32_MAX));
-    return _mm512_mask_mov_epi64(shifted, low, _mm512_set1_epi64(INT32_MIN));
+    return _mm512_min_epi64(_mm512_max_epi64(_mm512_slli_epi64(x, exponent),
+                                             _mm512_set1_epi64(INT32_MIN)),
+                            _mm512_set1_epi64(INT32_MAX));
 }
 
-/* softmax_one_over_one_plus_x of a block's rows, one per lane. */
-static void softmax_one_over_one_plus_x_block(const int64_t* a, int64_t* result) {
-    const __m512i total = _mm512_add_epi64(_mm512_loadu_si512((const void*)a),
-                                           _mm512_set1_epi64(INT32_MAX));
+/* softmax_one_over_one_plus_x, one per lane. */
+static inline __m512i softmax_v_one_over_one_plus_x(__m512i a) {
+    const __m512i total = _mm512_add_epi64(a, _mm512_set1_epi64(INT32_MAX));
     const __m512i one = _mm512_set1_epi64(1);
     const __m512i up = _mm512_srai_epi64(_mm512_add_epi64(total, one), 1);
     const __m512i down = _mm512_sub_epi64(_mm512_setzero_si512(),
@@ -96,7 +94,7 @@ static void softmax_one_over_one_plus_x_block(const int64_t* a, int64_t* result)
                                                    softmax_v_srdhm(half_denominator, x));
         x = _mm512_add_epi64(x, softmax_v_shift_left(softmax_v_srdhm(x, one_minus), 2));
     }
-    _mm512_storeu_si512((void*)result, softmax_v_shift_left(x, 1));
+    return softmax_v_shift_left(x, 1);
 }
 #endif
 
@@ -114,7 +112,8 @@ static void softmax_reciprocals(const int32_t* totals, int64_t rows, int64_t* sc
     }
 #if defined(QRUN_ISA_AVX512VNNI)
     if (rows == SOFTMAX_BLOCK_ROWS) {
-        softmax_one_over_one_plus_x_block(shifted, scales);
+        _mm512_storeu_si512((void*)scales, softmax_v_one_over_one_plus_x(
+            _mm512_loadu_si512((const void*)shifted)));
         return;
     }
 #endif
@@ -255,6 +254,131 @@ static inline int64_t softmax_out_vectors(const qrun_softmax_params* p, const ui
 }
 #endif
 
+#if defined(QRUN_ISA_AVX512VNNI)
+/* Rows of 16 bytes on CPUs with AVX-512 VBMI, 16 rows at a time, four per 64-byte vector (a
+ * row per 128-bit lane): the row maxima by byte shuffles; the exps looked up as four byte
+ * planes of the table (vpermi2b) and interleaved into int32 lanes, so that vector q holds
+ * elements 4q..4q+3 of each of its four rows; per-lane row sums, their reciprocals, and the
+ * outputs packed back to bytes in row order. */
+#define SOFTMAX_ROWS16 16
+
+/* Lane j of each 128-bit lane: the sum of that 128-bit lane of the j-th of (a, b, c, d). */
+static inline __m512i softmax_sum4(__m512i a, __m512i b, __m512i c, __m512i d) {
+    const __m512i ab = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+    const __m512i cd = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
+    return _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
+}
+
+__attribute__((target("avx512vbmi")))
+static inline __m512i softmax_plane_lookup(const __m512i* plane, __m512i index) {
+    const __m512i low = _mm512_permutex2var_epi8(plane[0], index, plane[1]);
+    const __m512i high = _mm512_permutex2var_epi8(plane[2], index, plane[3]);
+    return _mm512_mask_blend_epi8(_mm512_movepi8_mask(index), low, high);
+}
+
+__attribute__((target("avx512vbmi")))
+static void softmax_rows16(const qrun_softmax_params* p, uint8_t* arena, int64_t begin,
+                           int64_t end, uint8_t flip) {
+    __m512i planes[4][4];   /* byte b of the exps, 64 entries a vector */
+    for (int v = 0; v < 4; v++) {
+        __m512i e[4];
+        for (int k = 0; k < 4; k++)
+            e[k] = _mm512_loadu_si512((const void*)(p->exps + 64 * v + 16 * k));
+        for (int b = 0; b < 4; b++)
+            planes[b][v] = _mm512_inserti64x4(
+                _mm512_castsi256_si512(_mm256_set_m128i(
+                    _mm512_cvtepi32_epi8(_mm512_srli_epi32(e[1], 8 * b)),
+                    _mm512_cvtepi32_epi8(_mm512_srli_epi32(e[0], 8 * b)))),
+                _mm256_set_m128i(_mm512_cvtepi32_epi8(_mm512_srli_epi32(e[3], 8 * b)),
+                                 _mm512_cvtepi32_epi8(_mm512_srli_epi32(e[2], 8 * b))), 1);
+    }
+    const __m512i flips = _mm512_set1_epi8((char)flip);
+    const __m512i swap_bytes = _mm512_set4_epi32(0x0e0f0c0d, 0x0a0b0809, 0x06070405, 0x02030001);
+    const __m512i half_share = _mm512_set1_epi32(2048);
+    const __m512i round = _mm512_set1_epi64(1LL << 30);
+    const __m512i one = _mm512_set1_epi64(1);
+    const __m512i out_range = _mm512_set1_epi32(p->out_max - p->out_min);
+    const __m512i out_flip = _mm512_set1_epi8((char)p->out_min);
+    /* totals come out with row 4g + k at lane 4k + g */
+    const __m512i row_order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7,
+                                                11, 15);
+    for (int64_t row = begin; row + SOFTMAX_ROWS16 <= end; row += SOFTMAX_ROWS16) {
+        const uint8_t* in = arena + p->in_off + row * 16;
+        uint8_t* out = arena + p->out_off + row * 16;
+        __m512i exps[4][4], sums[4];
+        for (int g = 0; g < 4; g++) {
+            const __m512i x = _mm512_xor_si512(_mm512_loadu_si512((const void*)(in + 64 * g)),
+                                               flips);
+            __m512i m = _mm512_max_epi8(x, _mm512_shuffle_epi32(x, _MM_PERM_BADC));
+            m = _mm512_max_epi8(m, _mm512_shuffle_epi32(m, _MM_PERM_CDAB));
+            m = _mm512_max_epi8(m, _mm512_rol_epi32(m, 16));
+            m = _mm512_max_epi8(m, _mm512_shuffle_epi8(m, swap_bytes));
+            /* x - max + 255 in [0, 255]: x + (255 - max) in bytes */
+            const __m512i index = _mm512_add_epi8(x, _mm512_ternarylogic_epi32(m, m, m, 0x55));
+            __m512i bytes[4];
+            for (int b = 0; b < 4; b++)
+                bytes[b] = softmax_plane_lookup(planes[b], index);
+            const __m512i lo01 = _mm512_unpacklo_epi8(bytes[0], bytes[1]);
+            const __m512i hi01 = _mm512_unpackhi_epi8(bytes[0], bytes[1]);
+            const __m512i lo23 = _mm512_unpacklo_epi8(bytes[2], bytes[3]);
+            const __m512i hi23 = _mm512_unpackhi_epi8(bytes[2], bytes[3]);
+            exps[g][0] = _mm512_unpacklo_epi16(lo01, lo23);
+            exps[g][1] = _mm512_unpackhi_epi16(lo01, lo23);
+            exps[g][2] = _mm512_unpacklo_epi16(hi01, hi23);
+            exps[g][3] = _mm512_unpackhi_epi16(hi01, hi23);
+            __m512i s = _mm512_setzero_si512();
+            for (int q = 0; q < 4; q++)
+                s = _mm512_add_epi32(s, _mm512_srli_epi32(_mm512_add_epi32(exps[g][q], half_share),
+                                                          12));
+            sums[g] = s;
+        }
+        /* softmax_reciprocals on 16 lanes: a row sum is below 16 * 2^19 + 1, so its float is
+         * exact and gives the leading bit; shifted = sum << headroom less 2^31. */
+        const __m512i totals = _mm512_permutexvar_epi32(
+            row_order, softmax_sum4(sums[0], sums[1], sums[2], sums[3]));
+        const __m512i headroom = _mm512_sub_epi32(
+            _mm512_set1_epi32(31 + 127),
+            _mm512_srli_epi32(_mm512_castps_si512(_mm512_cvtepi32_ps(totals)), 23));
+        const __m512i shifted = _mm512_xor_si512(_mm512_sllv_epi32(totals, headroom),
+                                                 _mm512_set1_epi32(INT32_MIN));
+        const __m512i exponents = _mm512_sub_epi32(_mm512_set1_epi32(12 + 31 - 8), headroom);
+        const __m512i scale32 = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm512_cvtepi64_epi32(softmax_v_one_over_one_plus_x(
+                _mm512_cvtepu32_epi64(_mm512_castsi512_si256(shifted))))),
+            _mm512_cvtepi64_epi32(softmax_v_one_over_one_plus_x(
+                _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(shifted, 1)))), 1);
+        for (int g = 0; g < 4; g++) {
+            const __m512i scale = _mm512_permutexvar_epi32(
+                _mm512_add_epi32(_mm512_set1_epi32(4 * g),
+                                 _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)),
+                scale32);
+            const __m512i exponent = _mm512_cvtepu32_epi64(_mm512_castsi512_si256(
+                _mm512_permutexvar_epi32(
+                    _mm512_add_epi32(_mm512_set1_epi32(4 * g),
+                                     _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 0, 0, 0, 0, 0, 0,
+                                                       0, 0)),
+                    exponents)));
+            const __m512i half = _mm512_srli_epi64(_mm512_sllv_epi64(one, exponent), 1);
+            __m512i o[4];
+            for (int q = 0; q < 4; q++) {
+                const __m512i e = exps[g][q];
+                __m512i even = _mm512_mul_epu32(e, scale);
+                __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(e, 32), scale);
+                even = _mm512_srli_epi64(_mm512_add_epi64(even, round), 31);
+                odd = _mm512_srli_epi64(_mm512_add_epi64(odd, round), 31);
+                even = _mm512_srlv_epi64(_mm512_add_epi64(even, half), exponent);
+                odd = _mm512_srlv_epi64(_mm512_add_epi64(odd, half), exponent);
+                o[q] = _mm512_min_epi32(_mm512_or_si512(even, _mm512_slli_epi64(odd, 32)),
+                                        out_range);
+            }
+            const __m512i bytes = _mm512_packus_epi16(_mm512_packus_epi32(o[0], o[1]),
+                                                      _mm512_packus_epi32(o[2], o[3]));
+            _mm512_storeu_si512((void*)(out + 64 * g), _mm512_xor_si512(bytes, out_flip));
+        }
+    }
+}
+#endif
+
 static int64_t softmax_tiles(const void* params) {
     return ((const qrun_softmax_params*)params)->rows;
 }
@@ -301,6 +425,15 @@ static void softmax_run(const void* params, uint8_t* arena, int64_t begin, int64
     const qrun_softmax_params* p = (const qrun_softmax_params*)params;
     const uint8_t flip = p->is_signed ? 0 : 0x80;   /* uint8 less 128: the same differences */
     int32_t cache[SOFTMAX_BLOCK_ROWS * SOFTMAX_CACHED];
+#if defined(QRUN_ISA_AVX512VNNI)
+    static int has_vbmi = -1;   /* racing first calls store the same value */
+    if (has_vbmi < 0)
+        has_vbmi = __builtin_cpu_supports("avx512vbmi") ? 1 : 0;
+    if (p->depth == 16 && has_vbmi) {
+        softmax_rows16(p, arena, begin, end, flip);
+        begin += (end - begin) / SOFTMAX_ROWS16 * SOFTMAX_ROWS16;
+    }
+#endif
     for (int64_t block = begin; block < end; block += SOFTMAX_BLOCK_ROWS) {
         const int64_t rows = QRUN_MIN(SOFTMAX_BLOCK_ROWS, end - block);
         if (p->depth <= SOFTMAX_CACHED)

@@ -7,7 +7,7 @@ import pytest
 
 from qrun.modelbuilder import ModelBuilder
 from tests.delegate.util import ISAS, check_delegate, run_delegate
-from tests.oracle import assert_same, run_qrun
+from tests.oracle import assert_same, run_litert, run_qrun
 
 DTYPES = (np.int8, np.uint8)
 # (input scale, beta): all differences valid, and many below diff_min (output the minimum).
@@ -51,3 +51,30 @@ def test_softmax_wrapped_row_sum(dtype):
     assert len(np.unique(theirs[0][0])) == 1 and theirs[0][0, 0] == np.iinfo(dtype).min + 32
     for isa in ISAS or [None]:
         assert_same(run_delegate(model, [x], isa), theirs, what="%s vs reference" % isa)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_rows_of_16(dtype):
+    """Rows of 16 (AVX-512 VBMI: blocks of 16 rows, four per vector) vs LiteRT BUILTIN_REF:
+    3 blocks and a tail of 7 rows, rows of one value (the largest row sum), one maximum
+    among minima (all other exps below diff_min or tiny), two maxima, the extremes, random
+    rows, each scaling."""
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(16)
+    rows = rng.integers(info.min, info.max + 1, (55, 16))
+    rows[0] = info.min
+    rows[1] = info.max
+    rows[2] = 5
+    rows[3, :], rows[3, 7] = info.min, info.max
+    rows[4, :], rows[4, [0, 15]] = info.min, info.max
+    rows[5, :], rows[5, 3] = 0, 1
+    rows[6] = np.where(np.arange(16) % 2, info.max, info.min)
+    rows[17:33] = rows[17:18] + rng.integers(-2, 3, (16, 16))
+    x = np.clip(rows, info.min, info.max).astype(dtype)[None]
+    for k in range(len(SCALINGS)):
+        model = _softmax_model(dtype, [(1, 55, 16)] * (k + 1))
+        inputs = [x] * (k + 1)
+        theirs = run_litert(model, inputs)
+        for isa in ISAS or [None]:
+            assert_same(run_delegate(model, inputs, isa), theirs,
+                        what="%s vs LiteRT" % isa)

@@ -47,9 +47,9 @@ def _single_op(op, dtype, in_shapes, out_shape, consts=(), out_dtype=None, out_q
     return b.build()
 
 
-def _softmax(dtype):
+def _softmax(dtype, shape=(64, 1000)):
     q = dict(scale=1 / 256, zero_point=-128 if dtype == np.int8 else 0)
-    return _single_op("SOFTMAX", dtype, [(64, 1000)], (64, 1000), out_q=q, beta=1.0)
+    return _single_op("SOFTMAX", dtype, [shape], shape, out_q=q, beta=1.0)
 
 
 def _quantize_float():
@@ -114,6 +114,7 @@ CASES = {
                                   consts=[[3]], out_dtype=np.int64, out_q={}, output_type=4),
     "softmax": lambda: _softmax(np.int8),
     "softmax_uint8": lambda: _softmax(np.uint8),
+    "softmax_rows_of_16": lambda: _softmax(np.int8, (4, 301, 16)),
     "quantize_float": _quantize_float,
 }
 
