@@ -255,42 +255,64 @@ static void gemm_fuse_taps(const qrun_gemm_params* p, gemm_tile* g, int64_t r) {
     }
 }
 
-/* Row block `row_block` into g; IGEMM: g->q, g->x are its first pixel's output row and
- * column, and move on to the next row block's (a division per tile range, not per row). */
-static void gemm_tile_init(const qrun_gemm_params* p, const uint8_t* arena, int64_t row_block,
-                           gemm_tile* g) {
-    g->m0 = row_block * QRUN_GEMM_MR;
-    g->mr = QRUN_MIN(QRUN_GEMM_MR, p->m - g->m0);
-    g->a_base = arena + p->a_off;
+/* IGEMM: row block g->m0's row and column entries, from g->q, g->x (its first pixel's output
+ * row and column), which move on to the next row block's. A full tile within one output row
+ * whose windows are all inside across is `interior`: row r reads row 0's pixel + r * col_step
+ * (packing.gemm_tap_buffers checks that it may), so only row 0's entries are kept. */
+static void gemm_tile_taps(const qrun_gemm_params* p, gemm_tile* g) {
+    const int64_t kh = p->kh, kw = p->kw;
+    int64_t q = g->q, x = g->x;
+    if (g->mr == QRUN_GEMM_MR && x + QRUN_GEMM_MR <= p->out_w) {
+        const int64_t* cols = p->tap_cols + x * kw;
+        g->interior = p->col_step != 0 && cols[0] >= 0 && cols[QRUN_GEMM_MR * kw - 1] >= 0;
+        if (g->interior) {
+            g->rows[0] = p->tap_rows + q * kh;
+            g->cols[0] = cols;
+            x += QRUN_GEMM_MR;
+            g->q = x == p->out_w ? q + 1 : q;
+            g->x = x == p->out_w ? 0 : x;
+            return;
+        }
+    }
+    g->interior = 0;
+    /* q and x in locals: stepped through g, each step waited on the store before it. */
     for (int64_t r = 0; r < QRUN_GEMM_MR; r++) {
-        const int64_t m = g->m0 + (r < g->mr ? r : g->mr - 1);
-        g->row[r] = g->a_base + m * p->a_stride;
-        if (p->tap_rows == NULL)
-            continue;
         if (r > 0 && r >= g->mr) {  /* r > 0 spelled out for GCC's -Warray-bounds */
             g->rows[r] = g->rows[r - 1];
             g->cols[r] = g->cols[r - 1];
             continue;
         }
-        g->rows[r] = p->tap_rows + g->q * p->kh;
-        g->cols[r] = p->tap_cols + g->x * p->kw;
-        if (++g->x == p->out_w) {
-            g->x = 0;
-            g->q++;
+        g->rows[r] = p->tap_rows + q * kh;
+        g->cols[r] = p->tap_cols + x * kw;
+        if (++x == p->out_w) {
+            x = 0;
+            q++;
         }
     }
-    /* A full tile within one output row whose windows are all inside across: row r reads
-     * row 0's pixel + r * col_step (packing.gemm_tap_buffers checks that it may). */
-    g->interior = p->tap_rows != NULL && p->col_step != 0 && g->mr == QRUN_GEMM_MR &&
-                  g->rows[0] == g->rows[QRUN_GEMM_MR - 1] && g->cols[0][0] >= 0 &&
-                  g->cols[QRUN_GEMM_MR - 1][p->kw - 1] >= 0;
-    g->whole = g->interior && p->tap_off != NULL && g->rows[0][0] >= 0 &&
-                       g->rows[0][p->kh - 1] >= 0
-                   ? g->a_base + g->rows[0][0] + g->cols[0][0]
-                   : NULL;
-    if (p->kx_fused && !g->interior)
+    g->q = q;
+    g->x = x;
+}
+
+/* Row block `row_block` into g (IGEMM: a division per tile range, not per row). */
+static void gemm_tile_init(const qrun_gemm_params* p, const uint8_t* arena, int64_t row_block,
+                           gemm_tile* g) {
+    g->m0 = row_block * QRUN_GEMM_MR;
+    g->mr = QRUN_MIN(QRUN_GEMM_MR, p->m - g->m0);
+    g->a_base = arena + p->a_off;
+    g->interior = 0;
+    g->whole = NULL;
+    if (p->tap_rows == NULL) {
         for (int64_t r = 0; r < QRUN_GEMM_MR; r++)
-            gemm_fuse_taps(p, g, r);
+            g->row[r] = g->a_base + (g->m0 + (r < g->mr ? r : g->mr - 1)) * p->a_stride;
+    } else {
+        gemm_tile_taps(p, g);
+        const int64_t* rows = g->rows[0];
+        if (g->interior && p->tap_off != NULL && rows[0] >= 0 && rows[p->kh - 1] >= 0)
+            g->whole = g->a_base + rows[0] + g->cols[0][0];
+        if (p->kx_fused && !g->interior)
+            for (int64_t r = 0; r < QRUN_GEMM_MR; r++)
+                gemm_fuse_taps(p, g, r);
+    }
     gemm_row_terms(p, g);
 }
 
@@ -775,10 +797,12 @@ static void gemm_run(const void* params, uint8_t* arena, int64_t begin, int64_t 
         g.q = m0 / p->out_w;
         g.x = m0 - g.q * p->out_w;
     }
-    for (int64_t tile = begin; tile < end;) {
-        gemm_tile_init(p, arena, tile / blocks, &g);
+    /* One division per range: the row blocks follow one another. */
+    int64_t row_block = begin / blocks, first = begin - row_block * blocks;
+    for (int64_t tile = begin; tile < end; row_block++, first = 0) {
+        gemm_tile_init(p, arena, row_block, &g);
         const gemm_block_fn block_fn = g.mr == 1 ? single : full;
-        const int64_t first = tile % blocks, last = QRUN_MIN(blocks, first + end - tile);
+        const int64_t last = QRUN_MIN(blocks, first + end - tile);
         for (int64_t b = first; b < last; b++)
             block_fn(p, arena, &g, b);
         tile += last - first;
