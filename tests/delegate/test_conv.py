@@ -122,6 +122,44 @@ def test_conv_small_channels_zero_points(scheme, in_zp, out_zp, g):
                               out_zp=out_zp), seed=17)
 
 
+# The row-sum term (uint8 weights with a zero point other than 128, or int8 A with the
+# weights packed + 128): taps of K 1 to 16 and 17 to 32 (AVX-512: four or two rows per
+# vector), longer (one row per vector; over 64 bytes, several vectors per row), in GEMM and
+# IGEMM taps (fused: kw * Cin bytes), row blocks straddling output rows, and full tiles that
+# end an output row (14 columns: two 7-pixel tiles).
+ROW_SUM_GEOMETRIES = [
+    ((1, 5, 9, 1), 16, (1, 1), (1, 1), (1, 1), "VALID"),      # GEMM, K 1
+    ((1, 6, 5, 15), 20, (1, 1), (1, 1), (1, 1), "VALID"),     # K 15
+    ((1, 7, 3, 16), 9, (1, 1), (1, 1), (1, 1), "VALID"),      # K 16, 21 rows
+    ((2, 3, 7, 17), 33, (1, 1), (1, 1), (1, 1), "VALID"),     # K 17
+    ((1, 9, 4, 32), 16, (1, 1), (1, 1), (1, 1), "VALID"),     # K 32
+    ((1, 4, 9, 33), 48, (1, 1), (1, 1), (1, 1), "VALID"),     # K 33
+    ((1, 5, 5, 65), 16, (1, 1), (1, 1), (1, 1), "VALID"),     # K 65: two vectors per row
+    ((1, 9, 28, 3), 16, (3, 3), (2, 2), (1, 1), "VALID"),     # fused 9, 13 columns
+    ((1, 15, 28, 3), 32, (3, 3), (2, 2), (1, 1), "SAME"),     # fused 9, 14 columns
+    ((1, 10, 16, 5), 16, (3, 3), (1, 1), (1, 1), "SAME"),     # fused 15
+    ((1, 8, 20, 10), 24, (3, 3), (1, 1), (1, 1), "VALID"),    # fused 30
+    ((1, 8, 14, 11), 17, (3, 3), (1, 1), (1, 1), "SAME"),     # fused 33, 14 columns
+    ((2, 6, 12, 20), 8, (3, 3), (1, 1), (1, 1), "SAME"),      # taps of 20 (not fused)
+    ((1, 9, 14, 24), 40, (3, 3), (2, 1), (1, 1), "VALID"),    # taps of 24, 12 columns
+]
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("g", range(len(ROW_SUM_GEOMETRIES)))
+def test_conv_row_sums(scheme, g):
+    check_delegate(conv_model(scheme, ROW_SUM_GEOMETRIES[g], ACTIVATIONS[g % 4], seed=60 + g),
+                   seed=g)
+
+
+@pytest.mark.parametrize("scheme,in_zp,out_zp", [
+    ("uint8", 0, 255), ("uint8", 255, 0), ("uint8", 0, 0), ("uint8", 255, 255)])
+@pytest.mark.parametrize("g", [0, 3, 8, 11])
+def test_conv_row_sums_zero_points(scheme, in_zp, out_zp, g):
+    check_delegate(conv_model(scheme, ROW_SUM_GEOMETRIES[g], "NONE", seed=19, in_zp=in_zp,
+                              out_zp=out_zp), seed=23)
+
+
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("g,fused,k_major,interior", [
     (0, "with K-major", True, True), (1, True, False, True), (3, True, False, True),
