@@ -17,7 +17,7 @@ from .packing import (deconv_taps, dwconv_quad_channels, gemm_block_width, gemm_
                       indirection_buffer, k_major_pays, pack_dwconv, pack_dwconv_quads,
                       pack_gemm, pack_gemm_k_major, unsigned_weights_pay, window_indirection,
                       window_taps)
-from .plan import activation_domain, wrap_int32, zero_row
+from .plan import PlanError, activation_domain, wrap_int32, zero_row
 from .table import delegate_op
 
 
@@ -106,6 +106,19 @@ def _conv_geometry(op):
     return b, ih, iw, kh, kw, oh, ow, pt, pl
 
 
+def _window_source(op, ctx):
+    """The tensor the window taps read and the geometry (_conv_geometry's): the input, or for
+    a PAD folded into the convolution (fusion.PadFolds) the PAD's input, its height and width,
+    and its padding added to the convolution's. The input's quantization stays the op's."""
+    geometry = _conv_geometry(op)
+    fold = ctx.folded_pads.get(op.index)
+    if fold is None:
+        return op.inputs[0], geometry
+    b, _, _, kh, kw, oh, ow, pt, pl = geometry
+    _, ih, iw, _ = fold.source.shape
+    return fold.source, (b, ih, iw, kh, kw, oh, ow, pt + fold.top, pl + fold.left)
+
+
 def _window_rule(op, weight_axis: int, channels_of) -> str:
     if len(op.inputs) < 2 or op.inputs[0] is None or op.inputs[1] is None:
         return "missing inputs"
@@ -135,10 +148,10 @@ def conv_rule(op):
              "dilation, padding; fused NONE/RELU/RELU6/RELU_N1_TO_1")
 def build_conv(op, ctx):
     x, w, out = op.inputs[0], op.inputs[1], op.outputs[0]
-    b, ih, iw, kh, kw, oh, ow, pt, pl = _conv_geometry(op)
+    src, (b, ih, iw, kh, kw, oh, ow, pt, pl) = _window_source(op, ctx)
     c, o = x.shape[3], w.shape[0]
     s = op.options
-    gemm = kh == kw == 1 and s.stride_h == s.stride_w == 1
+    gemm = kh == kw == 1 and s.stride_h == s.stride_w == 1 and src is x
     # A window's kw taps are contiguous in memory (dilation 1 across): one tap of kw * c bytes
     # per kernel row, fewer and longer K loops, for few input channels (16 or more: no faster)
     # or for the K-major kernels (few output channels), whose vectors run along K.
@@ -146,6 +159,10 @@ def build_conv(op, ctx):
     fused = (not gemm and kw > 1 and s.dilation_w_factor == 1
              and (c < 16 or o <= be.gemm_k_major_n_max)
              and kh <= be.gemm_fused_kh_max and kh * kw * c <= be.gemm_fused_window_max)
+    if fused and src is not x:
+        # their windows crossing the left and right edges are gathered per tile: slower than
+        # the PAD's copy (yolov8n's first convolution 0.49 -> 0.76 ms, the PAD 0.08 ms)
+        raise PlanError("a PAD is not folded into fused window taps")
     p = ctx.new("qrun_gemm_params *")
     fill_gemm(ctx, p, op, w.constant.reshape(o, kh * kw * c), kh if fused else kh * kw)
     p.m = b * oh * ow
@@ -153,10 +170,10 @@ def build_conv(op, ctx):
     if gemm:
         p.a_off, p.a_stride = ctx.offset(x, p.m * c), c
         return "GEMM", p
-    p.a_off = ctx.offset(x)
+    p.a_off = ctx.offset(src)
     gemm_tap_buffers(ctx, p, window_taps, (
         b, ih, iw, c, oh, ow, kh, kw, s.stride_h, s.stride_w, s.dilation_h_factor,
-        s.dilation_w_factor, pt, pl), x.nbytes, fused)
+        s.dilation_w_factor, pt, pl), src.nbytes, fused)
     p.zero = ctx.buffer(zero_row(p.kc, x.zero_point, x.dtype), "uint8_t")
     return "IGEMM", p
 
@@ -175,17 +192,17 @@ def depthwise_rule(op):
              "fused NONE/RELU/RELU6/RELU_N1_TO_1")
 def build_depthwise(op, ctx):
     x, w, out = op.inputs[0], op.inputs[1], op.outputs[0]
-    b, ih, iw, kh, kw, oh, ow, pt, pl = _conv_geometry(op)
+    src, (b, ih, iw, kh, kw, oh, ow, pt, pl) = _window_source(op, ctx)
     c_in, c = x.shape[3], w.shape[3]
     flip, shift = activation_domain(x.dtype)
     zx = x.zero_point - shift
     s = op.options
     p = ctx.new("qrun_dwconv_params *")
     p.pixels, p.channels, p.taps, p.multiplier = b * oh * ow, c, kh * kw, c // c_in
-    p.in_off = ctx.offset(x)
+    p.in_off = ctx.offset(src)
     p.indirection = indirection_buffer(ctx, window_indirection, (
         b, ih, iw, c_in, oh, ow, kh, kw, s.stride_h, s.stride_w, s.dilation_h_factor,
-        s.dilation_w_factor, pt, pl), x.nbytes)
+        s.dilation_w_factor, pt, pl), src.nbytes)
     scales = _requant_scales(x, w, out, c)
     wz = w.constant.astype(np.int32) - w.zero_point
     # multiplier 1: u8 x s8 dot products of 4 taps where the build has them. int8 weights
@@ -208,6 +225,10 @@ def build_depthwise(op, ctx):
     elif quads and c != 32:
         row_cr = ctx.backend.dw_quad_cr
         p.row_lanes = row_kernel_lanes(row_cr, c, p.multiplier, s.stride_w, kh, span_w)
+    if p.row_lanes and src is not x:
+        # its steps crossing a row's ends read copies of the row: slower than the PAD's copy
+        # (id_model_int8's 98 x 98 x 8 depthwise 14 -> 22 us, the PAD 2 us)
+        raise PlanError("a PAD is not folded into the depthwise row kernel")
     p.zero = ctx.buffer(zero_row(iw * c if p.row_lanes else c_in, x.zero_point, x.dtype),
                         "uint8_t")
     if p.row_lanes:

@@ -203,7 +203,7 @@ def pad_rule(op) -> Optional[str]:
     return None
 
 
-def _pad_value(op) -> int:
+def pad_value(op) -> int:
     """PADV2's constant, else the output zero point (pad.cc for quantized tensors)."""
     if len(op.inputs) > 2 and op.inputs[2] is not None:
         return int(np.asarray(op.inputs[2].constant).reshape(-1).view(np.uint8)[0])
@@ -214,7 +214,7 @@ def build_pad(op, ctx):
     x, y = op.inputs[0], op.outputs[0]
     p = np.asarray(op.inputs[1].constant).astype(np.int64)
     fill = ctx.new("qrun_fill_params *")
-    fill.off, fill.nbytes, fill.value = ctx.offset(y), y.nbytes, _pad_value(op)
+    fill.off, fill.nbytes, fill.value = ctx.offset(y), y.nbytes, pad_value(op)
     if x.nbytes == 0:
         return ("FILL", fill)
     # One copy per input row (all axes but the last), to its padded place in the output.
@@ -231,7 +231,9 @@ def build_pad(op, ctx):
 
 
 for _name in ("PAD", "PADV2"):
-    delegate_op(_name, pad_rule, "int8, uint8: constant border (zero point or PADV2 value)")(
+    delegate_op(_name, pad_rule, "int8, uint8: constant border (zero point or PADV2 value); "
+                "padding H and W with the zero point before a CONV_2D / DEPTHWISE_CONV_2D: "
+                "folded into its window taps")(
         build_pad)
 
 

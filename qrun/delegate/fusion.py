@@ -1,4 +1,5 @@
-"""Fusion of byte -> byte chains into one exact 256-entry table (one LUT node).
+"""Fusions: byte -> byte chains into one exact 256-entry table (one LUT node), and PADs
+folded into the convolution that reads them (PadFolds, below).
 
 A chain is a run of consecutive steps whose ops each map one per-tensor int8/uint8 input
 byte to one output byte: the table ops (LOGISTIC, TANH, ..., int8/uint8 QUANTIZE) and SiLU,
@@ -16,10 +17,13 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..interpreter.kernels.common import out_size, pad_before
 from ..interpreter.registry import find_kernel
 from . import rules
+from .datamove import pad_value
 from .elementwise import LUT_OPS, lut_table
 from .plan import PlanError
+from .table import OPS
 
 TABLE_OPS = LUT_OPS + ("QUANTIZE",)
 
@@ -143,6 +147,13 @@ class Fusions:
         return [chain.node] if position == 0 else []
 
 
+def _apart(graph, x, y) -> bool:
+    """x and y in the arena, their bytes apart: the PAD's input stays intact while the
+    convolution writes its output (pad_fold_reads keeps it alive until then)."""
+    xo, yo = graph.arena_offsets.get(x.index), graph.arena_offsets.get(y.index)
+    return xo is not None and yo is not None and (xo + x.nbytes <= yo or yo + y.nbytes <= xo)
+
+
 def _in_place_or_apart(graph, x, y) -> bool:
     """The chain's node reads x at the last op: x must be intact, so y (planned from the last
     op on) may share x's bytes exactly or not at all."""
@@ -163,3 +174,114 @@ def _lut_node(ctx, links: List[_Link]) -> tuple:
     p.in_off, p.out_off = ctx.offset(x), ctx.offset(y, x.nbytes)
     p.table = ctx.buffer(table, "uint8_t")
     return "LUT", p
+
+
+@dataclasses.dataclass
+class FoldedPad:
+    """A PAD folded into the convolution reading it: the convolution's taps read `source`
+    (the PAD's input), with `top` and `left` added to its own padding."""
+    source: object
+    top: int
+    left: int
+
+
+WINDOW_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")
+
+
+def _readers(graph) -> Dict[int, int]:
+    """tensor index -> how many ops read it."""
+    readers: Dict[int, int] = {}
+    for op in graph.subgraph.operators:
+        for t in {t.index for t in op.inputs if t is not None}:
+            readers[t] = readers.get(t, 0) + 1
+    return readers
+
+
+def _pad_fold(graph, pad, conv, readers: Dict[int, int]) -> Optional[FoldedPad]:
+    """The fold of PAD `pad` into `conv`, the next op, or None. The PAD's output must be read
+    by `conv` alone (not a graph output nor kept), padded on height and width only with the
+    convolution's input zero point, and each side of the folded padding at most the window's
+    span less one (a window always meets the input, as with SAME padding)."""
+    if pad.opname not in ("PAD", "PADV2") or conv.opname not in WINDOW_OPS:
+        return None
+    x, y = pad.inputs[0], pad.outputs[0]
+    if x is None or len(pad.inputs) < 2 or pad.inputs[1] is None or \
+            not pad.inputs[1].is_constant or x.is_constant or len(conv.inputs) < 2 or \
+            conv.inputs[0] is None or conv.inputs[0].index != y.index or \
+            conv.inputs[1] is None or \
+            sum(t is not None and t.index == y.index for t in conv.inputs) != 1:
+        return None
+    if graph.preserve_all_tensors or y.index in graph.subgraph.outputs or \
+            readers.get(y.index, 0) != 1 or len(x.shape) != 4 or len(y.shape) != 4 or \
+            x.dtype != y.dtype or x.dtype not in rules.QUANTIZED:
+        return None
+    pads = np.asarray(pad.inputs[1].constant).astype(np.int64)
+    if pads.shape != (4, 2) or pads[0].any() or pads[3].any() or (pads < 0).any() or \
+            x.nbytes == 0 or pad_value(pad) != int(np.array(y.zero_point, y.dtype).view(np.uint8)):
+        return None
+    o = conv.options
+    w = conv.inputs[1]
+    for axis, k, stride, dilation in ((1, w.shape[1], o.stride_h, o.dilation_h_factor),
+                                      (2, w.shape[2], o.stride_w, o.dilation_w_factor)):
+        n = y.shape[axis]
+        out = out_size(o.padding, n, k, stride, dilation)
+        span = (k - 1) * dilation
+        before = pad_before(stride, dilation, n, k, out) + pads[axis, 0]
+        after = (out - 1) * stride + span - before - (x.shape[axis] - 1)
+        if before > span or after > span:
+            return None
+    return FoldedPad(x, int(pads[1, 0]), int(pads[2, 0]))
+
+
+def pad_fold_reads(graph) -> Dict[int, int]:
+    """{tensor index: op position}: the inputs of the PADs that may be folded into the
+    convolution after them, which then reads them; the memory planner keeps them until
+    then."""
+    ops = graph.subgraph.operators
+    readers = _readers(graph)
+    reads: Dict[int, int] = {}
+    for k in range(len(ops) - 1):
+        try:
+            fold = _pad_fold(graph, ops[k], ops[k + 1], readers)
+        except (ValueError, AttributeError, TypeError, IndexError):
+            fold = None
+        if fold is not None:
+            reads[fold.source.index] = k + 1
+    return reads
+
+
+class PadFolds:
+    """PADs folded into the CONV_2D / DEPTHWISE_CONV_2D step right after them: the PAD keeps
+    no node (listed on the C backend), the convolution reads the PAD's input through its
+    taps' padding. build() gives the nodes of either op, None for other ops."""
+
+    def __init__(self, graph, steps, supported: Callable[[object], bool]):
+        readers = _readers(graph)
+        self._folds: Dict[int, Tuple[object, FoldedPad]] = {}   # PAD index -> (conv, fold)
+        for step, after in zip(steps, steps[1:]):
+            if supported(step) and supported(after):
+                fold = _pad_fold(graph, step.op, after.op, readers)
+                if fold is not None and _apart(graph, fold.source, after.op.outputs[0]):
+                    self._folds[step.op.index] = (after.op, fold)
+        self._conv_nodes: Dict[int, list] = {}
+
+    def build(self, op, ctx) -> Optional[list]:
+        """At a folded PAD: builds its convolution with the fold (no nodes for the PAD), or
+        None when that fails (both ops then get their own nodes); at that convolution: its
+        nodes."""
+        nodes = self._conv_nodes.pop(op.index, None)
+        if nodes is not None:
+            return nodes
+        entry = self._folds.get(op.index)
+        if entry is None:
+            return None
+        conv, fold = entry
+        ctx.folded_pads[conv.index] = fold
+        try:
+            built = OPS[conv.opname].build(conv, ctx)
+        except PlanError:
+            return None
+        finally:
+            del ctx.folded_pads[conv.index]
+        self._conv_nodes[conv.index] = built if isinstance(built, list) else [built]
+        return []

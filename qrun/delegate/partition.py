@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional
 
 from ..interpreter.graph import KernelStep, Step
-from .fusion import Fusions
+from .fusion import Fusions, PadFolds, pad_fold_reads
 from .plan import PlanContext, PlanError
 from .table import OPS, unsupported_reason
 
@@ -89,6 +89,11 @@ class Delegate:
                 return "tensor %d is not in the arena" % t.index
         return unsupported_reason(op)
 
+    def later_reads(self, graph) -> Dict[int, int]:
+        """For the memory planner: {tensor index: op position} of the tensors the partitions
+        may read later than the ops do (fusion.pad_fold_reads)."""
+        return {} if graph.preserve_all_tensors else pad_fold_reads(graph)
+
     def partition(self, graph, steps: List[Step]) -> List[Step]:
         """Maximal runs of supported ops become DelegateSteps. An op whose plan builder finds
         sizes the C kernels must not see stays on numpy; `self.rejected` says why."""
@@ -98,11 +103,15 @@ class Delegate:
         result: List[Step] = []
         self._shared: Dict[tuple, object] = {}
         run = _Run(PlanContext(self.backend, graph, self._shared))
-        fusions = Fusions(graph, steps, lambda s: self.why_not(graph, s) is None)
+        supported = lambda s: self.why_not(graph, s) is None   # noqa: E731
+        fusions = Fusions(graph, steps, supported)
+        folds = PadFolds(graph, steps, supported)
         for step in steps:
             if self.why_not(graph, step) is None:
                 try:
                     built = fusions.build(step.op, run.ctx)
+                    if built is None:
+                        built = folds.build(step.op, run.ctx)
                     if built is None:
                         built = OPS[step.op.opname].build(step.op, run.ctx)
                 except PlanError as exc:

@@ -24,6 +24,8 @@ class PlanContext:
         self._owned: List[object] = []
         self._shared = {} if shared is None else shared
         self._weights = graph.delegate_weights
+        # convolution op index -> fusion.FoldedPad, while the convolution is built
+        self.folded_pads: Dict[int, object] = {}
 
     def keep(self, obj):
         self._owned.append(obj)

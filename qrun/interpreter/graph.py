@@ -207,7 +207,9 @@ class Graph:
             return functools.partial(fn, runtime=self.runtime)
         return fn
 
-    def _lifetimes(self) -> List[Allocation]:
+    def _lifetimes(self, later_reads: Optional[Dict[int, int]] = None) -> List[Allocation]:
+        """later_reads: {tensor index: op position} where the delegate reads a tensor later
+        than the ops do (a PAD's input read by the convolution the PAD is folded into)."""
         sg = self.subgraph
         n = len(sg.operators)
         first: Dict[int, int] = {}
@@ -223,6 +225,9 @@ class Graph:
                 if t is not None and not t.is_constant:
                     first.setdefault(t.index, step_index)
                     last[t.index] = max(last.get(t.index, step_index), step_index)
+        for t, position in (later_reads or {}).items():
+            if t in last:
+                last[t] = max(last[t], position)
         for i in sg.outputs:
             last[i] = n
         allocs = []
@@ -257,8 +262,8 @@ class Graph:
                 "the limit derived from the model's declared tensor sizes (set %s to raise it)"
                 % CAP_ENV)
 
-    def plan_memory(self) -> None:
-        allocs = self._lifetimes()
+    def plan_memory(self, later_reads: Optional[Dict[int, int]] = None) -> None:
+        allocs = self._lifetimes(later_reads)
         limit = self.arena_limit()
         # String tensors live outside the arena (a pointer per element): bounded the same way.
         strings = [t for t in self.subgraph.tensors if t.dtype.hasobject and not t.is_constant
@@ -298,7 +303,7 @@ class Graph:
     def prepare(self, delegate=None) -> None:
         functions = self.check_kernels()
         self.propagate_shapes(functions)
-        self.plan_memory()
+        self.plan_memory(delegate.later_reads(self) if delegate is not None else None)
         steps: List[Step] = [
             (AliasStep if op.index in self.aliases else KernelStep)(
                 op, self._bind(functions[op.index]),
