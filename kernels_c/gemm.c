@@ -218,17 +218,21 @@ static void gemm_row_terms(const qrun_gemm_params* p, gemm_tile* g) {
     if (p->a_sum_mult == 0)
         return;
     const uint8_t flip = (uint8_t)p->a_flip;
-    gemm_sum s[QRUN_GEMM_MR];
-    for (int r = 0; r < QRUN_GEMM_MR; r++)
-        gemm_sum_init(&s[r]);
-    for (int64_t t = 0; t < p->ks; t++) {
-        const uint8_t* a[QRUN_GEMM_MR];
-        gemm_rows(p, g, t, 0, QRUN_GEMM_MR, a);
-        for (int r = 0; r < g->mr; r++)
-            gemm_sum_add(&s[r], a[r], p->kc, flip);
+    /* A row at a time, its running sum in registers (an array of MR sums was slower). */
+    for (int r = 0; r < g->mr; r++) {
+        gemm_sum s;
+        gemm_sum_init(&s);
+        if (p->tap_rows == NULL) {
+            gemm_sum_add(&s, g->row[r], p->kc, flip);
+        } else {
+            for (int64_t t = 0; t < p->ks; t++) {
+                const uint8_t* a[QRUN_GEMM_MR];
+                gemm_rows(p, g, t, r, 1, a);
+                gemm_sum_add(&s, a[0], p->kc, flip);
+            }
+        }
+        g->term[r] = p->a_sum_mult * gemm_sum_total(&s);
     }
-    for (int r = 0; r < g->mr; r++)
-        g->term[r] = p->a_sum_mult * gemm_sum_total(&s[r]);
 }
 #endif
 
