@@ -166,7 +166,9 @@ def build_conv(op, ctx):
     p = ctx.new("qrun_gemm_params *")
     fill_gemm(ctx, p, op, w.constant.reshape(o, kh * kw * c), kh if fused else kh * kw)
     p.m = b * oh * ow
-    p.c_off, p.c_stride = ctx.offset(out, p.m * o), o
+    if p.m * o != out.nbytes:
+        raise PlanError("output size")
+    p.c_off, p.c_stride = ctx.output_rows(out, o)
     if gemm:
         p.a_off, p.a_stride = ctx.offset(x, p.m * c), c
         return "GEMM", p
@@ -297,7 +299,9 @@ def build_fc(op, ctx):
     fill_gemm(ctx, p, op, w.constant, 1)
     p.m = int(np.prod(x.shape, dtype=np.int64)) // k
     p.a_off, p.a_stride = ctx.offset(x, p.m * k), k
-    p.c_off, p.c_stride = ctx.offset(out, p.m * n), n
+    if p.m * n != out.nbytes:
+        raise PlanError("output size")
+    p.c_off, p.c_stride = ctx.output_rows(out, n)
     return "GEMM", p
 
 

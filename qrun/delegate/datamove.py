@@ -15,7 +15,7 @@ from .plan import PlanError
 from .table import delegate_op
 
 
-def _same_quantization(tensors) -> bool:
+def same_quantization(tensors) -> bool:
     q0 = tensors[0].quantization
     return all(len(t.quantization.scales) == len(q0.scales)
                and np.array_equal(t.quantization.scales, q0.scales)
@@ -37,10 +37,17 @@ def _bytes_op(op) -> Optional[str]:
 def copy_node(ctx, ranges: np.ndarray, sources, destination, table=None):
     """A COPY node of [count, 3] (src, dst, nbytes) arena ranges, each checked to read within
     one of `sources` ((start, end) arena extents) and to write within `destination`; through
-    `table` (256 bytes) when given."""
+    `table` (256 bytes) when given. A destination written into its slice of a concatenation
+    (ctx.concat_slices) has its ranges moved there."""
     ranges = np.ascontiguousarray(ranges, np.int64).reshape(-1, 3)
     dst_lo = ctx.offset(destination)
     dst_hi = dst_lo + destination.nbytes
+    cs = ctx.concat_slices.get(destination.index)
+    if cs is not None:
+        ranges = _into_slice(ranges, dst_lo, cs, ctx.offset(cs.y))
+        destination = cs.y
+        dst_lo = ctx.offset(destination)
+        dst_hi = dst_lo + destination.nbytes
     if len(ranges):
         if (ranges[:, 2] < 0).any() or (ranges[:, 1] < dst_lo).any() or \
                 (ranges[:, 1] + ranges[:, 2] > dst_hi).any():
@@ -57,6 +64,24 @@ def copy_node(ctx, ranges: np.ndarray, sources, destination, table=None):
     if table is not None:
         p.table = ctx.buffer(np.asarray(table, np.uint8).reshape(256), "uint8_t")
     return "COPY", p
+
+
+def _into_slice(ranges: np.ndarray, t_off: int, cs, y_off: int) -> np.ndarray:
+    """Ranges writing a tensor at t_off, cut at its rows of cs.row bytes and moved to where
+    each row goes in the concatenation's output (fusion.ConcatSlice)."""
+    if len(ranges) == 0:
+        return ranges
+    src, dst, n = ranges[:, 0], ranges[:, 1] - t_off, ranges[:, 2]
+    keep = n > 0
+    src, dst, n = src[keep], dst[keep], n[keep]
+    first, last = dst // cs.row, (dst + n - 1) // cs.row
+    pieces = last - first + 1
+    which = np.repeat(np.arange(len(src)), pieces)
+    row = first[which] + np.arange(len(which)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    lo = np.maximum(dst[which], row * cs.row)
+    hi = np.minimum(dst[which] + n[which], (row + 1) * cs.row)
+    return np.stack([src[which] + lo - dst[which],
+                     y_off + row * cs.out_row + cs.start + lo - row * cs.row, hi - lo], axis=1)
 
 
 def _merged(ranges: np.ndarray) -> np.ndarray:
@@ -102,7 +127,7 @@ def alias_rule(op) -> Optional[str]:
     reason = _bytes_op(op)
     if reason is None and op.outputs[0].nbytes != op.inputs[0].nbytes:
         return "sizes differ"
-    if reason is None and not _same_quantization([op.inputs[0], op.outputs[0]]):
+    if reason is None and not same_quantization([op.inputs[0], op.outputs[0]]):
         return "quantization differs"
     return reason
 
@@ -122,7 +147,7 @@ for _name in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS"):
                 "into a graph output or from a graph input")(build_alias)
 
 
-def _concat_axis(op) -> int:
+def concat_axis(op) -> int:
     rank = len(op.outputs[0].shape)
     axis = int(getattr(op.options, "axis", 0))
     return axis + rank if axis < 0 else axis
@@ -134,13 +159,13 @@ def concat_rule(op) -> Optional[str]:
         return reason
     if any(t is None or t.is_constant or t.dtype != op.outputs[0].dtype for t in op.inputs):
         return "constant or mixed inputs"
-    if op.outputs[0].dtype != np.uint8 and not _same_quantization(
+    if op.outputs[0].dtype != np.uint8 and not same_quantization(
             list(op.inputs) + [op.outputs[0]]):
         return "int8 inputs need rescaling"
     if getattr(op.options, "fused_activation_function", 0) != 0:
         return "fused activation"
     rank = len(op.outputs[0].shape)
-    if rank == 0 or not 0 <= _concat_axis(op) < rank:
+    if rank == 0 or not 0 <= concat_axis(op) < rank:
         return "axis"
     return None
 
@@ -149,7 +174,7 @@ def concat_tables(op) -> list:
     """Per input: None when its bytes are copied as they are, else the 256-entry table of
     the reference kernel's rescaling (uint8 inputs quantized unlike the output)."""
     y = op.outputs[0]
-    if _same_quantization(list(op.inputs) + [y]):
+    if same_quantization(list(op.inputs) + [y]):
         return [None] * len(op.inputs)
     values = np.arange(256, dtype=np.uint8)
     probe = dataclasses.replace(
@@ -158,14 +183,17 @@ def concat_tables(op) -> list:
                 for t in op.inputs],
         outputs=[dataclasses.replace(y, shape=(256 * len(op.inputs),), data=None)])
     out = np.asarray(find_kernel(probe).fn(probe)).reshape(len(op.inputs), 256)
-    return [None if _same_quantization([t, y]) else out[i] for i, t in enumerate(op.inputs)]
+    return [None if same_quantization([t, y]) else out[i] for i, t in enumerate(op.inputs)]
 
 
 @delegate_op("CONCATENATION", concat_rule, "int8 with equal quantization, uint8 (rescaled "
-             "through exact tables): row copies")
-def build_concat(op, ctx):
+             "through exact tables): row copies; an input a CONV_2D, FULLY_CONNECTED, "
+             "STRIDED_SLICE, SLICE or RESIZE_NEAREST_NEIGHBOR produces for it alone is "
+             "written in place by that op")
+def build_concat(op, ctx, skip=frozenset()):
+    """skip: the inputs their producers wrote into the output (fusion.ConcatSlices)."""
     y = op.outputs[0]
-    axis = _concat_axis(op)
+    axis = concat_axis(op)
     outer = int(np.prod(y.shape[:axis], dtype=np.int64))
     out_row = y.nbytes // max(outer, 1)
     y_off = ctx.offset(y)
@@ -175,9 +203,11 @@ def build_concat(op, ctx):
     nodes, start = [], 0
     o = np.arange(outer, dtype=np.int64)
     for t, row, table in zip(op.inputs, rows, concat_tables(op)):
-        lo, hi = _extent(ctx, t)
-        ranges = np.stack([lo + o * row, y_off + o * out_row + start, np.full(outer, row)], axis=1)
-        nodes.append(copy_node(ctx, ranges, [(lo, hi)], y, table))
+        if t.index not in skip:
+            lo, hi = _extent(ctx, t)
+            ranges = np.stack([lo + o * row, y_off + o * out_row + start, np.full(outer, row)],
+                              axis=1)
+            nodes.append(copy_node(ctx, ranges, [(lo, hi)], y, table))
         start += row
     return nodes
 
@@ -271,7 +301,7 @@ def transpose_rule(op) -> Optional[str]:
         return "not a permutation"
     if tuple(y.shape) != tuple(x.shape[a % rank] for a in perm):
         return "output shape"
-    if not _same_quantization([x, y]):
+    if not same_quantization([x, y]):
         return "quantization differs"
     if _transpose_axes(op) is None:
         return "more than 5 axes after merging"
@@ -318,7 +348,7 @@ def split_rule(op) -> Optional[str]:
             return "output shapes"
     if sum(y.shape[axis] for y in op.outputs) != x.shape[axis]:
         return "outputs do not cover the input"
-    if not _same_quantization([x] + list(op.outputs)):
+    if not same_quantization([x] + list(op.outputs)):
         return "quantization differs"
     return None
 
@@ -353,7 +383,7 @@ def resize_nearest_rule(op) -> Optional[str]:
     if len(x.shape) != 4 or len(y.shape) != 4 or y.shape[0] != x.shape[0] or \
             y.shape[3] != x.shape[3]:
         return "shapes"
-    if not _same_quantization([x, y]):
+    if not same_quantization([x, y]):
         return "quantization differs"
     return None
 
@@ -423,7 +453,7 @@ def gather_rule(op) -> Optional[str]:
         return "more than one output"
     if any(t is not None and not t.is_constant for t in op.inputs[1:]):
         return "parameters are not constant"
-    if not _same_quantization([x, y]):
+    if not same_quantization([x, y]):
         return "quantization differs"
     if int(np.prod(x.shape, dtype=np.int64)) >= (1 << 31) - 1:
         return "input too large to index"

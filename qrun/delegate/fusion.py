@@ -1,5 +1,6 @@
-"""Fusions: byte -> byte chains into one exact 256-entry table (one LUT node), and PADs
-folded into the convolution that reads them (PadFolds, below).
+"""Fusions: byte -> byte chains into one exact 256-entry table (one LUT node), PADs folded
+into the convolution that reads them (PadFolds), and producers writing straight into their
+slice of a CONCATENATION (ConcatSlices).
 
 A chain is a run of consecutive steps whose ops each map one per-tensor int8/uint8 input
 byte to one output byte: the table ops (LOGISTIC, TANH, ..., int8/uint8 QUANTIZE) and SiLU,
@@ -235,8 +236,7 @@ def _pad_fold(graph, pad, conv, readers: Dict[int, int]) -> Optional[FoldedPad]:
 
 def pad_fold_reads(graph) -> Dict[int, int]:
     """{tensor index: op position}: the inputs of the PADs that may be folded into the
-    convolution after them, which then reads them; the memory planner keeps them until
-    then."""
+    convolution after them, which then reads them."""
     ops = graph.subgraph.operators
     readers = _readers(graph)
     reads: Dict[int, int] = {}
@@ -285,3 +285,119 @@ class PadFolds:
             del ctx.folded_pads[conv.index]
         self._conv_nodes[conv.index] = built if isinstance(built, list) else [built]
         return []
+
+
+@dataclasses.dataclass
+class ConcatSlice:
+    """Where a CONCATENATION input's bytes go in its output `y`: per outer index o (the axes
+    before the concatenation's), the input's `row` bytes o * row .. at o * out_row + start."""
+    y: object
+    row: int
+    out_row: int
+    start: int
+
+
+# Producers whose plans write their output through PlanContext.output_rows (GEMM, IGEMM) or
+# copy_node (byte-range copies), so they can write into a concatenation's slice.
+SLICE_PRODUCERS = ("CONV_2D", "FULLY_CONNECTED", "STRIDED_SLICE", "SLICE",
+                   "RESIZE_NEAREST_NEIGHBOR")
+
+
+def _concat_slices(graph) -> Dict[int, Tuple[int, int, ConcatSlice]]:
+    """{input tensor: (producer position, concatenation position, slice)} of the
+    CONCATENATION inputs a SLICE_PRODUCERS op may write into the output directly: the input
+    read by the concatenation alone, once, not a graph output nor kept; bytes copied as they
+    are (one quantization); GEMM producers on the last axis only."""
+    from .datamove import concat_axis, same_quantization
+    if graph.preserve_all_tensors:
+        return {}
+    ops = graph.subgraph.operators
+    readers = _readers(graph)
+    producer: Dict[int, int] = {}
+    for k, op in enumerate(ops):
+        for t in op.outputs:
+            producer[t.index] = k
+    result: Dict[int, Tuple[int, int, ConcatSlice]] = {}
+    for c, op in enumerate(ops):
+        if op.opname != "CONCATENATION" or len(op.outputs) != 1 or None in op.inputs:
+            continue
+        y = op.outputs[0]
+        try:
+            axis = concat_axis(op)
+            if not 0 <= axis < len(y.shape) or not same_quantization(list(op.inputs) + [y]) \
+                    or y.is_constant or y.index in graph.subgraph.inputs:
+                continue
+        except (ValueError, AttributeError, TypeError, IndexError):
+            continue
+        outer = int(np.prod(y.shape[:axis], dtype=np.int64))
+        if outer <= 0 or y.nbytes % outer:
+            continue
+        start = 0
+        for t in op.inputs:
+            row = t.nbytes // outer
+            p = producer.get(t.index)
+            if row > 0 and p is not None and p < c and ops[p].opname in SLICE_PRODUCERS and \
+                    len(ops[p].outputs) == 1 and readers.get(t.index, 0) == 1 and \
+                    sum(u.index == t.index for u in op.inputs) == 1 and \
+                    t.index not in graph.subgraph.outputs and not t.is_constant and \
+                    t.dtype == y.dtype and t.nbytes == row * outer and \
+                    (ops[p].opname in ("STRIDED_SLICE", "SLICE", "RESIZE_NEAREST_NEIGHBOR")
+                     or axis == len(y.shape) - 1):
+                result[t.index] = (p, c, ConcatSlice(y, row, y.nbytes // outer, start))
+            start += row
+    return result
+
+
+def concat_slice_writes(graph) -> Dict[int, int]:
+    """{concatenation output: op position}: the first producer that may write into it."""
+    first: Dict[int, int] = {}
+    for p, _, cs in _concat_slices(graph).values():
+        first[cs.y.index] = min(first.get(cs.y.index, p), p)
+    return first
+
+
+class ConcatSlices:
+    """Producers (SLICE_PRODUCERS) writing into their slice of a CONCATENATION, both in C:
+    the concatenation then copies only its other inputs (no node when none is left).
+    build() gives the nodes of a producer or a concatenation, None for other ops."""
+
+    def __init__(self, graph, steps, supported: Callable[[object], bool]):
+        ops = graph.subgraph.operators
+        delegated = {step.op.index for step in steps if supported(step)}
+        self._slices: Dict[int, ConcatSlice] = {}     # producer op index -> its slice
+        self._output: Dict[int, int] = {}             # producer op index -> its output
+        self._concat_of: Dict[int, int] = {}          # producer op index -> concatenation
+        self._concats: Dict[int, set] = {}            # concatenation index -> written inputs
+        for t, (p, c, cs) in _concat_slices(graph).items():
+            if ops[p].index in delegated and ops[c].index in delegated:
+                self._slices[ops[p].index] = cs
+                self._output[ops[p].index] = t
+                self._concat_of[ops[p].index] = ops[c].index
+                self._concats.setdefault(ops[c].index, set())
+
+    def build(self, op, ctx) -> Optional[list]:
+        if op.index in self._concats:
+            from .datamove import build_concat
+            written = self._concats.pop(op.index)
+            try:
+                return build_concat(op, ctx, skip=written)
+            except PlanError as exc:
+                if written:   # their bytes are only in the output: the op must not fall back
+                    raise RuntimeError("CONCATENATION %d: %s" % (op.index, exc)) from None
+                raise
+        cs = self._slices.get(op.index)
+        if cs is None:
+            return None
+        t = self._output[op.index]
+        ctx.concat_slices[t] = cs
+        try:
+            built = OPS[op.opname].build(op, ctx)
+        except PlanError:
+            return None
+        finally:
+            del ctx.concat_slices[t]
+        nodes = built if isinstance(built, list) else [built]
+        if any(kind not in ("COPY", "GEMM", "IGEMM") for kind, _ in nodes):
+            return None   # e.g. a fill of the whole output: built again without the slice
+        self._concats[self._concat_of[op.index]].add(t)
+        return nodes

@@ -1,10 +1,10 @@
 """The partitioner: maximal runs of supported ops become one DelegateStep (one C call)."""
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from ..interpreter.graph import KernelStep, Step
-from .fusion import Fusions, PadFolds, pad_fold_reads
+from .fusion import ConcatSlices, Fusions, PadFolds, concat_slice_writes, pad_fold_reads
 from .plan import PlanContext, PlanError
 from .table import OPS, unsupported_reason
 
@@ -89,10 +89,19 @@ class Delegate:
                 return "tensor %d is not in the arena" % t.index
         return unsupported_reason(op)
 
-    def later_reads(self, graph) -> Dict[int, int]:
-        """For the memory planner: {tensor index: op position} of the tensors the partitions
-        may read later than the ops do (fusion.pad_fold_reads)."""
-        return {} if graph.preserve_all_tensors else pad_fold_reads(graph)
+    def extra_uses(self, graph) -> Dict[int, Tuple[int, int]]:
+        """For the memory planner: {tensor index: (first, last) op positions} the partitions
+        may also use a tensor at: a folded PAD's input read by its convolution
+        (fusion.pad_fold_reads), a concatenation's output written by its inputs' producers
+        (fusion.concat_slice_writes)."""
+        if graph.preserve_all_tensors:
+            return {}
+        uses: Dict[int, Tuple[int, int]] = {}
+        for found in (pad_fold_reads(graph), concat_slice_writes(graph)):
+            for t, k in found.items():
+                lo, hi = uses.get(t, (k, k))
+                uses[t] = (min(lo, k), max(hi, k))
+        return uses
 
     def partition(self, graph, steps: List[Step]) -> List[Step]:
         """Maximal runs of supported ops become DelegateSteps. An op whose plan builder finds
@@ -106,12 +115,15 @@ class Delegate:
         supported = lambda s: self.why_not(graph, s) is None   # noqa: E731
         fusions = Fusions(graph, steps, supported)
         folds = PadFolds(graph, steps, supported)
+        slices = ConcatSlices(graph, steps, supported)
         for step in steps:
             if self.why_not(graph, step) is None:
                 try:
                     built = fusions.build(step.op, run.ctx)
                     if built is None:
                         built = folds.build(step.op, run.ctx)
+                    if built is None:
+                        built = slices.build(step.op, run.ctx)
                     if built is None:
                         built = OPS[step.op.opname].build(step.op, run.ctx)
                 except PlanError as exc:

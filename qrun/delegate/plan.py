@@ -26,6 +26,8 @@ class PlanContext:
         self._weights = graph.delegate_weights
         # convolution op index -> fusion.FoldedPad, while the convolution is built
         self.folded_pads: Dict[int, object] = {}
+        # tensor index -> fusion.ConcatSlice, while its producer is built
+        self.concat_slices: Dict[int, object] = {}
 
     def keep(self, obj):
         self._owned.append(obj)
@@ -70,6 +72,23 @@ class PlanContext:
             raise PlanError("tensor %d: %d bytes at offset %d exceed its %d bytes or the %d-byte "
                             "arena" % (tensor.index, size, off, tensor.nbytes, self.arena_bytes))
         return int(off)
+
+    def output_rows(self, tensor, row_bytes: int) -> tuple:
+        """(offset, stride) of a tensor written as rows of row_bytes: its own bytes, or rows
+        of its slice of a concatenation's output (ctx.concat_slices), checked in that
+        output."""
+        rows = tensor.nbytes // row_bytes if row_bytes > 0 else 0
+        cs = self.concat_slices.get(tensor.index)
+        if cs is None:
+            return self.offset(tensor), row_bytes
+        if row_bytes != cs.row or rows * row_bytes != tensor.nbytes or \
+                cs.start + row_bytes > cs.out_row:
+            raise PlanError("tensor %d: rows of %d bytes do not fit its concatenation slice"
+                            % (tensor.index, row_bytes))
+        y_off = self.offset(cs.y)
+        if rows and (rows - 1) * cs.out_row + cs.start + row_bytes > cs.y.nbytes:
+            raise PlanError("tensor %d: its slice leaves the concatenation" % tensor.index)
+        return y_off + cs.start, cs.out_row
 
     def requant(self, rq, scales: np.ndarray, out_tensor, activation: int,
                 reference_nudge: bool = False) -> None:

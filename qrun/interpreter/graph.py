@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -207,9 +207,12 @@ class Graph:
             return functools.partial(fn, runtime=self.runtime)
         return fn
 
-    def _lifetimes(self, later_reads: Optional[Dict[int, int]] = None) -> List[Allocation]:
-        """later_reads: {tensor index: op position} where the delegate reads a tensor later
-        than the ops do (a PAD's input read by the convolution the PAD is folded into)."""
+    def _lifetimes(self, extra_uses: Optional[Dict[int, Tuple[int, int]]] = None
+                   ) -> List[Allocation]:
+        """extra_uses: {tensor index: (first, last) op positions} where the delegate also uses
+        a tensor (a PAD's input read by the convolution the PAD is folded into, a
+        concatenation's output written by the producer of one of its inputs): its lifetime
+        covers them."""
         sg = self.subgraph
         n = len(sg.operators)
         first: Dict[int, int] = {}
@@ -225,9 +228,10 @@ class Graph:
                 if t is not None and not t.is_constant:
                     first.setdefault(t.index, step_index)
                     last[t.index] = max(last.get(t.index, step_index), step_index)
-        for t, position in (later_reads or {}).items():
+        for t, (lo, hi) in (extra_uses or {}).items():
             if t in last:
-                last[t] = max(last[t], position)
+                first[t] = min(first[t], lo)
+                last[t] = max(last[t], hi)
         for i in sg.outputs:
             last[i] = n
         allocs = []
@@ -262,8 +266,8 @@ class Graph:
                 "the limit derived from the model's declared tensor sizes (set %s to raise it)"
                 % CAP_ENV)
 
-    def plan_memory(self, later_reads: Optional[Dict[int, int]] = None) -> None:
-        allocs = self._lifetimes(later_reads)
+    def plan_memory(self, extra_uses: Optional[Dict[int, Tuple[int, int]]] = None) -> None:
+        allocs = self._lifetimes(extra_uses)
         limit = self.arena_limit()
         # String tensors live outside the arena (a pointer per element): bounded the same way.
         strings = [t for t in self.subgraph.tensors if t.dtype.hasobject and not t.is_constant
@@ -303,7 +307,7 @@ class Graph:
     def prepare(self, delegate=None) -> None:
         functions = self.check_kernels()
         self.propagate_shapes(functions)
-        self.plan_memory(delegate.later_reads(self) if delegate is not None else None)
+        self.plan_memory(delegate.extra_uses(self) if delegate is not None else None)
         steps: List[Step] = [
             (AliasStep if op.index in self.aliases else KernelStep)(
                 op, self._bind(functions[op.index]),
