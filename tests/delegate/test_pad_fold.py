@@ -10,7 +10,7 @@ import pytest
 
 from qrun import Interpreter
 from qrun.delegate.partition import DelegateStep
-from tests.delegate.util import ISAS, check_delegate, model_inputs, run_delegate
+from tests.delegate.util import ISAS, check_delegate, forced_isa, model_inputs, run_delegate
 from tests.oracle import assert_same, run_litert
 from tests.ops.conv_util import ConvModel, out_dim
 
@@ -91,6 +91,13 @@ def _check(args, kw, folded: bool, seed: int = 0) -> None:
     for isa in ISAS:
         assert_same(run_delegate(zp, [xp], isa)[0:1], ours[-1:],
                     what="%s: folded vs numpy PAD + convolution" % isa)
+    with forced_isa(ISAS[-1]):
+        it = Interpreter(model_content=model, num_threads=2)
+        it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    assert_same([it.get_tensor(it.get_output_details()[-1]["index"])], ours[-1:],
+                what="2 threads")
 
 
 FOLDED = [
