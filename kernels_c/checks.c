@@ -88,9 +88,25 @@ static void checks_indirection(const checks_node* n, const char* field, const in
     }
 }
 
-static void checks_requant(const checks_node* n, const qrun_requant* rq) {
+/* The channels' multipliers and shifts in the ranges the integer requantization takes
+ * (qrun_requantize); the fp32 path's near_half at most 1/2, or -1 (every lane). */
+static void checks_requant(const checks_node* n, const qrun_requant* rq, int64_t channels) {
     CHECKS_REQUIRE(n, "rq.scale", rq->scale != NULL);
+    CHECKS_REQUIRE(n, "rq.multiplier", rq->multiplier != NULL);
+    CHECKS_REQUIRE(n, "rq.shift", rq->shift != NULL);
     CHECKS_REQUIRE(n, "rq.min_less_zp", rq->min_less_zp <= rq->max_less_zp);
+    CHECKS_REQUIRE(n, "rq.min_less_zp", rq->min_less_zp >= -255 && rq->max_less_zp <= 255);
+    CHECKS_REQUIRE(n, "rq.near_half", rq->near_half == -1.0f ||
+                                          (rq->near_half > 0 && rq->near_half <= 0.5f));
+    CHECKS_REQUIRE(n, "rq.single_rounding", rq->single_rounding == 0 || rq->single_rounding == 1);
+    const int32_t max_shift = rq->single_rounding ? 30 : 31;
+    for (int64_t c = 0; c < channels; c++) {
+        const int32_t m = rq->multiplier[c], s = rq->shift[c];
+        CHECKS_REQUIRE(n, "rq.multiplier", m == 0 || m >= (1 << 30));
+        CHECKS_REQUIRE(n, "rq.shift", s >= -31 && (m == 0 || s <= max_shift));
+        CHECKS_REQUIRE(n, "rq.shift", rq->near_half == -1.0f || rq->single_rounding ||
+                                          m == 0 || s < 0);
+    }
 }
 
 static int checks_is_flip(int32_t flip) {
@@ -147,7 +163,7 @@ static void checks_gemm(const checks_node* n, const qrun_gemm_params* p, int ind
     CHECKS_REQUIRE(n, "packed_w", p->packed_w != NULL);
     CHECKS_REQUIRE(n, "a_flip", checks_is_flip(p->a_flip));
     CHECKS_REQUIRE(n, "w_unsigned", p->w_unsigned == 0 || p->w_unsigned == 1);
-    checks_requant(n, &p->rq);
+    checks_requant(n, &p->rq, p->n);
     if (indirect) {
         checks_igemm_taps(n, p);
     } else {
@@ -183,7 +199,7 @@ static void checks_dwconv(const checks_node* n, const qrun_dwconv_params* p) {
     CHECKS_REQUIRE(n, "a_flip", checks_is_flip(p->a_flip));
     CHECKS_REQUIRE(n, "quads", p->quads == 0 || (QRUN_DW_QUAD_CR > 0 && (p->quads == 1 ||
                                                                          p->quads == 2)));
-    checks_requant(n, &p->rq);
+    checks_requant(n, &p->rq, p->channels);
     if (p->row_lanes != 0) {
         checks_dwconv_rows(n, p);
         return;

@@ -16,7 +16,7 @@ static int64_t dwconv_tiles(const void* params) {
 }
 
 static inline int64_t dwconv_block_bytes(int64_t taps) {
-    return QRUN_DW_CR * 8 + (taps + 1) / 2 * QRUN_DW_CR * 4;
+    return QRUN_DW_HEADER_BYTES(QRUN_DW_CR) + (taps + 1) / 2 * QRUN_DW_CR * 4;
 }
 
 static inline const uint8_t* dwconv_tap(const qrun_dwconv_params* p, const uint8_t* in,
@@ -36,7 +36,9 @@ static void dwconv_run_portable(const qrun_dwconv_params* p, uint8_t* arena, int
     const uint8_t* in = arena + p->in_off;
     for (int64_t b = 0; b < blocks; b++) {
         const uint8_t* packed = (const uint8_t*)p->packed_w + b * block_bytes;
-        const int16_t* w = (const int16_t*)(packed + cr * 8);
+        const int16_t* w = (const int16_t*)(packed + QRUN_DW_HEADER_BYTES(cr));
+        const int32_t* multiplier = QRUN_DW_MULTIPLIERS(packed + cr * 4, cr);
+        const int32_t* shift = QRUN_DW_SHIFTS(packed + cr * 4, cr);
         int64_t chan[QRUN_DW_CR];   /* packed position -> output channel (-1: padding) */
         int64_t src[QRUN_DW_CR];    /* and the input channel it reads */
         for (int64_t k = 0; k < cr; k++) {
@@ -48,9 +50,7 @@ static void dwconv_run_portable(const qrun_dwconv_params* p, uint8_t* arena, int
             const int64_t* ind = p->indirection + px * p->taps;
             uint8_t* out = arena + p->out_off + px * p->channels;
             int32_t acc[QRUN_DW_CR];
-            float scale[QRUN_DW_CR];
             memcpy(acc, packed, sizeof acc);
-            memcpy(scale, packed + cr * 4, sizeof scale);
             for (int64_t t = 0; t < p->taps; t++) {
                 const uint8_t* a = dwconv_tap(p, in, ind[t]);
                 const int16_t* wt = w + t / 2 * cr * 2 + t % 2;
@@ -59,7 +59,7 @@ static void dwconv_run_portable(const qrun_dwconv_params* p, uint8_t* arena, int
             }
             for (int64_t k = 0; k < cr; k++) {
                 if (chan[k] >= 0)
-                    out[chan[k]] = qrun_requantize(acc[k], scale[k], &rq);
+                    out[chan[k]] = qrun_requantize(acc[k], multiplier[k], shift[k], &rq);
             }
         }
     }
@@ -145,9 +145,33 @@ static inline void dwconv_store(uint8_t* out, __m128i q_lo, __m128i q_hi, int64_
 #define DWCONV_NB 2   /* blocks per tile: two accumulator pairs per block hide latency */
 #define DWCONV_ROW_NS 4   /* the row kernel's vector steps per tile, sharing their weights */
 
-static inline qrun_vi dwconv_requantize(qrun_vi acc, const uint8_t* scale,
-                                        const qrun_v_requant* rq) {
-    return qrun_v_requantize(acc, QRUN_V_(loadu_ps)((const float*)scale), rq);
+/* A block's lo and hi vectors requantized (the block's scales from `scale`, its multipliers
+ * and shifts after them) and stored (n bytes at out); *larger: qrun_v_larger_frac. */
+static inline void dwconv_requantize_store(uint8_t* out, qrun_vi lo, qrun_vi hi,
+                                           const uint8_t* scale, int64_t n,
+                                           const qrun_v_requant* rq, qrun_vf* larger) {
+    const qrun_vf v_lo = qrun_v_requant_value(lo, QRUN_V_(loadu_ps)((const float*)scale), rq);
+    const qrun_vf v_hi = qrun_v_requant_value(
+        hi, QRUN_V_(loadu_ps)((const float*)(scale + DWCONV_T * 2)), rq);
+    dwconv_store(out, qrun_v_requant_output(v_lo, rq), qrun_v_requant_output(v_hi, rq), n);
+    *larger = qrun_v_larger_frac(qrun_v_larger_frac(*larger, v_lo, rq), v_hi, rq);
+}
+
+/* A tile's rare path: the block's lanes near a rounding boundary whose bytes are below keep_n
+ * go to kept (qrun_requantize_kept). */
+static void dwconv_requantize_keep(uint8_t* out, qrun_vi lo, qrun_vi hi, const uint8_t* scale,
+                                   int64_t keep_n, const qrun_v_requant* rq,
+                                   qrun_requant_kept* kept, int* count) {
+    for (int h = 0; h < 2; h++) {
+        const uint8_t* s = scale + h * DWCONV_T * 2;
+        const qrun_vi acc = h ? hi : lo;
+        const int near = qrun_v_near_half(
+            qrun_v_requant_value(acc, QRUN_V_(loadu_ps)((const float*)s), rq), rq);
+        if (near != 0)
+            QRUN_REQUANT_KEEP(kept, *count, QRUN_V_STOREU, acc, near, out + 4 * h, out + 4 * h,
+                              QRUN_V_LANES, keep_n - 4 * h, QRUN_DW_MULTIPLIERS(s, DWCONV_T),
+                              QRUN_DW_SHIFTS(s, DWCONV_T), -1, QRUN_LANES_PAIRS);
+    }
 }
 
 /* nb consecutive blocks from channel c0 of one pixel (n channels in all: nb * T, or fewer in
@@ -166,7 +190,7 @@ static inline __attribute__((always_inline)) void dwconv_tile(
     for (int64_t t = 0; t < taps; t += 2) {
         const uint8_t* a0 = dwconv_tap(p, in, ind[t]) + c0;
         const uint8_t* a1 = t + 1 < taps ? dwconv_tap(p, in, ind[t + 1]) + c0 : a0;
-        const uint8_t* w = packed + DWCONV_T * 8 + t / 2 * DWCONV_T * 4;
+        const uint8_t* w = packed + QRUN_DW_HEADER_BYTES(DWCONV_T) + t / 2 * DWCONV_T * 4;
         for (int b = 0; b < nb; b++) {
             const int64_t nr = nb == 1 ? n : DWCONV_T;
             const qrun_vi r0 = dwconv_load_i16(a0 + b * DWCONV_T, nr, flip);
@@ -179,11 +203,19 @@ static inline __attribute__((always_inline)) void dwconv_tile(
                                                                  QRUN_V_LOADU(wb + DWCONV_T * 2)));
         }
     }
-    for (int b = 0; b < nb; b++) {
-        const uint8_t* scale = packed + b * block_bytes + DWCONV_T * 4;
-        dwconv_store(out + c0 + b * DWCONV_T, dwconv_requantize(lo[b], scale, rq),
-                     dwconv_requantize(hi[b], scale + DWCONV_T * 2, rq),
-                     nb == 1 ? n : DWCONV_T);
+    qrun_vf larger = QRUN_V_(setzero_ps)();
+    for (int b = 0; b < nb; b++)
+        dwconv_requantize_store(out + c0 + b * DWCONV_T, lo[b], hi[b],
+                                packed + b * block_bytes + DWCONV_T * 4, nb == 1 ? n : DWCONV_T,
+                                rq, &larger);
+    if (__builtin_expect(qrun_v_any_near_half(larger, rq), 0)) {
+        qrun_requant_kept kept[2 * DWCONV_NB];
+        int kept_count = 0;
+        for (int b = 0; b < nb; b++)
+            dwconv_requantize_keep(out + c0 + b * DWCONV_T, lo[b], hi[b],
+                                   packed + b * block_bytes + DWCONV_T * 4,
+                                   nb == 1 ? n : DWCONV_T, rq, kept, &kept_count);
+        qrun_requantize_kept(kept, kept_count, rq->rq);
     }
 }
 
@@ -253,7 +285,7 @@ static inline __attribute__((always_inline)) void dwconv_row_tile(
     }
 #pragma GCC unroll 16
     for (int64_t t = 0; t < taps; t += 2) {
-        const uint8_t* w = packed + DWCONV_T * 8 + t / 2 * DWCONV_T * 4;
+        const uint8_t* w = packed + QRUN_DW_HEADER_BYTES(DWCONV_T) + t / 2 * DWCONV_T * 4;
         const qrun_vi w_lo = QRUN_V_LOADU(w), w_hi = QRUN_V_LOADU(w + DWCONV_T * 2);
         const int64_t t1 = t + 1 < taps ? t + 1 : t;
         const uint8_t* a0 = rows[t / kw] + p->row_shifts[t % kw] + j0 - base;
@@ -268,13 +300,24 @@ static inline __attribute__((always_inline)) void dwconv_row_tile(
                                                                   w_hi));
         }
     }
-    const uint8_t* scale = packed + DWCONV_T * 4;
+    qrun_vf larger = QRUN_V_(setzero_ps)();
 #pragma GCC unroll 4
     for (int s = 0; s < ns; s++) {
         const int64_t j = j0 + s * step;
-        dwconv_store(out + j, dwconv_requantize(lo[s], scale, rq),
-                     dwconv_requantize(hi[s], scale + DWCONV_T * 2, rq),
-                     QRUN_MIN(DWCONV_T, out_bytes - j));
+        dwconv_requantize_store(out + j, lo[s], hi[s], packed + DWCONV_T * 4,
+                                QRUN_MIN(DWCONV_T, out_bytes - j), rq, &larger);
+    }
+    if (__builtin_expect(qrun_v_any_near_half(larger, rq), 0)) {
+        /* a step's lanes past its row_lanes bytes are the next step's, stored after it: kept
+         * lanes stop at row_lanes */
+        qrun_requant_kept kept[2 * DWCONV_ROW_NS];
+        int kept_count = 0;
+        for (int s = 0; s < ns; s++) {
+            const int64_t j = j0 + s * step;
+            dwconv_requantize_keep(out + j, lo[s], hi[s], packed + DWCONV_T * 4,
+                                   QRUN_MIN(step, out_bytes - j), rq, kept, &kept_count);
+        }
+        qrun_requantize_kept(kept, kept_count, rq->rq);
     }
 }
 
@@ -413,7 +456,7 @@ static inline void dwconv_quad_rows(const qrun_dwconv_params* p, const uint8_t* 
 QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void dwconv_quad_pixels(
         const qrun_dwconv_params* p, uint8_t* arena, int64_t begin, int64_t end,
         const int64_t taps, const int uw) {
-    const int64_t block_bytes = 64 * 8 + (taps + 3) / 4 * 4 * 64;
+    const int64_t block_bytes = QRUN_DW_HEADER_BYTES(64) + (taps + 3) / 4 * 4 * 64;
     const int64_t wide = p->channels % 64 > 32 ? (p->channels + 63) / 64 : p->channels / 64;
     const uint8_t* in = arena + p->in_off;
     const uint8_t* rows[taps];   /* the pixel's input rows, for every block */

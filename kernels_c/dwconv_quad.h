@@ -11,11 +11,14 @@
  * (unsigned) times the int8 activations, less the weight zero point (one per tensor, in a
  * register) times the activations. Byte then word unpacks of 4 rows give accumulator k,
  * 128-bit lane L, the channels 16 L + 4 k + i (the packed order); two packs restore channel
- * order. The requantization is qrun_v_requantize()'s float operations. */
+ * order. The requantization is qrun_simd.h's: float operations, and the lanes near a
+ * rounding boundary recomputed with the integers. */
 #if defined(DQ_PAIR)
 #define DQ_(op) _mm512_##op
 #define DQ_SI(op) _mm512_##op##_si512
 #define DQ_CR 32
+#define DQ_HALF_LANES 8   /* lanes 8..15: the second pixel */
+#define DQ_INDEX_MASK 7   /* both halves hold the same 8 channels' constants */
 #define dq_vi __m512i
 #define dq_vf __m512
 #define dq_mask __mmask32
@@ -23,10 +26,14 @@
 #define DQ_CONST_PS(ptr) _mm512_broadcast_f32x8(_mm256_loadu_ps((const float*)(ptr)))
 #if defined(DQ_ADJACENT)
 #define DQ_TILE dwconv_quad_tile_pair_adjacent
+#define DQ_OUT out
+#define DQ_OUT_B (out + DQ_CR)
 #define DQ_ROW(t) _mm512_loadu_si512((const void*)rows[t])
 #define DQ_STORE(v) _mm512_storeu_si512((void*)out, v)
 #else
 #define DQ_TILE dwconv_quad_tile_pair
+#define DQ_OUT (out + c0)
+#define DQ_OUT_B (out_b + c0)
 #define DQ_HALF(a) (full ? _mm256_loadu_si256((const __m256i*)(a)) \
                          : _mm256_maskz_loadu_epi8(mask, (a)))
 #define DQ_ROW(t) _mm512_inserti64x4(_mm512_castsi256_si512(DQ_HALF(rows[t] + c0)), \
@@ -41,6 +48,8 @@
 #define DQ_(op) _mm512_##op
 #define DQ_SI(op) _mm512_##op##_si512
 #define DQ_CR 64
+#define DQ_HALF_LANES 16
+#define DQ_INDEX_MASK -1
 #define dq_vi __m512i
 #define dq_vf __m512
 #define dq_mask __mmask64
@@ -49,12 +58,17 @@
 #define DQ_(op) _mm256_##op
 #define DQ_SI(op) _mm256_##op##_si256
 #define DQ_CR 32
+#define DQ_HALF_LANES 8
+#define DQ_INDEX_MASK -1
 #define dq_vi __m256i
 #define dq_vf __m256
 #define dq_mask __mmask32
 #define DQ_TILE dwconv_quad_tile_256
 #endif
+#define DQ_STORE_I32(ptr, v) DQ_SI(storeu)((void*)(ptr), v)
 #if !defined(DQ_PAIR)
+#define DQ_OUT (out + c0)
+#define DQ_OUT_B (out + c0)
 #define DQ_ROW(t) (full ? DQ_SI(loadu)((const void*)(rows[t] + c0)) \
                         : DQ_(maskz_loadu_epi8)(mask, rows[t] + c0))
 #define DQ_CONST(ptr) DQ_SI(loadu)((const void*)(ptr))
@@ -85,7 +99,7 @@ QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void DQ_TILE(
         const dq_vi lo23 = DQ_(unpacklo_epi8)(r[2], r[3]), hi23 = DQ_(unpackhi_epi8)(r[2], r[3]);
         const dq_vi quads[4] = {DQ_(unpacklo_epi16)(lo01, lo23), DQ_(unpackhi_epi16)(lo01, lo23),
                                 DQ_(unpacklo_epi16)(hi01, hi23), DQ_(unpackhi_epi16)(hi01, hi23)};
-        const uint8_t* w = packed + DQ_CR * 8 + t * DQ_CR;
+        const uint8_t* w = packed + QRUN_DW_HEADER_BYTES(DQ_CR) + t * DQ_CR;
         for (int k = 0; k < 4; k++) {
             const dq_vi wk = DQ_CONST(w + DQ_CR * k);
             if (uw) {
@@ -100,14 +114,19 @@ QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void DQ_TILE(
         for (int k = 0; k < 4; k++)
             acc[k] = DQ_(sub_epi32)(acc[k], zacc[k]);
     }
+    /* qrun_v_requant_value(), qrun_v_requant_output() */
     dq_vi q[4];
+    dq_vf frac[4];
     for (int k = 0; k < 4; k++) {
         const dq_vf scale = DQ_CONST_PS(packed + DQ_CR * 4 + DQ_CR * k);
-        dq_vf v = DQ_(mul_ps)(DQ_(cvtepi32_ps)(acc[k]), scale);
-        v = QRUN_REQUANT_NUDGE(DQ_, v, DQ_(and_ps)(
-            scale, DQ_(set1_ps)(qrun_float_of_bits(p->rq.nudge_mask))));
+        const dq_vf x = DQ_(cvtepi32_ps)(acc[k]);
+        const dq_vf nudge = DQ_(or_ps)(
+            DQ_(and_ps)(scale, DQ_(set1_ps)(qrun_float_of_bits(p->rq.nudge_mask))),
+            DQ_(and_ps)(x, DQ_(set1_ps)(-0.0f)));
+        dq_vf v = DQ_(fmadd_ps)(x, scale, nudge);
         v = DQ_(max_ps)(v, DQ_(set1_ps)(p->rq.min_less_zp));
         v = DQ_(min_ps)(v, DQ_(set1_ps)(p->rq.max_less_zp));
+        frac[k] = DQ_(reduce_ps)(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         v = DQ_(add_ps)(v, DQ_(set1_ps)(12582912.0f));
         q[k] = DQ_(sub_epi32)(DQ_SI(castps)(v), DQ_(set1_epi32)(0x4B400000 - p->rq.zero_point));
     }
@@ -115,10 +134,34 @@ QRUN_TARGET_VNNI static inline __attribute__((always_inline)) void DQ_TILE(
     const dq_vi words01 = DQ_SI(and)(DQ_(packs_epi32)(q[0], q[1]), low_bytes);
     const dq_vi words23 = DQ_SI(and)(DQ_(packs_epi32)(q[2], q[3]), low_bytes);
     DQ_STORE(DQ_(packus_epi16)(words01, words23));
+    /* qrun_v_larger_frac() over the four, checked once */
+    const dq_vf near_half = DQ_(set1_ps)(p->rq.near_half);
+    const dq_vf larger = DQ_(range_ps)(DQ_(range_ps)(frac[0], frac[1], 0x0B),
+                                       DQ_(range_ps)(frac[2], frac[3], 0x0B), 0x0B);
+    if (__builtin_expect(DQ_(cmp_ps_mask)(larger, near_half, _CMP_GE_OQ) != 0, 0)) {
+        qrun_requant_kept kept[4];
+        int kept_count = 0;
+        for (int k = 0; k < 4; k++) {
+            const uint8_t* scales = packed + DQ_CR * 4 + DQ_CR * k;
+            const int near = (int)DQ_(cmp_ps_mask)(
+                DQ_(range_ps)(frac[k], frac[k], 0x0B), near_half, _CMP_GE_OQ);
+            if (near != 0)
+                QRUN_REQUANT_KEEP(kept, kept_count, DQ_STORE_I32, acc[k], near, DQ_OUT + 4 * k,
+                                  DQ_OUT_B + 4 * k, DQ_HALF_LANES, n - 4 * k,
+                                  QRUN_DW_MULTIPLIERS(scales, DQ_CR),
+                                  QRUN_DW_SHIFTS(scales, DQ_CR), DQ_INDEX_MASK, QRUN_LANES_QUADS);
+        }
+        qrun_requantize_kept(kept, kept_count, &p->rq);
+    }
 }
 
 #undef DQ_
 #undef DQ_SI
+#undef DQ_HALF_LANES
+#undef DQ_OUT
+#undef DQ_OUT_B
+#undef DQ_INDEX_MASK
+#undef DQ_STORE_I32
 #undef DQ_CR
 #undef DQ_TILE
 #undef dq_vi

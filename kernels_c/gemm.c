@@ -1,16 +1,17 @@
-/* GEMM and indirect GEMM (convolution) with the fp32 requantization epilogue.
+/* GEMM and indirect GEMM (convolution) with the requantization epilogue (exact: qrun_requant).
  *
  * Both run the same MR x NR block kernel per ISA; they differ only in how row r of A at tap t
  * is found: GEMM rows are strided, IGEMM rows come from the indirection buffer.
  * Kernels: scalar (KR 1), SSE4.1 / AVX2 (KR 2: A and W sign-extended to 16 bits, pmaddwd),
  * AVX-512 VNNI (KR 4: vpdpbusd, unsigned x signed bytes: A as the value + 128, or int8 A
  * with the weights packed + 128; QRUN_GEMM_DOT_OFFSET tells the packer). All keep the same int32
- * accumulators (wrapping) and the same fp32 requantization, so every ISA gives the same bytes.
+ * accumulators (wrapping) and requantize them as the reference does, so every ISA gives the
+ * same bytes.
  */
 #include "qrun.h"
 
 #if !defined(QRUN_ISA_SCALAR)
-#include <immintrin.h>
+#include "qrun_simd.h"
 #endif
 
 static inline int64_t gemm_round_up(int64_t x, int64_t q) {
@@ -335,7 +336,6 @@ static inline uint8_t* gemm_out_row(const qrun_gemm_params* p, uint8_t* arena, i
 typedef void (*gemm_block_fn)(const qrun_gemm_params*, uint8_t*, const gemm_tile*, int64_t);
 
 #if defined(QRUN_ISA_AVX512VNNI)
-#define GEMM_512_(op) _mm512_##op
 
 /* The plan picks the channel block width per op (a multiple of 16 up to QRUN_GEMM_NR: the
  * least padding, then the widest); each width is one instance of the template below. */
@@ -413,34 +413,48 @@ static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, cons
 
     const int64_t n0 = block * 16 * nv;
     const int64_t nc = QRUN_MIN(16 * nv, p->n - n0);
-    const qrun_requant rq = p->rq;
-    const __m512 lo = _mm512_set1_ps(rq.min_less_zp);
-    const __m512 hi = _mm512_set1_ps(rq.max_less_zp);
-    const __m512 magic = _mm512_set1_ps(12582912.0f);
-    const __m512i magic_less_zp = _mm512_set1_epi32(0x4B400000 - rq.zero_point);
-    const __m512 nudge_mask = _mm512_set1_ps(qrun_float_of_bits(rq.nudge_mask));
+    const qrun_requant rq = p->rq;   /* a local copy: stores to C cannot alias it */
+    const qrun_v_requant vrq = qrun_v_requant_of(&rq);
     const int has_term = p->a_sum_mult != 0;
+    qrun_requant_kept kept[QRUN_GEMM_MR * GEMM_NV_MAX];
+    int kept_count = 0;
 #pragma GCC unroll 8
     for (int j = 0; j < nv; j++) {
         const int64_t lanes = nc - 16 * j;
         if (lanes <= 0)
             break;
         const __mmask16 mask = lanes >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << lanes) - 1);
-        const __m512 scale = _mm512_maskz_loadu_ps(mask, rq.scale + n0 + 16 * j);
-        const __m512 nudge = _mm512_and_ps(scale, nudge_mask);
+        const int64_t c0 = n0 + 16 * j;
+        const __m512 scale = _mm512_maskz_loadu_ps(mask, rq.scale + c0);
+        __m512 larger = _mm512_setzero_ps();
 #pragma GCC unroll 16
         for (int r = 0; r < mrows; r++) {
             if (r >= mr)
                 break;
             const __m512i x = has_term ? _mm512_add_epi32(acc[r][j], _mm512_set1_epi32(g->term[r]))
                                        : acc[r][j];
-            __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(x), scale);
-            v = QRUN_REQUANT_NUDGE(GEMM_512_, v, nudge);
-            v = _mm512_add_ps(_mm512_min_ps(_mm512_max_ps(v, lo), hi), magic);
-            const __m512i q = _mm512_sub_epi32(_mm512_castps_si512(v), magic_less_zp);
-            _mm512_mask_cvtepi32_storeu_epi8(gemm_out_row(p, arena, m0 + r, n0 + 16 * j), mask, q);
+            const __m512 v = qrun_v_requant_value(x, scale, &vrq);
+            _mm512_mask_cvtepi32_storeu_epi8(gemm_out_row(p, arena, m0 + r, c0), mask,
+                                             qrun_v_requant_output(v, &vrq));
+            larger = qrun_v_larger_frac(larger, v, &vrq);
+        }
+        if (__builtin_expect(qrun_v_any_near_half(larger, &vrq), 0)) {
+#pragma GCC unroll 16
+            for (int r = 0; r < mrows; r++) {
+                if (r >= mr)
+                    break;
+                const __m512i x = _mm512_add_epi32(acc[r][j], _mm512_set1_epi32(g->term[r]));
+                const int near = qrun_v_near_half(qrun_v_requant_value(x, scale, &vrq), &vrq);
+                if (near != 0)
+                    QRUN_REQUANT_KEEP(kept, kept_count, QRUN_V_STOREU, x, near,
+                                      gemm_out_row(p, arena, m0 + r, c0),
+                                      gemm_out_row(p, arena, m0 + r, c0), 16, lanes,
+                                      rq.multiplier + c0, rq.shift + c0, -1, QRUN_LANES_LINEAR);
+            }
         }
     }
+    if (kept_count != 0)
+        qrun_requantize_kept(kept, kept_count, &rq);
 }
 
 #define GEMM_VNNI_INSTANCES(prefix, mode)                                                    \
@@ -517,7 +531,7 @@ static inline void gemm_block_k_major(const qrun_gemm_params* p, uint8_t* arena,
 #pragma GCC unroll 8
             for (int j = 0; j < n; j++) {
                 const int32_t x = _mm512_reduce_add_epi32(acc[r][j]) + bias[j];
-                c[j] = qrun_requantize(x + g->term[first + r], rq.scale[j], &rq);
+                c[j] = qrun_requantize(x + g->term[first + r], rq.multiplier[j], rq.shift[j], &rq);
             }
         }
     }
@@ -575,18 +589,9 @@ typedef __m256 gemm_vf;
 #define gemm_pair(a, imm) _mm256_shuffle_epi32(a, imm)
 #define gemm_madd _mm256_madd_epi16
 #define gemm_add _mm256_add_epi32
-#define gemm_sub _mm256_sub_epi32
 #define gemm_set1 _mm256_set1_epi32
 #define gemm_load_bias(ptr) _mm256_loadu_si256((const __m256i*)(ptr))
-#define gemm_set1_ps _mm256_set1_ps
 #define gemm_load_ps _mm256_loadu_ps
-#define gemm_mul_ps _mm256_mul_ps
-#define gemm_add_ps _mm256_add_ps
-#define gemm_min_ps _mm256_min_ps
-#define gemm_max_ps _mm256_max_ps
-#define gemm_cvt_ps _mm256_cvtepi32_ps
-#define gemm_cast_si _mm256_castps_si256
-#define GEMM_PS_(op) _mm256_##op
 #else
 #define GEMM_LANES 4
 typedef __m128i gemm_vi;
@@ -596,18 +601,9 @@ typedef __m128 gemm_vf;
 #define gemm_pair(a, imm) _mm_shuffle_epi32(a, imm)
 #define gemm_madd _mm_madd_epi16
 #define gemm_add _mm_add_epi32
-#define gemm_sub _mm_sub_epi32
 #define gemm_set1 _mm_set1_epi32
 #define gemm_load_bias(ptr) _mm_loadu_si128((const __m128i*)(ptr))
-#define gemm_set1_ps _mm_set1_ps
 #define gemm_load_ps _mm_loadu_ps
-#define gemm_mul_ps _mm_mul_ps
-#define gemm_add_ps _mm_add_ps
-#define gemm_min_ps _mm_min_ps
-#define gemm_max_ps _mm_max_ps
-#define gemm_cvt_ps _mm_cvtepi32_ps
-#define gemm_cast_si _mm_castps_si128
-#define GEMM_PS_(op) _mm_##op
 #endif
 
 #define GEMM_NV (QRUN_GEMM_NR / GEMM_LANES)
@@ -692,38 +688,41 @@ static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, const gemm_til
 
     const int64_t n0 = block * QRUN_GEMM_NR;
     const int64_t nc = QRUN_MIN(QRUN_GEMM_NR, p->n - n0);
-    const qrun_requant rq = p->rq;
+    const qrun_requant rq = p->rq;   /* a local copy: stores to C cannot alias it */
     float padded[QRUN_GEMM_NR] = {0};
     const float* scale = rq.scale + n0;
     if (nc < QRUN_GEMM_NR) {
         memcpy(padded, scale, (size_t)nc * sizeof(float));
         scale = padded;
     }
-    const gemm_vf lo = gemm_set1_ps(rq.min_less_zp);
-    const gemm_vf hi = gemm_set1_ps(rq.max_less_zp);
-    const gemm_vf magic = gemm_set1_ps(12582912.0f);
-    const gemm_vi magic_less_zp = gemm_set1(0x4B400000 - rq.zero_point);
-    const gemm_vf nudge_mask = gemm_set1_ps(qrun_float_of_bits(rq.nudge_mask));
+    const qrun_v_requant vrq = qrun_v_requant_of(&rq);
+    qrun_requant_kept kept[QRUN_GEMM_MR * GEMM_NV];
+    int kept_count = 0;
 #pragma GCC unroll 16
     for (int r = 0; r < QRUN_GEMM_MR; r++) {
         if (r >= mr)
             break;
         uint8_t out[QRUN_GEMM_NR];
+        uint8_t* c = gemm_out_row(p, arena, m0 + r, n0);
 #pragma GCC unroll 8
         for (int j = 0; j < GEMM_NV; j++) {
             const gemm_vi x = gemm_add(acc[r][j], gemm_set1(term[r]));
-            const gemm_vf s = gemm_load_ps(scale + GEMM_LANES * j);
-            gemm_vf v = gemm_mul_ps(gemm_cvt_ps(x), s);
-            v = QRUN_REQUANT_NUDGE(GEMM_PS_, v, GEMM_PS_(and_ps)(s, nudge_mask));
-            v = gemm_add_ps(gemm_min_ps(gemm_max_ps(v, lo), hi), magic);
-            gemm_store_low_bytes(out + GEMM_LANES * j, gemm_sub(gemm_cast_si(v), magic_less_zp));
+            const gemm_vf v = qrun_v_requant_value(x, gemm_load_ps(scale + GEMM_LANES * j), &vrq);
+            gemm_store_low_bytes(out + GEMM_LANES * j, qrun_v_requant_output(v, &vrq));
+            const int near = qrun_v_near_half(v, &vrq);
+            if (__builtin_expect(near != 0, 0))
+                QRUN_REQUANT_KEEP(kept, kept_count, QRUN_V_STOREU, x, near, c + GEMM_LANES * j,
+                                  c + GEMM_LANES * j, GEMM_LANES, nc - GEMM_LANES * j,
+                                  rq.multiplier + n0 + GEMM_LANES * j,
+                                  rq.shift + n0 + GEMM_LANES * j, -1, QRUN_LANES_LINEAR);
         }
-        uint8_t* c = gemm_out_row(p, arena, m0 + r, n0);
         if (nc == QRUN_GEMM_NR)
             memcpy(c, out, QRUN_GEMM_NR);
         else
             memcpy(c, out, (size_t)nc);
     }
+    if (kept_count != 0)
+        qrun_requantize_kept(kept, kept_count, &rq);
 }
 
 #else
@@ -759,11 +758,12 @@ static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, const gemm_til
     const int64_t n0 = block * QRUN_GEMM_NR;
     const int64_t nc = QRUN_MIN(QRUN_GEMM_NR, p->n - n0);
     const qrun_requant rq = p->rq;   /* a local copy: stores to `c` cannot alias it */
-    const float* scale = rq.scale + n0;
+    const int32_t* multiplier = rq.multiplier + n0;
+    const int32_t* shift = rq.shift + n0;
     for (int64_t r = 0; r < mr; r++) {
         uint8_t* c = gemm_out_row(p, arena, m0 + r, n0);
         for (int64_t j = 0; j < nc; j++)
-            c[j] = qrun_requantize(acc[r][j] + term[r], scale[j], &rq);
+            c[j] = qrun_requantize(acc[r][j] + term[r], multiplier[j], shift[j], &rq);
     }
 }
 

@@ -156,23 +156,6 @@ static inline float qrun_float_of_bits(uint32_t bits) {
     return f;
 }
 
-/* The nudge of qrun_requant.nudge_mask added to v = acc * scale, in vector intrinsics named
- * OP(name) (the SIMD epilogues): `nudge` is OP(and_ps)(scale, mask), the power of two (or 0)
- * that gets v's sign here. */
-#define QRUN_REQUANT_NUDGE(OP, v, nudge) \
-    OP(add_ps)(v, OP(or_ps)(nudge, OP(and_ps)(v, OP(set1_ps)(-0.0f))))
-
-/* int32 accumulator -> output byte: fp32 multiply by the channel's scale, the nudge
- * (qrun_requant.nudge_mask; a signed zero without it), then quantize. */
-static inline uint8_t qrun_requantize(int32_t acc, float scale, const qrun_requant* rq) {
-    const float v = (float)acc * scale;
-    uint32_t scale_bits, v_bits;
-    memcpy(&scale_bits, &scale, sizeof scale_bits);
-    memcpy(&v_bits, &v, sizeof v_bits);
-    const float nudge = qrun_float_of_bits((scale_bits & rq->nudge_mask) | (v_bits & 0x80000000u));
-    return qrun_quantize(v + nudge, rq);
-}
-
 /* TFLite's reference fixed point (gemmlowp), for the ops that must equal it bit for bit.
  * SaturatingRoundingDoublingHighMul for products that cannot saturate (not both INT32_MIN):
  * its nudge and truncation toward zero amount to rounding a * b / 2^31 half up. */
@@ -186,6 +169,66 @@ static inline int32_t qrun_rounding_shift(int32_t x, int32_t exponent) {
     const int32_t threshold = (mask >> 1) + (x < 0);
     return (x >> exponent) + ((x & mask) > threshold);
 }
+
+/* int32 accumulator -> output byte, as the reference requantizes it (qrun_requant): the
+ * scalar epilogues, and the SIMD ones near a rounding boundary. */
+static inline uint8_t qrun_requantize(int32_t acc, int32_t multiplier, int32_t shift,
+                                      const qrun_requant* rq) {
+    int64_t v;
+    if (rq->single_rounding) {
+        v = ((int64_t)acc * multiplier + ((int64_t)1 << (30 - shift))) >> (31 - shift);
+    } else if (shift > 0) {
+        v = qrun_mulhi_q31((int32_t)((uint32_t)acc << shift), multiplier);
+    } else {
+        v = qrun_rounding_shift(qrun_mulhi_q31(acc, multiplier), -shift);
+    }
+    const int64_t lo = (int64_t)rq->min_less_zp, hi = (int64_t)rq->max_less_zp;
+    v = v < lo ? lo : v > hi ? hi : v;
+    return (uint8_t)(v + rq->zero_point);
+}
+
+/* The SIMD epilogues' rare path: a vector whose lanes `lanes` (bit i: lane i) were near a
+ * rounding boundary, kept by the kernel (QRUN_REQUANT_KEEP) and recomputed with the integers
+ * once its tile is stored (qrun_requantize_kept): a call in the kernel's loop would make the
+ * compiler spill the vectors live across it. Lane i's byte is out[i / half] + its offset in
+ * the vector's layout (below), written only where the offset is below n; its multiplier and
+ * shift are entry i & index_mask of `multiplier` and `shift`. */
+enum {
+    QRUN_LANES_LINEAR,   /* offset i */
+    QRUN_LANES_PAIRS,    /* i + (i & ~3): the depthwise int16 pairs' lo vector (hi: out + 4) */
+    QRUN_LANES_QUADS     /* 4 (i & ~3) + (i & 3): the quad tile's accumulator (k: out + 4 k) */
+};
+typedef struct {
+    int32_t acc[16];
+    uint64_t lanes;
+    uint8_t* out[2];
+    int64_t half, n, index_mask;
+    const int32_t* multiplier;
+    const int32_t* shift;
+    int32_t layout;
+} qrun_requant_kept;
+
+__attribute__((noinline, cold, unused)) static void qrun_requantize_kept(
+        const qrun_requant_kept* kept, int count, const qrun_requant* rq) {
+    for (int k = 0; k < count; k++) {
+        const qrun_requant_kept* e = &kept[k];
+        for (uint64_t lanes = e->lanes; lanes != 0; lanes &= lanes - 1) {
+            const int i = __builtin_ctzll(lanes), j = (int)(i % e->half);
+            const int64_t offset = e->layout == QRUN_LANES_PAIRS ? j + (j & ~3)
+                                   : e->layout == QRUN_LANES_QUADS ? 4 * (j & ~3) + (j & 3)
+                                                                   : j;
+            if (offset < e->n)
+                e->out[i / e->half][offset] = qrun_requantize(
+                    e->acc[i], e->multiplier[i & e->index_mask], e->shift[i & e->index_mask], rq);
+        }
+    }
+}
+
+/* Depthwise packed blocks of cr channels start with cr int32 biases, cr float scales, cr int32
+ * multipliers and cr int32 shifts (qrun_dwconv_params.packed_w): the weights follow. */
+#define QRUN_DW_HEADER_BYTES(cr) ((cr) * 16)
+#define QRUN_DW_MULTIPLIERS(scale, cr) ((const int32_t*)((const uint8_t*)(scale) + (cr) * 4))
+#define QRUN_DW_SHIFTS(scale, cr) ((const int32_t*)((const uint8_t*)(scale) + (cr) * 8))
 
 /* Input bytes as int8: x itself for int8 tensors, x - 128 for uint8 (flip = 0x80). */
 static inline int32_t qrun_load_a(uint8_t x, uint8_t flip) {

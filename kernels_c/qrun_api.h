@@ -52,16 +52,30 @@ typedef struct {
                             (qrun_dwconv_params.row_lanes) */
 } qrun_isa_info;
 
-/* fp32 requantization: acc * scale[c], clamped, rounded to nearest even, + zero point.
- * nudge_mask 0x7F800000 (qrun_requantize): first moved away from zero by the largest power of
- * two not above scale[c], which is where TFLite's reference MultiplyByQuantizedMultiplier
- * rounds first (at 2^-31 of its multiplier) before its final rounding; 0: no nudge. */
+/* Requantization, bit-exact with TFLite's reference: per output channel the reference's
+ * multiplier M (0 or in [2^30, 2^31)) and shift, out = clamp(MultiplyByQuantizedMultiplier(acc,
+ * M, shift) + zero point) (double rounding: CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV; a
+ * left shift below 32) or, with single_rounding (FULLY_CONNECTED), of
+ * (acc M + 2^(30 - shift)) >> (31 - shift) (shift at most 30).
+ * The SIMD kernels compute acc * scale[c] in fp32 (scale: M 2^(shift - 31) rounded toward
+ * zero), nudged away from zero by nudge_mask (0x7F800000: the largest power of two not above
+ * the scale, 2^(shift - 1); where the double rounding rounds at 2^-31 of M first), clamp it
+ * and round it to nearest even; a vector with a lane whose clamped value v has
+ * |v - rint(v)| >= near_half (near a rounding boundary, where fp32 may differ) is recomputed
+ * with the integers (qrun_requantize_kept). near_half -1: every lane (left shifts, or
+ * channels without a right shift under double rounding). The scalar build and the scalar
+ * epilogues always use the integers. Ops that only clamp and round (binary.c) use the clamp
+ * bounds and zero point alone. */
 typedef struct {
-    const float* scale;     /* one per output channel */
-    float min_less_zp;      /* clamp low bound minus the output zero point */
+    const float* scale;          /* one per output channel */
+    const int32_t* multiplier;   /* M, one per output channel */
+    const int32_t* shift;        /* one per output channel: left if > 0 */
+    float min_less_zp;           /* clamp low bound minus the output zero point */
     float max_less_zp;
     int32_t zero_point;
     uint32_t nudge_mask;
+    float near_half;
+    int32_t single_rounding;
 } qrun_requant;
 
 /* C[m, n] = requant(bias[n] + sum_k A[m, k] * W[k, n] + a_sum_mult * sum_k A[m, k]).
@@ -113,8 +127,8 @@ typedef struct {
 
 /* Depthwise: out[p, c] = requant(bias[c] + sum_t A[p, t, c / multiplier] * W[t, c]).
  * Pixel p, tap t reads input channels at in_off + indirection[p * taps + t] (or `zero`).
- * packed_w: for each block of dw_cr channels: dw_cr int32 biases, dw_cr float scales (rq's,
- *           reordered), then per pair of taps dw_cr pairs of int16 weights (w - weight zero
+ * packed_w: for each block of dw_cr channels: dw_cr int32 biases, dw_cr float scales, dw_cr
+ *           int32 multipliers, dw_cr int32 shifts (rq's, reordered), then per pair of taps dw_cr pairs of int16 weights (w - weight zero
  *           point; an odd last tap pairs with 0), channels in the order of
  *           packing.dwconv_positions (channels padded with zeros). */
 typedef struct {

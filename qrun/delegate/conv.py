@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..interpreter.kernels.common import out_size, pad_before
+from ..interpreter.kernels.conv import channel_multipliers
 from ..interpreter.schema import Activation
 from . import rules
 from .depthwise import row_channels, row_indirection, row_kernel_lanes
@@ -17,7 +18,7 @@ from .packing import (deconv_taps, dwconv_quad_channels, gemm_block_width, gemm_
                       indirection_buffer, k_major_pays, pack_dwconv, pack_dwconv_quads,
                       pack_gemm, pack_gemm_k_major, unsigned_weights_pay, window_indirection,
                       window_taps)
-from .plan import PlanError, activation_domain, wrap_int32, zero_row
+from .plan import PlanError, activation_domain, fixed_point_scales, wrap_int32, zero_row
 from .table import delegate_op
 
 
@@ -25,10 +26,26 @@ def _activation(op) -> int:
     return getattr(op.options, "fused_activation_function", Activation.NONE)
 
 
-def _requant_scales(x, w, out, channels: int) -> np.ndarray:
-    """s_in * s_w[c] / s_out in fp32, as XNNPACK computes it."""
-    sw = np.broadcast_to(np.asarray(w.quantization.scales, np.float32), (channels,))
-    return (np.float32(x.scale) * sw / np.float32(out.scale)).astype(np.float32)
+def _multipliers(op, channels: int):
+    """The reference kernel's per-channel (multiplier, shift), as numpy's kernels compute them
+    (the scale product in float32 for the legacy uint8 convolutions). A left shift of 32 or
+    more wraps acc << shift to 0 in int32: such a channel's output is the zero point, as with
+    multiplier 0."""
+    x, w, _, out = _operands(op)
+    fc = op.opname == "FULLY_CONNECTED"
+    mult, shift = channel_multipliers(x, w, out, channels, not fc and x.dtype == np.uint8)
+    if not fc:
+        dead = shift >= 32
+        mult, shift = np.where(dead, 0, mult), np.where(dead, 0, shift)
+    return mult, shift
+
+
+def _requant(ctx, rq, op, channels: int):
+    """rq from the reference's multipliers; FULLY_CONNECTED rounds once."""
+    mult, shift = _multipliers(op, channels)
+    ctx.requant(rq, mult, shift, _operands(op)[3], _activation(op),
+                single_rounding=op.opname == "FULLY_CONNECTED")
+    return mult, shift
 
 
 def _operands(op):
@@ -61,7 +78,7 @@ def _quantized_io(op, weight_axis: int, channels: int):
 def fill_gemm(ctx, p, op, w2d: np.ndarray, ks: int) -> None:
     """The weight side of a qrun_gemm_params: packed weights with the folded bias, the
     activation domain and the requantization. w2d: [n, ks * kc] raw weights, tap-major."""
-    x, w, _, out = _operands(op)
+    x, w, _, _ = _operands(op)
     n, k = w2d.shape
     flip, shift = activation_domain(x.dtype)
     zw = w.zero_point - shift
@@ -91,7 +108,7 @@ def fill_gemm(ctx, p, op, w2d: np.ndarray, ks: int) -> None:
     p.packed_w = ctx.weights(op, "packed_w", pack, "uint8_t")
     p.a_flip = flip
     p.a_sum_mult = -zw - w_offset
-    ctx.requant(p.rq, _requant_scales(x, w, out, n), out, _activation(op), reference_nudge=True)
+    _requant(ctx, p.rq, op, n)
 
 
 def _conv_geometry(op):
@@ -205,7 +222,8 @@ def build_depthwise(op, ctx):
     p.indirection = indirection_buffer(ctx, window_indirection, (
         b, ih, iw, c_in, oh, ow, kh, kw, s.stride_h, s.stride_w, s.dilation_h_factor,
         s.dilation_w_factor, pt, pl), src.nbytes)
-    scales = _requant_scales(x, w, out, c)
+    mult, shift = _requant(ctx, p.rq, op, c)
+    scales = fixed_point_scales(mult, shift)
     wz = w.constant.astype(np.int32) - w.zero_point
     # multiplier 1: u8 x s8 dot products of 4 taps where the build has them. int8 weights
     # (quads 1): activations read + 128, the bias takes 128 * the weight sums out; uint8
@@ -254,17 +272,16 @@ def build_depthwise(op, ctx):
             wp = w.constant.reshape(kh * kw, c)
         else:
             wp = wt.astype(np.int16)
-        bias, sp = wrap_int32(bias), scales
+        rq = (wrap_int32(bias), scales, mult.astype(np.int32), shift.astype(np.int32))
         if p.row_lanes:
             chan = row_channels(p.row_lanes, c)
-            wp, bias, sp = wp[:, chan], bias[chan], sp[chan]
+            wp, rq = wp[:, chan], tuple(a[chan] for a in rq)
         if p.quads:
-            return pack_dwconv_quads(wp, bias, sp)
-        return pack_dwconv(wp, bias, sp, row_cr if p.row_lanes else ctx.backend.dw_cr, 2)
+            return pack_dwconv_quads(wp, *rq)
+        return pack_dwconv(wp, *rq, row_cr if p.row_lanes else ctx.backend.dw_cr, 2)
     p.packed_w = ctx.weights(op, "packed_w", pack, "uint8_t")
     p.out_off = ctx.offset(out, b * oh * ow * c)
     p.a_flip = flip
-    ctx.requant(p.rq, scales, out, _activation(op), reference_nudge=True)
     return "DWCONV", p
 
 
@@ -287,6 +304,9 @@ def fc_rule(op):
         return "input size %d is not a multiple of %d" % (size, k)
     if int(np.prod(out.shape, dtype=np.int64)) != size // k * n or out.shape[-1] != n:
         return "output shape %s does not match" % (list(out.shape),)
+    mult, shift = _multipliers(op, n)
+    if np.any((mult != 0) & (shift > 30)):
+        return "requantization shift %d (the single rounding takes at most 30)" % shift.max()
     return None
 
 

@@ -89,25 +89,27 @@ def dwconv_positions(cr: int, group: int) -> np.ndarray:
     return (j % 16) // 4 * (cr // 4) + j // 16 * 4 + j % 4
 
 
-def pack_dwconv(w: np.ndarray, bias: np.ndarray, scale: np.ndarray, cr: int,
-                group: int) -> np.ndarray:
+def pack_dwconv(w: np.ndarray, bias: np.ndarray, scale: np.ndarray, multiplier: np.ndarray,
+                shift: np.ndarray, cr: int, group: int) -> np.ndarray:
     """w: [taps, channels] (int16 for pairs, int8 for quads), bias: [channels] int32, scale:
-    [channels] float32 -> bytes: per block of cr channels, cr int32 biases, cr float32 scales,
-    then for each group of `group` taps, cr groups of weights (w[t], ..., w[t + group - 1])
-    (taps padded with 0); within a block, channel j at dwconv_positions(cr, group)[j]
-    (channels zero-padded)."""
+    [channels] float32, multiplier and shift: [channels] int32 (qrun_requant's) -> bytes: per
+    block of cr channels, cr int32 biases, cr float32 scales, cr int32 multipliers, cr int32
+    shifts, then for each group of `group` taps, cr groups of weights (w[t], ...,
+    w[t + group - 1]) (taps padded with 0); within a block, channel j at
+    dwconv_positions(cr, group)[j] (channels zero-padded)."""
     taps, c = w.shape
     nb, groups = _blocks(c, cr), _blocks(taps, group)
     pos = dwconv_positions(cr, group)
     wp = np.zeros((groups * group, nb, cr), w.dtype)
     wp[:taps, :, pos] = np.pad(w, ((0, 0), (0, nb * cr - c))).reshape(taps, nb, cr)
     wp = wp.reshape(groups, group, nb, cr).transpose(2, 0, 3, 1).reshape(nb, -1)
-    bp = np.zeros((nb, cr), np.int32)
-    sp = np.zeros((nb, cr), np.float32)
-    bp[:, pos] = np.pad(bias, (0, nb * cr - c)).reshape(nb, cr)
-    sp[:, pos] = np.pad(scale, (0, nb * cr - c)).reshape(nb, cr)
-    return np.concatenate([bp.view(np.uint8), sp.view(np.uint8), wp.view(np.uint8)],
-                          axis=1).ravel()
+    header = []
+    for values, dtype in ((bias, np.int32), (scale, np.float32), (multiplier, np.int32),
+                          (shift, np.int32)):
+        block = np.zeros((nb, cr), dtype)
+        block[:, pos] = np.pad(np.asarray(values, dtype), (0, nb * cr - c)).reshape(nb, cr)
+        header.append(block.view(np.uint8))
+    return np.concatenate(header + [wp.view(np.uint8)], axis=1).ravel()
 
 
 def dwconv_quad_channels(c: int) -> int:
@@ -116,15 +118,16 @@ def dwconv_quad_channels(c: int) -> int:
     return -(-c // 32) * 32 if c % 64 <= 32 else -(-c // 64) * 64
 
 
-def pack_dwconv_quads(w: np.ndarray, bias: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """pack_dwconv(..., group 4) in 64-channel blocks, the last one 32 wide when at most 32
-    channels are left over (the AVX-512 VNNI build's 512- and 256-bit tiles); w int8, or raw
-    uint8 (the kernel takes the zero point's term)."""
+def pack_dwconv_quads(w: np.ndarray, *channel_values: np.ndarray) -> np.ndarray:
+    """pack_dwconv(w, *channel_values, ..., group 4) (bias, scale, multiplier, shift) in
+    64-channel blocks, the last one 32 wide when at most 32 channels are left over (the
+    AVX-512 VNNI build's 512- and 256-bit tiles); w int8, or raw uint8 (the kernel takes the
+    zero point's term)."""
     c = w.shape[1]
     wide = 64 * (-(-c // 64) if c % 64 > 32 else c // 64)
-    parts = [pack_dwconv(w[:, :wide], bias[:wide], scale[:wide], 64, 4)] if wide else []
+    parts = [pack_dwconv(w[:, :wide], *(a[:wide] for a in channel_values), 64, 4)] if wide else []
     if wide < c:
-        parts.append(pack_dwconv(w[:, wide:], bias[wide:], scale[wide:], 32, 4))
+        parts.append(pack_dwconv(w[:, wide:], *(a[wide:] for a in channel_values), 32, 4))
     return np.concatenate(parts)
 
 

@@ -90,22 +90,55 @@ class PlanContext:
             raise PlanError("tensor %d: its slice leaves the concatenation" % tensor.index)
         return y_off + cs.start, cs.out_row
 
-    def requant(self, rq, scales: np.ndarray, out_tensor, activation: int,
-                reference_nudge: bool = False) -> None:
-        """Fills a qrun_requant: fp32 scales (plan-owned), clamp bounds and zero point, and
-        with `reference_nudge` (ops whose reference is MultiplyByQuantizedMultiplier) the nudge
-        that reproduces its double rounding where it has one: every scale below 1/2 (a
-        right shift of at least 1)."""
-        scales = np.asarray(scales, np.float32)
-        if not np.all(np.isfinite(scales)) or np.any(scales < 0):
-            raise PlanError("requantization scales must be finite and not negative")
+    def requant(self, rq, multipliers: np.ndarray, shifts: np.ndarray, out_tensor,
+                activation: int, single_rounding: bool = False) -> None:
+        """Fills a qrun_requant from the reference's per-channel multipliers and shifts
+        (plan-owned arrays, and the fp32 scales fixed_point_scales() derives from them), clamp
+        bounds and zero point. Double rounding (MultiplyByQuantizedMultiplier) needs left
+        shifts below 32; single rounding (FULLY_CONNECTED's) shifts of at most 30."""
+        multipliers = np.asarray(multipliers, np.int64)
+        shifts = np.asarray(shifts, np.int64)
+        live = multipliers != 0
+        if np.any(live & ((multipliers < 1 << 30) | (multipliers >= 1 << 31))) or np.any(
+                shifts < -31) or np.any(live & (shifts > (30 if single_rounding else 31))):
+            raise PlanError("requantization multiplier or shift out of range")
         zp = out_tensor.zero_point
         lo, hi = activation_range_quantized(activation, out_tensor.scale, zp, out_tensor.dtype)
-        rq.scale = self.buffer(scales, "float")
+        if max(abs(lo - zp), abs(hi - zp)) > 255:
+            raise PlanError("clamp bounds %d..%d too far from the zero point %d" % (lo, hi, zp))
+        rq.scale = self.buffer(fixed_point_scales(multipliers, shifts), "float")
+        rq.multiplier = self.buffer(multipliers.astype(np.int32), "int32_t")
+        rq.shift = self.buffer(shifts.astype(np.int32), "int32_t")
         rq.min_less_zp = float(lo - zp)
         rq.max_less_zp = float(hi - zp)
         rq.zero_point = zp
-        rq.nudge_mask = 0x7F800000 if reference_nudge and np.all(scales < 0.5) else 0
+        rq.single_rounding = int(single_rounding)
+        # The reference, as a real number of output units: v = acc M 2^(shift - 31) exactly;
+        # single rounding gives floor(v + 1/2). Double rounding with a right shift R >= 1
+        # rounds acc M / 2^31 half up to an integer h, then h / 2^R half away from zero,
+        # which comes to floor(T + 1/2) for T = v + 2^-(R+1) (h >= 0) or v - 2^-(R+1)
+        # (h < 0): the nudge (2^(shift - 1), the scale's power of two with v's sign). Without
+        # a right shift it is floor(v + 1/2), no nudge: a channel without one among channels
+        # with one, or a left shift (acc << L wraps in int32), recompute every lane.
+        # The fp32 path's value V against T (u = 2^-24): the int32 -> fp32 conversion and the
+        # product round by u each, the scale rounded toward zero is within 2u of M 2^(shift -
+        # 31), the nudge's addition rounds by u of |T| (an FMA: one rounding for the last
+        # two): |V - T| <= u (5.0001 |v| + 1/4). A
+        # lane whose clamped V lies in the clamp range, at most 255 from 0 (|v| <= 256),
+        # is within 1281 u < 2^-13 of T, so where V is at least 2^-13 from every
+        # half-integer, T rounds to the same integer as V (and where V was clamped, T is
+        # beyond the same bound or rounds to it); closer lanes are recomputed exactly.
+        every_lane = not single_rounding and bool(np.any(live & (shifts >= 0)))
+        rq.near_half = -1.0 if every_lane else 0.5 - 2.0 ** -13
+        rq.nudge_mask = 0 if single_rounding or every_lane else 0x7F800000
+
+
+def fixed_point_scales(multipliers: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """M 2^(shift - 31) in fp32, rounded toward zero (M's top 24 bits): below 2^shift, so its
+    exponent bits give the nudge 2^(shift - 1); 0 where M is 0."""
+    m = np.asarray(multipliers, np.int64)
+    return np.ldexp((m >> 7).astype(np.float64), np.asarray(shifts, np.int64) - 24).astype(
+        np.float32)
 
 
 def wrap_int32(values: np.ndarray) -> np.ndarray:
