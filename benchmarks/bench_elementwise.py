@@ -42,7 +42,7 @@ def unary(op, shape, dtype=np.int8, out_q=(np.int8, 0.04, -2)):
 
 
 def binary(op, sa, sb):
-    scale = 0.07 if op == "ADD" else 0.05 * 0.03 * 64
+    scale = 0.05 * 0.03 * 64 if op == "MUL" else 0.07
     return _model(op, [(sa, np.int8, 0.05, 3), (sb, np.int8, 0.03, -7)],
                   np.broadcast_shapes(sa, sb), (np.int8, scale, 1),
                   fused_activation_function="NONE")
@@ -68,6 +68,8 @@ CASES = [
     ("ADD same 1x14x14x112", lambda: binary("ADD", (1, 14, 14, 112), (1, 14, 14, 112))),
     ("MUL per-channel 1x14x14x480", lambda: binary("MUL", (1, 14, 14, 480), (1, 1, 1, 480))),
     ("ADD scalar 1x56x56x24", lambda: binary("ADD", (1, 56, 56, 24), (1,))),
+    ("SUB same 1x512x512x3", lambda: binary("SUB", (1, 512, 512, 3), (1, 512, 512, 3))),
+    ("MUL same 1x512x512x3", lambda: binary("MUL", (1, 512, 512, 3), (1, 512, 512, 3))),
     ("MAX_POOL 3x3/2 1x56x56x64", lambda: pool("MAX_POOL_2D", (1, 56, 56, 64), 3, 2, "SAME")),
     ("AVG_POOL 3x3/1 1x28x28x96", lambda: pool("AVERAGE_POOL_2D", (1, 28, 28, 96), 3, 1,
                                                "SAME")),

@@ -1,7 +1,78 @@
-/* ADD, SUB, MUL with broadcasting, requantized in fp32; other binary byte ops, and ADD, SUB,
- * MUL with a constant operand of few values, through an exact 256 x 256 table; float32 ADD,
- * SUB, MUL, DIV (IEEE, exact). */
+/* ADD, SUB, MUL with broadcasting, bit-exact with TFLite's reference fixed point (through an
+ * fp32 fast path where it is provably equal); other binary byte ops, and ADD,
+ * SUB, MUL with a constant operand of few values, through an exact 256 x 256 table; float32
+ * ADD, SUB, MUL, DIV (IEEE, exact). */
 #include "qrun.h"
+
+/* ADD, SUB: an input's term on the common scale, ((x - zero) << 20) * mult rounded right by
+ * shift (x - zero has 9 bits: no overflow). */
+static inline int32_t binary_term(int32_t x, int32_t mult, int32_t shift) {
+    return qrun_rounding_shift(qrun_mulhi_q31(x * (1 << 20), mult), shift);
+}
+
+/* The output multiplier (the shift left wraps as the reference's int32 does), the clamp,
+ * then the zero point (after the clamp: a wrapped product's value plus it would overflow). */
+static inline uint8_t binary_output(const qrun_binary_params* p, int32_t acc) {
+    int32_t v = qrun_rounding_shift(
+        qrun_mulhi_q31((int32_t)((uint32_t)acc << p->out_left_shift), p->out_mult),
+        p->out_right_shift);
+    v = v < p->out_min_less_zero ? p->out_min_less_zero : v;
+    v = v > p->out_max_less_zero ? p->out_max_less_zero : v;
+    return (uint8_t)(v + p->out_zero);
+}
+
+/* The fp32 fast path (every build; qrun_binary_params.near_tie bounds its distance from the
+ * fixed point): ADD, SUB: v = a_scale * (a - a_zero) + b_scale * (b - b_zero); MUL:
+ * v = a_scale * (a - a_zero) * (b - b_zero) moved away from zero by 2^-(e + 1), e the output's
+ * right shift (none without one), which makes the reference's two roundings
+ * (binary_v_output()) one rounding of it, half up; v clamped to [-255, 255]. v + 768 keeps 14
+ * fraction bits of v, rounded: n = v * 2^14 rounded. Added with
+ * grid = 768 + 1/2 + near_tie / 2^14 instead, the sum's low 14 bits are
+ * (n + 2^13 + near_tie) mod 2^14, which is below 2 near_tie (a power of two: the bits of
+ * tie_mask are 0) when n is within near_tie of a tie; the output is
+ * floor((n + 2^13) / 2^14) + zero. Other lanes take the fixed point. */
+#define BINARY_GRID_BITS 0x44400000   /* 768.0f */
+
+/* The fast path's constants, once per row (the output stores may alias the params). */
+typedef struct {
+    float a_scale, b_scale, lo, hi, grid, nudge;
+    int32_t tie_mask, round_offset;
+} binary_fast;
+
+static inline binary_fast binary_fast_of(const qrun_binary_params* p) {
+    const int32_t e = p->out_right_shift;
+    binary_fast f;
+    f.a_scale = p->a_scale;
+    f.b_scale = p->b_scale;
+    f.lo = (float)p->out_min_less_zero;
+    f.hi = (float)p->out_max_less_zero;
+    f.grid = 768.5f + (float)p->near_tie / 16384.0f;
+    f.nudge = e ? qrun_float_of_bits((uint32_t)(126 - e) << 23) : 0.0f;
+    f.tie_mask = 16383 & ~(2 * p->near_tie - 1);
+    f.round_offset = BINARY_GRID_BITS + p->near_tie - p->out_zero * 16384;
+    return f;
+}
+
+/* One ADD (sign 1), SUB (-1) or MUL (0) element of inputs less their zero points. */
+static inline uint8_t binary_element(const qrun_binary_params* p, const binary_fast* f,
+                                     int32_t xa, int32_t xb, int32_t sign) {
+    float v;
+    if (sign) {
+        v = (float)xa * f->a_scale + (float)xb * f->b_scale;
+    } else {
+        v = (float)(xa * xb) * f->a_scale;
+        v += v < 0.0f ? -f->nudge : f->nudge;
+    }
+    v = v < f->lo ? f->lo : v;
+    v = v > f->hi ? f->hi : v;
+    v += f->grid;
+    int32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    if (__builtin_expect(bits & f->tie_mask, 1))
+        return (uint8_t)((bits - f->round_offset) >> 14);
+    return binary_output(p, sign ? binary_term(xa, p->a_mult, p->a_shift) +
+                                   sign * binary_term(xb, p->b_mult, p->b_shift) : xa * xb);
+}
 
 static int64_t binary_tiles(const void* params) {
     const qrun_binary_params* p = (const qrun_binary_params*)params;
@@ -45,32 +116,212 @@ static inline int64_t binary_f32_vectors(const qrun_binary_params* p, const floa
      : (sa) == 1 && (sb) == 0 ? fn(__VA_ARGS__, 1, 0)                                      \
      : (sa) == 0 && (sb) == 1 ? fn(__VA_ARGS__, 0, 1) : 0)
 
-/* ADD/SUB (is_mul 0) or MUL over the whole vectors of one row whose operands advance by
- * step_a, step_b (1, or 0: a broadcast value), in the scalar loop's float operations. */
+/* binary_term()'s constants for a vector: mult = high * 2^11 + low (low < 2^11). */
+typedef struct {
+    qrun_vi high, low, half;
+    __m128i shift, sign_shift;
+} binary_v_term_of;
+
+static inline binary_v_term_of binary_v_term_constants(int32_t mult, int32_t shift) {
+    binary_v_term_of t;
+    t.high = QRUN_V_(set1_epi32)(mult >> 11);
+    t.low = QRUN_V_(set1_epi32)(mult & 2047);
+    t.half = QRUN_V_(set1_epi32)(shift ? 1 << (shift - 1) : 0);
+    t.shift = _mm_cvtsi32_si128(shift);
+    t.sign_shift = _mm_cvtsi32_si128(shift ? 31 : 32);
+    return t;
+}
+
+/* binary_term() per lane in int32 products: qrun_mulhi_q31(x * 2^20, mult) is
+ * floor((x * mult + 2^10) / 2^11) = f = x * high + floor((x * low + 2^10) / 2^11) (|x| < 2^9:
+ * no overflow), and the rounding shift by e > 0 is floor((f + 2^(e - 1) - (f < 0)) / 2^e),
+ * where f < 0 exactly when x < 0 (mult is 0 or at least 2^30; 0 comes with e = 0). */
+static inline qrun_vi binary_v_term(qrun_vi x, const binary_v_term_of* t) {
+    const qrun_vi f = QRUN_V_(add_epi32)(
+        QRUN_V_(mullo_epi32)(x, t->high),
+        QRUN_V_(srai_epi32)(QRUN_V_(add_epi32)(QRUN_V_(mullo_epi32)(x, t->low),
+                                               QRUN_V_(set1_epi32)(1 << 10)), 11));
+    return QRUN_V_(sra_epi32)(
+        QRUN_V_(sub_epi32)(QRUN_V_(add_epi32)(f, t->half), QRUN_V_(srl_epi32)(x, t->sign_shift)),
+        t->shift);
+}
+
+/* The output multiplier's constants: binary_output() on a vector. */
+typedef struct {
+    qrun_vi mult, round, lo, hi, zero;
+    __m128i left_shift, right_shift, sign_shift;
+} binary_v_out;
+
+static inline binary_v_out binary_v_out_of(const qrun_binary_params* p) {
+    binary_v_out o;
+    const int32_t e = p->out_right_shift;
+    o.mult = QRUN_V_(set1_epi32)(p->out_mult);
+    /* qrun_mulhi_q31's 2^30 and, in the same sum, the rounding shift's half (2^(e - 1)) */
+    o.round = QRUN_V_SET1_EPI64((1LL << 30) + (e ? (1LL << (e + 30)) : 0));
+    o.lo = QRUN_V_(set1_epi32)(p->out_min_less_zero);
+    o.hi = QRUN_V_(set1_epi32)(p->out_max_less_zero);
+    o.zero = QRUN_V_(set1_epi32)(p->out_zero);
+    o.left_shift = _mm_cvtsi32_si128(p->out_left_shift);
+    o.right_shift = _mm_cvtsi32_si128(e);
+    o.sign_shift = _mm_cvtsi32_si128(e ? 31 : 32);   /* x < 0 as 1, or 0 for e = 0 */
+    return o;
+}
+
+/* binary_output() per lane, its two roundings fused: with x = acc << left_shift,
+ * qrun_mulhi_q31 is floor((x * mult + 2^30) / 2^31) = f and the rounding shift by e > 0 is
+ * floor((f + 2^(e - 1) - (f < 0)) / 2^e), so floor((x * mult + 2^30 + 2^(e + 30)) / 2^31) is
+ * taken from 64-bit products as qrun_v_mulhi_q31() does, less 1 where x < 0 (f < 0 there, or f
+ * is 0 for x = -1, mult = 2^30, where either gives 0), shifted right by e. x * mult + the
+ * rounding stays below 2^62: x < 2^31 only with e = 0 (a multiplier of at least 1/2). */
+static inline qrun_vi binary_v_output(qrun_vi acc, const binary_v_out* o) {
+    const qrun_vi x = QRUN_V_(sll_epi32)(acc, o->left_shift);
+    const qrun_vi even = QRUN_V_(add_epi64)(QRUN_V_(mul_epi32)(x, o->mult), o->round);
+    const qrun_vi odd = QRUN_V_(add_epi64)(
+        QRUN_V_(mul_epi32)(QRUN_V_(srli_epi64)(x, 32), o->mult), o->round);
+    qrun_vi v = QRUN_V_BLEND_ODD_EPI32(QRUN_V_(srli_epi64)(even, 31), QRUN_V_(slli_epi64)(odd, 1));
+    v = QRUN_V_(sub_epi32)(v, QRUN_V_(srl_epi32)(x, o->sign_shift));
+    v = QRUN_V_(sra_epi32)(v, o->right_shift);
+    return QRUN_V_(add_epi32)(QRUN_V_(min_epi32)(QRUN_V_(max_epi32)(v, o->lo), o->hi), o->zero);
+}
+
+/* One row's constants. */
+typedef struct {
+    uint8_t flip;
+    qrun_vi a_zero, b_zero;
+    binary_v_term_of a_term_of, b_term_of;
+    qrun_vi a_value, b_value;     /* a broadcast operand: its value less the zero point, */
+    qrun_vi a_term, b_term;       /* its term, */
+    qrun_vf a_scaled, b_scaled;   /* its fp32 value */
+    qrun_vf a_scale, b_scale, lo, hi, grid, nudge, sign;
+    qrun_vi tie_mask, round_offset;
+    binary_v_out o;
+} binary_v_row;
+
+
+static inline binary_v_row binary_v_row_of(const qrun_binary_params* p, const uint8_t* a,
+                                           const uint8_t* b) {
+    binary_v_row r;
+    r.flip = (uint8_t)p->flip;
+    r.a_zero = QRUN_V_(set1_epi32)(p->a_zero);
+    r.b_zero = QRUN_V_(set1_epi32)(p->b_zero);
+    r.a_term_of = binary_v_term_constants(p->a_mult, p->a_shift);
+    r.b_term_of = binary_v_term_constants(p->b_mult, p->b_shift);
+    const int32_t a0 = qrun_load_a(a[0], r.flip) - p->a_zero;
+    const int32_t b0 = qrun_load_a(b[0], r.flip) - p->b_zero;
+    r.a_value = QRUN_V_(set1_epi32)(a0);
+    r.b_value = QRUN_V_(set1_epi32)(b0);
+    r.a_term = QRUN_V_(set1_epi32)(binary_term(a0, p->a_mult, p->a_shift));
+    r.b_term = QRUN_V_(set1_epi32)(binary_term(b0, p->b_mult, p->b_shift));
+    r.a_scaled = QRUN_V_(set1_ps)((float)a0 * p->a_scale);
+    r.b_scaled = QRUN_V_(set1_ps)((float)b0 * p->b_scale);
+    r.a_scale = QRUN_V_(set1_ps)(p->a_scale);
+    r.b_scale = QRUN_V_(set1_ps)(p->b_scale);
+    r.lo = QRUN_V_(set1_ps)((float)p->out_min_less_zero);
+    r.hi = QRUN_V_(set1_ps)((float)p->out_max_less_zero);
+    const binary_fast f = binary_fast_of(p);
+    r.grid = QRUN_V_(set1_ps)(f.grid);
+    r.nudge = QRUN_V_(set1_ps)(f.nudge);
+    r.sign = QRUN_V_(set1_ps)(-0.0f);
+    r.tie_mask = QRUN_V_(set1_epi32)(f.tie_mask);
+    r.round_offset = QRUN_V_(set1_epi32)(f.round_offset);
+    r.o = binary_v_out_of(p);
+    return r;
+}
+
+/* An operand's vector less its zero point (step 1), or its broadcast value (step 0). */
+static inline qrun_vi binary_v_operand(const uint8_t* x, int step, qrun_vi zero, qrun_vi value,
+                                       uint8_t flip) {
+    return step ? QRUN_V_(sub_epi32)(qrun_v_load_bytes(x, flip), zero) : value;
+}
+
+/* The fast path's v + grid, as bits. */
+static inline qrun_vi binary_v_grid(const binary_v_row* r, const uint8_t* a, const uint8_t* b,
+                                    int kind, int step_a, int step_b) {
+    qrun_vf v;
+    if (kind == QRUN_BINARY_MUL) {
+        const qrun_vi va = binary_v_operand(a, step_a, r->a_zero, r->a_value, r->flip);
+        const qrun_vi vb = binary_v_operand(b, step_b, r->b_zero, r->b_value, r->flip);
+        v = QRUN_V_(mul_ps)(QRUN_V_(cvtepi32_ps)(QRUN_V_(mullo_epi32)(va, vb)), r->a_scale);
+        v = QRUN_V_(add_ps)(v, QRUN_V_(or_ps)(r->nudge, QRUN_V_(and_ps)(v, r->sign)));
+    } else {
+        const qrun_vf sa = step_a ? QRUN_V_(mul_ps)(QRUN_V_(cvtepi32_ps)(
+            binary_v_operand(a, 1, r->a_zero, r->a_value, r->flip)), r->a_scale) : r->a_scaled;
+        const qrun_vf sb = step_b ? QRUN_V_(mul_ps)(QRUN_V_(cvtepi32_ps)(
+            binary_v_operand(b, 1, r->b_zero, r->b_value, r->flip)), r->b_scale) : r->b_scaled;
+        v = QRUN_V_(add_ps)(sa, sb);
+    }
+    v = QRUN_V_(min_ps)(QRUN_V_(max_ps)(v, r->lo), r->hi);
+    return QRUN_V_CAST_SI(QRUN_V_(add_ps)(v, r->grid));
+}
+
+/* The fixed point: the output bytes as int32 lanes. */
+static inline qrun_vi binary_v_exact(const binary_v_row* r, const uint8_t* a, const uint8_t* b,
+                                     int kind, int step_a, int step_b) {
+    const qrun_vi va = binary_v_operand(a, step_a, r->a_zero, r->a_value, r->flip);
+    const qrun_vi vb = binary_v_operand(b, step_b, r->b_zero, r->b_value, r->flip);
+    if (kind == QRUN_BINARY_MUL)
+        return binary_v_output(QRUN_V_(mullo_epi32)(va, vb), &r->o);
+    const qrun_vi ta = step_a ? binary_v_term(va, &r->a_term_of) : r->a_term;
+    const qrun_vi tb = step_b ? binary_v_term(vb, &r->b_term_of) : r->b_term;
+    return binary_v_output(
+        kind == QRUN_BINARY_SUB ? QRUN_V_(sub_epi32)(ta, tb) : QRUN_V_(add_epi32)(ta, tb),
+        &r->o);
+}
+
+/* Rows go through the fast path in chunks of this many elements (a multiple of two
+ * vectors), noting the pairs of vectors to redo (no branch per pair), then redoing them; after
+ * a chunk that redid over a quarter of its pairs (data at ties: inputs whose scaled values
+ * meet at halves), the rest of the row takes the fixed point directly. */
+#define BINARY_CHUNK 1024
+
+/* ADD, SUB or MUL (kind) over the whole vectors of one row whose operands advance by step_a,
+ * step_b (1, or 0: a broadcast value): the fp32 fast path two vectors at a time, the fixed
+ * point for both when a lane is near a tie. */
 static inline __attribute__((always_inline)) int64_t binary_vectors_for(
         const qrun_binary_params* p, const uint8_t* a, const uint8_t* b, uint8_t* out,
-        const int is_mul, const int step_a, const int step_b) {
-    const uint8_t flip = (uint8_t)p->flip;
-    const qrun_v_requant rq = qrun_v_requant_of(&p->rq);
-    const qrun_vi za = QRUN_V_(set1_epi32)(p->a_zero), zb = QRUN_V_(set1_epi32)(p->b_zero);
-    const qrun_vf fa = QRUN_V_(set1_ps)(p->a_scale), fb = QRUN_V_(set1_ps)(p->b_scale);
-    const qrun_vi a_value = QRUN_V_(set1_epi32)(qrun_load_a(a[0], flip) - p->a_zero);
-    const qrun_vi b_value = QRUN_V_(set1_epi32)(qrun_load_a(b[0], flip) - p->b_zero);
-    int64_t j = 0;
-    for (; j + QRUN_V_LANES <= p->inner; j += QRUN_V_LANES) {
-        const qrun_vi va = step_a ? QRUN_V_(sub_epi32)(qrun_v_load_bytes(a + j, flip), za)
-                                  : a_value;
-        const qrun_vi vb = step_b ? QRUN_V_(sub_epi32)(qrun_v_load_bytes(b + j, flip), zb)
-                                  : b_value;
-        qrun_vf v;
-        if (is_mul)
-            v = QRUN_V_(mul_ps)(QRUN_V_(cvtepi32_ps)(QRUN_V_(mullo_epi32)(va, vb)), fa);
-        else
-            v = QRUN_V_(add_ps)(QRUN_V_(mul_ps)(QRUN_V_(cvtepi32_ps)(va), fa),
-                                QRUN_V_(mul_ps)(QRUN_V_(cvtepi32_ps)(vb), fb));
-        qrun_v_store_bytes(out + j, qrun_v_quantize(v, &rq));
+        const int kind, const int step_a, const int step_b) {
+    const binary_v_row r = binary_v_row_of(p, a, b);
+    const int64_t lanes = QRUN_V_LANES, whole = p->inner - p->inner % lanes;
+    int64_t exact_from = whole;
+    for (int64_t chunk = 0; chunk < exact_from; chunk += BINARY_CHUNK) {
+        const int64_t end = QRUN_MIN(chunk + BINARY_CHUNK, whole);
+        int32_t redo[BINARY_CHUNK / QRUN_V_LANES];
+        int32_t redone = 0;
+        int64_t j = chunk;
+        for (; j + 2 * lanes <= end; j += 2 * lanes) {
+            const qrun_vi g0 = binary_v_grid(&r, a + j * step_a, b + j * step_b, kind, step_a,
+                                             step_b);
+            const qrun_vi g1 = binary_v_grid(&r, a + (j + lanes) * step_a,
+                                             b + (j + lanes) * step_b, kind, step_a, step_b);
+            qrun_v_store_bytes(out + j, QRUN_V_(srai_epi32)(
+                QRUN_V_(sub_epi32)(g0, r.round_offset), 14));
+            qrun_v_store_bytes(out + j + lanes, QRUN_V_(srai_epi32)(
+                QRUN_V_(sub_epi32)(g1, r.round_offset), 14));
+            redo[redone] = (int32_t)j;
+            redone += qrun_v_any_zero_under2(g0, g1, r.tie_mask);
+        }
+        if (j < end) {   /* a last single vector: a pair of itself */
+            const qrun_vi g0 = binary_v_grid(&r, a + j * step_a, b + j * step_b, kind, step_a,
+                                             step_b);
+            qrun_v_store_bytes(out + j, QRUN_V_(srai_epi32)(
+                QRUN_V_(sub_epi32)(g0, r.round_offset), 14));
+            redo[redone] = (int32_t)j;
+            redone += qrun_v_any_zero_under2(g0, g0, r.tie_mask);
+        }
+        for (int32_t i = 0; i < redone; i++) {
+            const int64_t j = redo[i], k = j + 2 * lanes <= end ? j + lanes : j;
+            qrun_v_store_bytes(out + j, binary_v_exact(&r, a + j * step_a, b + j * step_b, kind,
+                                                       step_a, step_b));
+            qrun_v_store_bytes(out + k, binary_v_exact(&r, a + k * step_a, b + k * step_b, kind,
+                                                       step_a, step_b));
+        }
+        if (redone * 8 * lanes > end - chunk)
+            exact_from = end;
     }
-    return j;
+    for (int64_t j = exact_from; j < whole; j += lanes)
+        qrun_v_store_bytes(out + j, binary_v_exact(&r, a + j * step_a, b + j * step_b, kind,
+                                                   step_a, step_b));
+    return whole;
 }
 
 /* The row's leading elements done in vectors (the common broadcasts: same shape, a scalar
@@ -78,9 +329,14 @@ static inline __attribute__((always_inline)) int64_t binary_vectors_for(
 static int64_t binary_vectors(const qrun_binary_params* p, const uint8_t* a, const uint8_t* b,
                               uint8_t* out) {
     const int64_t sa = p->a_stride[4], sb = p->b_stride[4];
-    return p->kind == QRUN_BINARY_MUL
-        ? BINARY_BY_STEPS(sa, sb, binary_vectors_for, p, a, b, out, 1)
-        : BINARY_BY_STEPS(sa, sb, binary_vectors_for, p, a, b, out, 0);
+    switch (p->kind) {
+    case QRUN_BINARY_MUL:
+        return BINARY_BY_STEPS(sa, sb, binary_vectors_for, p, a, b, out, QRUN_BINARY_MUL);
+    case QRUN_BINARY_SUB:
+        return BINARY_BY_STEPS(sa, sb, binary_vectors_for, p, a, b, out, QRUN_BINARY_SUB);
+    default:
+        return BINARY_BY_STEPS(sa, sb, binary_vectors_for, p, a, b, out, QRUN_BINARY_ADD);
+    }
 }
 
 static inline qrun_vf binary_v_f32(int kind, qrun_vf a, qrun_vf b) {
@@ -188,18 +444,14 @@ static void binary_row(const qrun_binary_params* p, const uint8_t* a, const uint
             return;
         for (int64_t j = 0; j < p->inner; j++)
             out[j] = p->table[((size_t)a[j * sa] << 8) | b[j * sb]];
-    } else if (p->kind == QRUN_BINARY_MUL) {
-        for (int64_t j = binary_vectors(p, a, b, out); j < p->inner; j++) {
-            const int32_t prod = (qrun_load_a(a[j * sa], flip) - p->a_zero) *
-                                 (qrun_load_a(b[j * sb], flip) - p->b_zero);
-            out[j] = qrun_quantize((float)prod * p->a_scale, &p->rq);
-        }
     } else {
-        for (int64_t j = binary_vectors(p, a, b, out); j < p->inner; j++) {
-            const float va = (float)(qrun_load_a(a[j * sa], flip) - p->a_zero) * p->a_scale;
-            const float vb = (float)(qrun_load_a(b[j * sb], flip) - p->b_zero) * p->b_scale;
-            out[j] = qrun_quantize(va + vb, &p->rq);
-        }
+        const int32_t sign = p->kind == QRUN_BINARY_MUL ? 0 : p->kind == QRUN_BINARY_SUB ? -1 : 1;
+        const int32_t a_zero = p->a_zero, b_zero = p->b_zero;
+        const int64_t inner = p->inner;
+        const binary_fast f = binary_fast_of(p);
+        for (int64_t j = binary_vectors(p, a, b, out); j < inner; j++)
+            out[j] = binary_element(p, &f, qrun_load_a(a[j * sa], flip) - a_zero,
+                                    qrun_load_a(b[j * sb], flip) - b_zero, sign);
     }
 }
 

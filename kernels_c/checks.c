@@ -253,7 +253,24 @@ static void checks_binary(const checks_node* n, const qrun_binary_params* p) {
     /* the vector lookup reads table_rows 256-byte rows of the 65536-byte table */
     CHECKS_REQUIRE(n, "table_rows", p->table_rows >= 0 && p->table_rows <= 256);
     CHECKS_REQUIRE(n, "flip", checks_is_flip(p->flip));
-    CHECKS_REQUIRE(n, "rq", p->rq.min_less_zp <= p->rq.max_less_zp);
+    /* ADD, SUB, MUL: the reference fixed point's multipliers (not negative, so never both
+     * operands INT32_MIN in qrun_mulhi_q31) and shifts (0..31), a clamp within a byte's values */
+    CHECKS_REQUIRE(n, "a_mult", p->a_mult >= 0);
+    CHECKS_REQUIRE(n, "b_mult", p->b_mult >= 0);
+    CHECKS_REQUIRE(n, "out_mult", p->out_mult >= 0);
+    CHECKS_REQUIRE(n, "a_shift", p->a_shift >= 0 && p->a_shift <= 31);
+    CHECKS_REQUIRE(n, "b_shift", p->b_shift >= 0 && p->b_shift <= 31);
+    CHECKS_REQUIRE(n, "out_left_shift", p->out_left_shift >= 0 && p->out_left_shift <= 31);
+    CHECKS_REQUIRE(n, "out_right_shift", p->out_right_shift >= 0 && p->out_right_shift <= 31);
+    /* ADD, SUB, MUL: a power of two, up to 8192 (binary.c's tie_mask) */
+    CHECKS_REQUIRE(n, "near_tie", (p->kind != QRUN_BINARY_ADD && p->kind != QRUN_BINARY_SUB &&
+                                   p->kind != QRUN_BINARY_MUL) ||
+                   (p->near_tie >= 1 && p->near_tie <= 8192 &&
+                    (p->near_tie & (p->near_tie - 1)) == 0));
+    CHECKS_REQUIRE(n, "out_zero", p->out_zero >= -128 && p->out_zero <= 255);
+    CHECKS_REQUIRE(n, "out_min_less_zero", p->out_min_less_zero <= p->out_max_less_zero &&
+                   p->out_min_less_zero + p->out_zero >= -128 &&
+                   p->out_max_less_zero + p->out_zero <= 255);
     /* float kinds: float32 elements (strides in elements), read and written as floats */
     const int64_t size = p->kind >= QRUN_BINARY_F32_ADD ? 4 : 1;
     CHECKS_REQUIRE(n, "out_off", p->out_off % size == 0);

@@ -198,28 +198,50 @@ typedef struct {
 } qrun_fill_params;
 
 enum qrun_binary_kind {
-    QRUN_BINARY_ADD = 0,      /* a_scale * (a - a_zero) + b_scale * (b - b_zero) (SUB: b_scale < 0) */
-    QRUN_BINARY_MUL = 1,      /* a_scale * (a - a_zero) * (b - b_zero) */
+    /* int8/uint8, TFLite's reference fixed point (bit-exact): ADD, SUB: a_term + b_term
+     * (a_term - b_term), each input's term ((x - zero) << 20) * mult rounded right by its shift,
+     * then the output multiplier; MUL: (a - a_zero) * (b - b_zero), then the output multiplier */
+    QRUN_BINARY_ADD = 0,
+    QRUN_BINARY_MUL = 1,
     QRUN_BINARY_TABLE = 2,    /* table[a * 256 + b] (bytes), exact: MAXIMUM, MINIMUM, PRELU; and
                                * ADD, SUB, MUL with a constant a (the index of its value) */
+    QRUN_BINARY_SUB = 3,
     /* float32 a op b, clamped to [f_min, f_max] (NaN passes): IEEE, exact */
-    QRUN_BINARY_F32_ADD = 3,
-    QRUN_BINARY_F32_SUB = 4,
-    QRUN_BINARY_F32_MUL = 5,
-    QRUN_BINARY_F32_DIV = 6
+    QRUN_BINARY_F32_ADD = 4,
+    QRUN_BINARY_F32_SUB = 5,
+    QRUN_BINARY_F32_MUL = 6,
+    QRUN_BINARY_F32_DIV = 7
 };
 
 /* Elementwise on a broadcast [rows..., inner] output: the output is dense; a and b advance
  * by their own element strides (0 along broadcast axes). shape[0..3] are the outer axes
  * (rows = their product), stride[4] the inner axis. Byte kinds read values as int8 (flip);
- * float kinds read and write float32 (offsets in bytes, strides in elements). */
+ * float kinds read and write float32 (offsets in bytes, strides in elements).
+ * ADD, SUB, MUL's output multiplier (MultiplyByQuantizedMultiplier): acc << out_left_shift
+ * (wrapping), qrun_mulhi_q31 by out_mult, rounded right by out_right_shift, clamped to
+ * [out_min_less_zero, out_max_less_zero], plus out_zero: the output byte (int8 or uint8). */
 typedef struct {
     int32_t kind;
     int32_t flip;
     int32_t a_zero;
     int32_t b_zero;
+    int32_t a_mult;           /* ADD, SUB: the inputs' multipliers (Q31) and right shifts */
+    int32_t a_shift;
+    int32_t b_mult;
+    int32_t b_shift;
+    int32_t out_mult;
+    int32_t out_left_shift;
+    int32_t out_right_shift;
+    int32_t out_zero;
+    int32_t out_min_less_zero;
+    int32_t out_max_less_zero;
+    /* the fp32 fast path, a_scale * (a - a_zero) + b_scale * (b - b_zero) (SUB: b_scale < 0) or
+     * a_scale * (a - a_zero) * (b - b_zero) (MUL, moved away from zero by 2^-(out_right_shift
+     * + 1)), clamped, on a grid of 2^-14, rounded; a lane within near_tie steps of the grid
+     * from a rounding tie (a power of two up to 8192: every lane) takes the fixed point */
     float a_scale;
     float b_scale;
+    int32_t near_tie;
     int64_t shape[4];
     int64_t inner;
     int64_t a_stride[5];
@@ -229,7 +251,6 @@ typedef struct {
     const uint8_t* a_const;   /* a constant operand (then a_off is unused), else NULL */
     const uint8_t* b_const;
     int64_t out_off;
-    qrun_requant rq;          /* scale unused: the float result is clamped and rounded */
     const uint8_t* table;     /* QRUN_BINARY_TABLE: 65536 output bytes */
     int64_t table_rows;       /* QRUN_BINARY_TABLE: a < table_rows (when not 0) */
     float f_min;              /* float kinds: the fused activation's range */

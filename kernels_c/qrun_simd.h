@@ -2,6 +2,7 @@
  * per element: one set of names over SSE4.1 (4 lanes), AVX2 (8) and AVX-512 (16), so each
  * kernel body is written once. Not included by the scalar build.
  *
+ * qrun_v_any_zero_under2(x, y, mask): whether x & mask or y & mask is 0 in any lane.
  * qrun_v_quantize() is qrun_quantize() on a vector: the same fp32 operations (max, min, add of
  * 1.5 * 2^23), so every ISA rounds exactly as the scalar build does; the convolutions'
  * requantization (qrun_v_requant_value() and on) is exact through its rare integer path
@@ -38,6 +39,11 @@ static inline void qrun_v_store_bytes(uint8_t* out, __m512i q) {
     _mm_storeu_si128((__m128i*)out, _mm512_cvtepi32_epi8(q));
 }
 
+static inline int qrun_v_any_zero_under2(__m512i x, __m512i y, __m512i mask) {
+    return !_kortestz_mask16_u8(_mm512_testn_epi32_mask(x, mask),
+                                _mm512_testn_epi32_mask(y, mask));
+}
+
 #elif defined(QRUN_ISA_AVX2)
 #define QRUN_V_(op) _mm256_##op
 #define QRUN_V_LANES 8
@@ -66,6 +72,13 @@ static inline void qrun_v_store_bytes(uint8_t* out, __m256i q) {
     _mm_storel_epi64((__m128i*)out, bytes);
 }
 
+static inline int qrun_v_any_zero_under2(__m256i x, __m256i y, __m256i mask) {
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256i any = _mm256_or_si256(_mm256_cmpeq_epi32(_mm256_and_si256(x, mask), zero),
+                                        _mm256_cmpeq_epi32(_mm256_and_si256(y, mask), zero));
+    return !_mm256_testz_si256(any, any);
+}
+
 #elif defined(QRUN_ISA_SSE41)
 #define QRUN_V_(op) _mm_##op
 #define QRUN_V_LANES 4
@@ -91,6 +104,13 @@ static inline void qrun_v_store_bytes(uint8_t* out, __m128i q) {
         _mm_shuffle_epi8(q, _mm_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
                                           -1, -1)));
     memcpy(out, &word, 4);
+}
+
+static inline int qrun_v_any_zero_under2(__m128i x, __m128i y, __m128i mask) {
+    const __m128i zero = _mm_setzero_si128();
+    const __m128i any = _mm_or_si128(_mm_cmpeq_epi32(_mm_and_si128(x, mask), zero),
+                                     _mm_cmpeq_epi32(_mm_and_si128(y, mask), zero));
+    return !_mm_testz_si128(any, any);
 }
 #endif
 

@@ -1,14 +1,19 @@
 """Elementwise ops: unary ops (and DEQUANTIZE) as exact 256-entry tables, ADD/SUB/MUL with
-broadcasting in fp32 (exact tables when one operand is a constant of few values),
+broadcasting in the reference's fixed point (exact tables when one operand is a constant of few
+values),
 MAXIMUM/MINIMUM/PRELU with broadcasting as exact 256 x 256 tables, float32 ADD/SUB/MUL/DIV
 with broadcasting."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import List, Optional, Tuple
 
 import numpy as np
 
+from ..interpreter.kernels.elementwise import (add_sub_left_shift, add_sub_output_multiplier,
+                                               common_scale_multipliers, product_multiplier,
+                                               product_real_multiplier)
 from ..interpreter.quant import activation_range_float, activation_range_quantized, dtype_range
 from ..interpreter.registry import find_kernel
 from ..interpreter.schema import Activation
@@ -169,7 +174,7 @@ MAX_TILED_BYTES = 4 << 20
 
 
 def _binary_scales(op) -> Tuple[float, float]:
-    """(a_scale, b_scale) of the fp32 requantization: MUL s_a s_b / s_y and 0; ADD s_a / s_y
+    """The real multipliers from the inputs to the output: MUL s_a s_b / s_y and 0; ADD s_a / s_y
     and s_b / s_y (negated for SUB)."""
     a, b, y = op.inputs[0], op.inputs[1], op.outputs[0]
     s_a, s_b, s_y = np.float32(a.scale), np.float32(b.scale), np.float32(y.scale)
@@ -314,7 +319,77 @@ def _set_operands(ctx, p, op, selector: Optional[np.ndarray] = None):
     p.out_off = ctx.offset(op.outputs[0])
 
 
-FLOAT_KINDS = {"ADD": 3, "SUB": 4, "MUL": 5, "DIV": 6}
+# binary.c's fp32 fast path (ADD, SUB, MUL) rounds its value on a grid of 2^-GRID_BITS first.
+GRID_BITS = 14
+
+
+def _add_sub_near_tie(op, a_q, b_q, out_q) -> int:
+    """qrun_binary_params.near_tie: binary.c's fp32 fast path for ADD/SUB is v = fl(fl(xa fa) +
+    fl(xb fb)) (x the inputs less their zero points, fa = fl(s_a / s_y), fb = fl(+-s_b / s_y)),
+    and the reference rounds (ties either way) a value r; both are near X = (xa s_a +- xb s_b)
+    / s_y. With u = 2^-24 and P the largest |xa s_a| + |xb s_b| over s_y:
+    - |v - X| <= ((1 + u)^3 - 1) P (fa, fb, the products and the sum each round once);
+    - the reference's multipliers are QuantizeMultiplier's (relative error 2^-31 each, of
+      doubles: 2^20 mu_a mu_out = s_a / s_y within 2^-29 relative), each input's term is off
+      its exact value by at most 1/2 (its first rounding) + 2^-(shift + 1) (its rounding shift),
+      mu_out times that in the output, and the output's first rounding moves r by 2^-(shift +
+      1) when a rounding shift follows: |r - X| <= P 2^-29 + (E_a + E_b) mu_out + that.
+    Let W be the sum of the bounds. v (clamped: the bounds are integers) rounded on the grid
+    is n / 2^14, within 2^-15 of v; if n / 2^14 is near_tie / 2^14 or more from a tie
+    (m + 1/2), v is more than 2 W from it: v, n / 2^14 and r round to the same integer. A power
+    of two; 8192 (the fixed point everywhere) when a multiplier is 0 (its input's part of X is
+    not in r)."""
+    a, b, y = op.inputs[0], op.inputs[1], op.outputs[0]
+    half = 1 << (GRID_BITS - 1)
+    if not (a_q[0] and b_q[0] and out_q[0]):
+        return half
+    lo, hi = dtype_range(y.dtype)
+    s_y = float(np.float32(y.scale))
+    p = sum(max(abs(lo - t.zero_point), abs(hi - t.zero_point)) * float(np.float32(t.scale))
+            / s_y for t in (a, b))
+    u = 2.0 ** -24
+    fp32 = ((1 + u) ** 3 - 1) * 1.0001 * p
+    mu_out = out_q[0] * 2.0 ** (out_q[1] - 31)
+    terms = sum(0.5 + (2.0 ** (shift - 1) if shift < 0 else 0.0) for _, shift in (a_q, b_q))
+    reference = p * 2.0 ** -29 + terms * mu_out + (2.0 ** (out_q[1] - 1) if out_q[1] < 0 else 0)
+    return _near_tie_steps(fp32 + reference)
+
+
+def _mul_near_tie(op, out_q) -> int:
+    """qrun_binary_params.near_tie for MUL: binary.c's fp32 fast path is v = fl(x m) (x = (a -
+    a_zero) (b - b_zero), exact in fp32; m = fl(fl(s_a s_b) / s_y), the float32 the reference
+    quantizes to its multiplier mu: relative error 2^-31), then v' = fl(v +- 2^-(e + 1)) away
+    from zero when the output multiplier shifts right by e > 0. The reference's two roundings,
+    f = floor((x M + 2^30) / 2^31) and the rounding shift, are floor(X + 1/2 + s 2^-(e + 1))
+    with X = x mu and s the sign of x (f's sign; x = -1, M = 2^30, where f = 0, gives 0 either
+    way), or floor(X + 1/2) without a shift. A lane that is not clamped has |v'| <= 255, so
+    |X| <= 256: |v - X| <= 256 (2^-24 + 2^-31) (with a margin), and the nudge's sum rounds by
+    at most 2^-16. The grid and near_tie as for ADD/SUB (_add_sub_near_tie); 8192 (the fixed
+    point everywhere) when the reference's shifted product can wrap (a multiplier of 1 or
+    more on large products) or its multiplier is 0."""
+    a, b, y = op.inputs[0], op.inputs[1], op.outputs[0]
+    half = 1 << (GRID_BITS - 1)
+    lo, hi = dtype_range(y.dtype)
+    largest = 1
+    for t in (a, b):
+        largest *= max(abs(lo - t.zero_point), abs(hi - t.zero_point))
+    if not out_q[0] or largest << max(out_q[1], 0) >= 1 << 31:
+        return half
+    fp32 = 256 * (2.0 ** -24 * 1.0001 + 2.0 ** -31) + (2.0 ** -16 if out_q[1] < 0 else 0.0)
+    return _near_tie_steps(fp32)
+
+
+def _near_tie_steps(bound: float) -> int:
+    """near_tie for a bound of |v - r| (the fast path's value and the reference's): twice it,
+    plus the grid's rounding, in grid steps, plus one, rounded up to a power of two."""
+    steps = math.ceil((2 * bound + 2.0 ** -(GRID_BITS + 1)) * 2 ** GRID_BITS) + 1
+    return min(1 << (steps - 1).bit_length(), 1 << (GRID_BITS - 1))
+
+
+# qrun_binary_kind
+BYTE_KINDS = {"ADD": 0, "MUL": 1, "SUB": 3}
+TABLE_KIND = 2
+FLOAT_KINDS = {"ADD": 4, "SUB": 5, "MUL": 6, "DIV": 7}
 # A constant operand of at most this many distinct values makes ADD/SUB/MUL a table lookup
 # (kernels_c/binary.c's vector lookup costs a table per value: more values, fp32 is faster).
 MAX_CONSTANT_VALUES = 8
@@ -348,7 +423,7 @@ def build_binary(op, ctx):
     if tabulated is not None:
         # The table kind's first operand is the constant's value index.
         const, values, table = tabulated
-        p.kind = 2
+        p.kind = TABLE_KIND
         _set_operands(ctx, p, dataclasses.replace(op, inputs=op.inputs[::-1]) if const else op,
                       values)
         p.table = ctx.buffer(table, "uint8_t")
@@ -364,20 +439,39 @@ def build_binary(op, ctx):
         p.f_min, p.f_max = max(lo, -fmax), min(hi, fmax)
         return "BINARY", p
     flip, shift = activation_domain(y.dtype)
-    p.kind = 1 if op.opname == "MUL" else 0
+    p.kind = BYTE_KINDS[op.opname]
     p.flip = flip
     p.a_zero, p.b_zero = a.zero_point - shift, b.zero_point - shift
-    p.a_scale, p.b_scale = _binary_scales(op)
+    if op.opname == "MUL":
+        out_mult, out_shift = product_multiplier(op)
+        p.a_scale = float(product_real_multiplier(op))
+        p.near_tie = _mul_near_tie(op, (out_mult, out_shift))
+    else:
+        # kernels_c/binary.c's terms shift the inputs by 20, as the reference does for 8 bits
+        left_shift = add_sub_left_shift(y.dtype)
+        assert left_shift == 20
+        ((a_mult, a_shift), (b_mult, b_shift)), twice_max = common_scale_multipliers(a, b)
+        if a_shift > 0 or b_shift > 0 or min(a_shift, b_shift) < -31:
+            raise PlanError("ADD/SUB input multiplier shifts %d, %d" % (a_shift, b_shift))
+        p.a_mult, p.a_shift, p.b_mult, p.b_shift = a_mult, -a_shift, b_mult, -b_shift
+        out_mult, out_shift = add_sub_output_multiplier(twice_max, left_shift, y)
+        p.a_scale, p.b_scale = _binary_scales(op)
+        p.near_tie = _add_sub_near_tie(op, (a_mult, a_shift), (b_mult, b_shift),
+                                       (out_mult, out_shift))
+    if not -31 <= out_shift <= 31:
+        raise PlanError("%s output multiplier shift %d" % (op.opname, out_shift))
+    p.out_mult = out_mult
+    p.out_left_shift, p.out_right_shift = max(out_shift, 0), max(-out_shift, 0)
     lo, hi = activation_range_quantized(act, y.scale, y.zero_point, y.dtype)
-    p.rq.min_less_zp, p.rq.max_less_zp = float(lo - y.zero_point), float(hi - y.zero_point)
-    p.rq.zero_point = y.zero_point
+    p.out_zero = y.zero_point
+    p.out_min_less_zero, p.out_max_less_zero = lo - y.zero_point, hi - y.zero_point
     return "BINARY", p
 
 
 for _name in ("ADD", "SUB", "MUL"):
-    delegate_op(_name, binary_rule, "int8, uint8 per-tensor (a constant operand of at most 8 "
-                "values: exact table of the reference kernel); float32 (IEEE, exact); numpy "
-                "broadcasting up to 5 merged axes; constant operands; fused "
+    delegate_op(_name, binary_rule, "int8, uint8 per-tensor (exact: the reference's fixed "
+                "point, or its table for a constant operand of at most 8 values); float32 (IEEE, "
+                "exact); numpy broadcasting up to 5 merged axes; constant operands; fused "
                 "NONE/RELU/RELU6/RELU_N1_TO_1")(build_binary)
 delegate_op("DIV", binary_rule, "float32 (IEEE, exact) with numpy broadcasting up to 5 merged "
             "axes; constant operands; fused NONE/RELU/RELU6/RELU_N1_TO_1")(build_binary)
@@ -417,7 +511,7 @@ def pair_table(op) -> np.ndarray:
 
 def build_table_binary(op, ctx):
     p = ctx.new("qrun_binary_params *")
-    p.kind = 2
+    p.kind = TABLE_KIND
     _set_operands(ctx, p, op)
     p.table = ctx.buffer(pair_table(op), "uint8_t")
     return "BINARY", p

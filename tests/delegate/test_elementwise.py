@@ -1,5 +1,5 @@
-"""LUT unary ops (exact) and ADD/SUB/MUL with broadcasting (within 1 LSB; exact with a constant
-operand of few values) in the delegate."""
+"""LUT unary ops and ADD/SUB/MUL with broadcasting (the reference's fixed point, or a table for a
+constant operand of few values) in the delegate: exact."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +7,11 @@ import pytest
 
 from qrun.modelbuilder import ModelBuilder
 from tests.delegate.util import check_delegate
+
+
+def check_exact(model: bytes, seed: int):
+    """ADD/SUB/MUL: every ISA bit-exact with qrun's numpy reference (= TFLite's reference)."""
+    check_delegate(model, seed=seed, lsb=0, reference="numpy")
 
 DTYPES = (np.int8, np.uint8)
 
@@ -110,13 +115,13 @@ def binary_model(op, dtype, shapes, activation, seed, const_b=False, zps=(None, 
 @pytest.mark.parametrize("s", range(len(SHAPES)))
 def test_binary_broadcast(op, dtype, s):
     act = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")[s % 4]
-    check_delegate(binary_model(op, dtype, SHAPES[s], act, seed=s), seed=s)
+    check_exact(binary_model(op, dtype, SHAPES[s], act, seed=s), seed=s)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("op", ["ADD", "SUB", "MUL"])
 def test_binary_constant_operand(op, dtype):
-    check_delegate(binary_model(op, dtype, SHAPES[2], "NONE", seed=9, const_b=True), seed=9)
+    check_exact(binary_model(op, dtype, SHAPES[2], "NONE", seed=9, const_b=True), seed=9)
 
 
 # A constant operand over short rows (expanded in the plan into long rows): per-channel over
@@ -132,10 +137,9 @@ SHORT_ROWS = [((1, 17, 19, 3), (3,)), ((1, 13, 13, 3), (1, 1, 1, 3)), ((1, 1, 61
 def test_binary_constant_operand_short_rows(op, dtype, s):
     shapes = SHORT_ROWS[s]
     if s == len(SHORT_ROWS) - 1:
-        check_delegate(binary_model(op, dtype, shapes[::-1], "RELU", seed=s, const_b=True),
-                       seed=s)
+        check_exact(binary_model(op, dtype, shapes[::-1], "RELU", seed=s, const_b=True), seed=s)
     else:
-        check_delegate(binary_model(op, dtype, shapes, "RELU", seed=s, const_b=True), seed=s)
+        check_exact(binary_model(op, dtype, shapes, "RELU", seed=s, const_b=True), seed=s)
 
 
 def test_short_rows_are_lengthened_with_a_bounded_constant():
@@ -151,7 +155,7 @@ def test_short_rows_are_lengthened_with_a_bounded_constant():
 
 # (input shape, constant shape, its distinct values, tabulated): a per-tensor scalar,
 # per-channel constants of C = 1, 3, 8 values, 64 channels of 8 values, the input broadcast
-# too; more than 8 values (C = 19, 64, 200) stay on fp32.
+# too; more than 8 values (C = 19, 64, 200) run the fixed point.
 CONSTANT_TABLES = [((1, 9, 11, 3), (1,), None, True), ((1, 9, 11, 1), (1,), None, True),
                    ((1, 17, 19, 3), (3,), None, True), ((1, 5, 7, 8), (8,), None, True),
                    ((1, 3, 5, 64), (1, 1, 1, 64), 8, True),
@@ -178,7 +182,7 @@ def test_binary_constant_operand_table_is_exact(op, dtype, s, const_first):
     model = binary_model(op, dtype, shapes, act, seed=s, const_b=True, const_first=const_first,
                          const_levels=levels)
     assert _tabulated(model) == tabulated
-    check_delegate(model, seed=s, lsb=0 if tabulated else 1)
+    check_exact(model, seed=s)
 
 
 @pytest.mark.parametrize("op", ["ADD", "SUB", "MUL"])
@@ -187,14 +191,88 @@ def test_binary_constant_operand_table_is_exact(op, dtype, s, const_first):
 def test_binary_constant_operand_table_extreme_zero_points(op, dtype, zps):
     model = binary_model(op, dtype, CONSTANT_TABLES[2][:2], "NONE", seed=5, const_b=True, zps=zps)
     assert _tabulated(model)
-    check_delegate(model, seed=5, lsb=0)
+    check_exact(model, seed=5)
 
 
-@pytest.mark.parametrize("op", ["ADD", "MUL"])
+@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL"])
 @pytest.mark.parametrize("dtype,zps", [(np.int8, (-128, 127, -128)), (np.int8, (127, -128, 127)),
                                        (np.uint8, (0, 255, 0)), (np.uint8, (255, 0, 255))])
-def test_binary_extreme_zero_points(op, dtype, zps):
-    check_delegate(binary_model(op, dtype, SHAPES[3], "NONE", seed=4, zps=zps), seed=4)
+@pytest.mark.parametrize("s", [3, 8, 9, 10])
+def test_binary_extreme_zero_points(op, dtype, zps, s):
+    check_exact(binary_model(op, dtype, SHAPES[s], "NONE", seed=4, zps=zps), seed=4)
+
+
+# (a scale, b scale, output scale): ADD/SUB input multipliers of exactly 1/2 (equal scales, shift
+# 0), a tiny one (shift -31: 0), output multipliers near 2^-3 (the largest the rule admits) and
+# below 2^-31 (0: every output the zero point); MUL multipliers of 1 (a shift left), near 2^16
+# (products wrap in int32 as the reference's do), powers of two, tiny and below 2^-31.
+ADD_SCALES = [(0.05, 0.05, 0.05), (0.1, 0.001, 0.02), (0.3, 1e-11, 0.07), (0.5, 0.004, 1e-4),
+              (1e-4, 2e-4, 0.5), (0.02, 0.03, 1e3), (0.007, 0.011, 0.0035)]
+MUL_SCALES = [(0.25, 0.5, 0.125), (0.5, 0.8, 1e-5), (0.6, 0.7, 0.012), (0.03, 0.02, 0.5),
+              (1e-4, 1e-4, 10.0), (1e-6, 1e-6, 1e3), (0.02, 0.05, 0.0625), (1 / 64, 1 / 32, 1.0)]
+
+
+def _scaled_model(op, dtype, scales, zps, shapes, activation="NONE"):
+    b = ModelBuilder()
+    a = b.add_input(shapes[0], dtype, scale=scales[0], zero_point=zps[0])
+    c = b.add_input(shapes[1], dtype, scale=scales[1], zero_point=zps[1])
+    y = b.add_tensor(np.broadcast_shapes(*shapes), dtype, scale=scales[2], zero_point=zps[2])
+    b.add_op(op, [a, c], [y], fused_activation_function=activation)
+    b.mark_output(y)
+    return b.build()
+
+
+def _check_exact_inputs(model: bytes, inputs):
+    from tests.delegate.util import ISAS, run_delegate
+    from tests.oracle import assert_same, run_qrun
+    ours = run_delegate(model, inputs, "scalar" if ISAS else None)
+    assert_same(ours, run_qrun(model, inputs), lsb=0, what="delegate vs numpy")
+    for isa in ISAS[1:]:
+        assert_same(run_delegate(model, inputs, isa), ours, what="%s vs scalar" % isa)
+
+
+def _zero_points(dtype, k):
+    info = np.iinfo(dtype)
+    lo, hi = int(info.min), int(info.max)
+    return [(lo, hi, lo), (hi, lo, hi), (3 + lo // 2, -7 + hi // 2, (lo + hi) // 2 + 1)][k]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op,scales", [("ADD", s) for s in ADD_SCALES] +
+                         [("SUB", s) for s in ADD_SCALES] + [("MUL", s) for s in MUL_SCALES])
+@pytest.mark.parametrize("z", range(3))
+def test_binary_every_byte_pair_is_exact(op, scales, dtype, z):
+    """All 65536 byte pairs, same shape (then 13 more elements: a tail) and one operand
+    broadcast along a row of 259 (vectors and a tail), against the numpy reference."""
+    _check_every_byte_pair(op, scales, dtype, z)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op,scales", [("ADD", s) for s in ADD_SCALES[:4]] +
+                         [("SUB", s) for s in ADD_SCALES[3:]] + [("MUL", s) for s in MUL_SCALES])
+def test_binary_fixed_point_alone_is_exact(op, scales, dtype, monkeypatch):
+    """The fixed point on its own (every lane marked near a tie, no fast path): all byte
+    pairs."""
+    from qrun.delegate import elementwise
+    for name in ("_add_sub_near_tie", "_mul_near_tie"):
+        monkeypatch.setattr(elementwise, name, lambda *args: 1 << (elementwise.GRID_BITS - 1))
+    _check_every_byte_pair(op, scales, dtype, 1)
+
+
+def _check_every_byte_pair(op, scales, dtype, z):
+    zps = _zero_points(dtype, z)
+    act = ("NONE", "RELU", "RELU6")[z]
+    byte = np.arange(256, dtype=np.uint8)
+    tail = np.random.default_rng(z).integers(0, 256, (2, 13), dtype=np.uint8)
+    pairs = [np.concatenate([np.repeat(byte, 256), tail[0]]),
+             np.concatenate([np.tile(byte, 256), tail[1]])]
+    model = _scaled_model(op, dtype, scales, zps, [(1, pairs[0].size)] * 2, act)
+    _check_exact_inputs(model, [x.view(dtype).reshape(1, -1) for x in pairs])
+    row = np.resize(byte, 259)
+    model = _scaled_model(op, dtype, scales, zps, [(256, 1), (1, 259)], act)
+    _check_exact_inputs(model, [byte.view(dtype).reshape(256, 1), row.view(dtype).reshape(1, -1)])
+    model = _scaled_model(op, dtype, scales, zps, [(1, 259), (256, 1)], act)
+    _check_exact_inputs(model, [row.view(dtype).reshape(1, -1), byte.view(dtype).reshape(256, 1)])
 
 
 @pytest.mark.parametrize("dtype,zp", [(np.int8, -128), (np.int8, 5), (np.uint8, 255),

@@ -97,16 +97,27 @@ def _int16_pot_shifts(op):
     return s1, s2
 
 
-def _common_scale_terms(a, b, left_shift: int) -> tuple:
-    """Both inputs on the scale 2 * max(s1, s2) / 2^left_shift, as ADD/SUB and
-    SQUARED_DIFFERENCE rescale them; also returns 2 * max(s1, s2)."""
+def common_scale_multipliers(a, b) -> tuple:
+    """The QuantizeMultiplier (multiplier, shift) of each input onto 2 * max(s1, s2), and
+    2 * max(s1, s2): ADD/SUB and SQUARED_DIFFERENCE's common scale (over 2^left_shift)."""
     twice_max = 2.0 * max(float(np.float32(a.scale)), float(np.float32(b.scale)))
+    return [quantize_multiplier(float(np.float32(t.scale)) / twice_max) for t in (a, b)], \
+        twice_max
+
+
+def _common_scale_terms(a, b, left_shift: int) -> tuple:
+    """Both inputs on the scale 2 * max(s1, s2) / 2^left_shift; also returns 2 * max(s1, s2)."""
+    multipliers, twice_max = common_scale_multipliers(a, b)
     terms = []
-    for t in (a, b):
-        mult, shift = quantize_multiplier(float(np.float32(t.scale)) / twice_max)
+    for t, (mult, shift) in zip((a, b), multipliers):
         shifted = (t.data.astype(np.int64) - t.zero_point) << left_shift
         terms.append(multiply_by_quantized_multiplier(shifted, mult, shift))
     return terms, twice_max
+
+
+def add_sub_output_multiplier(twice_max: float, left_shift: int, out) -> tuple:
+    """ADD/SUB's output QuantizeMultiplier: from the common scale to the output's."""
+    return quantize_multiplier(twice_max / (float(1 << left_shift) * float(np.float32(out.scale))))
 
 
 def _add_sub_quantized(op, sign: int) -> np.ndarray:
@@ -116,12 +127,16 @@ def _add_sub_quantized(op, sign: int) -> np.ndarray:
         x = rounding_divide_by_pot(a.data.astype(np.int64), -pot[0])
         y = rounding_divide_by_pot(b.data.astype(np.int64), -pot[1])
         return _clamp_quantized(op, x + sign * y)
-    left_shift = 15 if out.dtype == np.int16 else 20
+    left_shift = add_sub_left_shift(out.dtype)
     terms, twice_max = _common_scale_terms(a, b, left_shift)
-    m_out = twice_max / (float(1 << left_shift) * float(np.float32(out.scale)))
-    mult, shift = quantize_multiplier(m_out)
+    mult, shift = add_sub_output_multiplier(twice_max, left_shift, out)
     raw = multiply_by_quantized_multiplier(wrap_int32(terms[0] + sign * terms[1]), mult, shift)
     return _clamp_quantized(op, raw + out.zero_point)
+
+
+def add_sub_left_shift(dtype) -> int:
+    """The inputs' shift onto the common scale: 15 for int16, 20 for int8/uint8."""
+    return 15 if dtype == np.int16 else 20
 
 
 def _add_sub(op, sign: int) -> np.ndarray:
@@ -176,11 +191,16 @@ def _mul_int16_to_8bit(op) -> np.ndarray:
             + out.zero_point).astype(out.dtype)
 
 
-def _product_multiplier(op) -> tuple:
-    """mul.cc: real_multiplier = s1 * s2 / s_out, evaluated in float32 then widened."""
+def product_real_multiplier(op) -> np.float32:
+    """mul.cc: real_multiplier = s1 * s2 / s_out, evaluated in float32."""
     a, b, out = op.inputs[0], op.inputs[1], op.outputs[0]
-    real = np.float32(np.float32(a.scale) * np.float32(b.scale)) / np.float32(out.scale)
-    return quantize_multiplier(float(np.float32(real)))
+    return np.float32(np.float32(np.float32(a.scale) * np.float32(b.scale)) /
+                      np.float32(out.scale))
+
+
+def product_multiplier(op) -> tuple:
+    """MUL's QuantizeMultiplier of product_real_multiplier (widened)."""
+    return quantize_multiplier(float(product_real_multiplier(op)))
 
 
 @register("MUL", (np.float32, np.int8, np.uint8, np.int16, np.int32, np.int64),
@@ -190,7 +210,7 @@ def mul(op):
     if a.dtype == np.int16 and out.dtype in (np.int8, np.uint8):
         return _mul_int16_to_8bit(op)
     if _quantized_path(out):
-        mult, shift = _product_multiplier(op)
+        mult, shift = product_multiplier(op)
         prod = (a.data.astype(np.int64) - a.zero_point) * (b.data.astype(np.int64) - b.zero_point)
         raw = multiply_by_quantized_multiplier(wrap_int32(prod), mult, shift) + out.zero_point
         return _clamp_quantized(op, raw)
