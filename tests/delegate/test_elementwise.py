@@ -259,8 +259,22 @@ def test_binary_fixed_point_alone_is_exact(op, scales, dtype, monkeypatch):
     _check_every_byte_pair(op, scales, dtype, 1)
 
 
-def _check_every_byte_pair(op, scales, dtype, z):
-    zps = _zero_points(dtype, z)
+@pytest.mark.parametrize("seed", range(30))
+def test_binary_random_scales_every_byte_pair(seed):
+    """Random scales (input scales 1e-4..1, the output's within 100x of theirs: the fast path's
+    bound from tiny to over a grid step) and zero points, all byte pairs. With the bound
+    replaced by one grid step, 1 of 600 such draws differed from the reference."""
+    rng = np.random.default_rng(seed)
+    op, dtype = ("ADD", "SUB", "MUL")[seed % 3], DTYPES[seed // 3 % 2]
+    s_a, s_b = 10 ** rng.uniform(-4, 0, 2)
+    s_y = (s_a * s_b if op == "MUL" else max(s_a, s_b)) * 10 ** rng.uniform(-2, 2)
+    info = np.iinfo(dtype)
+    zps = tuple(int(z) for z in rng.integers(info.min, info.max + 1, 3))
+    _check_every_byte_pair(op, (float(s_a), float(s_b), float(s_y)), dtype, seed % 3, zps)
+
+
+def _check_every_byte_pair(op, scales, dtype, z, zps=None):
+    zps = zps or _zero_points(dtype, z)
     act = ("NONE", "RELU", "RELU6")[z]
     byte = np.arange(256, dtype=np.uint8)
     tail = np.random.default_rng(z).integers(0, 256, (2, 13), dtype=np.uint8)
