@@ -74,6 +74,27 @@ static inline uint8_t binary_element(const qrun_binary_params* p, const binary_f
                                    sign * binary_term(xb, p->b_mult, p->b_shift) : xa * xb);
 }
 
+/* Row `row`'s operands and output (elements of `size` bytes). */
+static inline void binary_row_pointers(const qrun_binary_params* p, uint8_t* arena, int64_t row,
+                                       int64_t size, const uint8_t** a, const uint8_t** b,
+                                       uint8_t** out) {
+    int64_t rest = row, ia = 0, ib = 0;
+    for (int d = 3; d >= 0; d--) {
+        const int64_t i = rest % p->shape[d];
+        rest /= p->shape[d];
+        ia += i * p->a_stride[d];
+        ib += i * p->b_stride[d];
+    }
+    *a = (p->a_const ? p->a_const : arena + p->a_off) + ia * size;
+    *b = (p->b_const ? p->b_const : arena + p->b_off) + ib * size;
+    *out = arena + p->out_off + row * p->inner * size;
+}
+
+/* ADD (1), SUB (-1) or MUL (0): binary_element()'s sign. */
+static inline int32_t binary_sign(int32_t kind) {
+    return kind == QRUN_BINARY_MUL ? 0 : kind == QRUN_BINARY_SUB ? -1 : 1;
+}
+
 static int64_t binary_tiles(const void* params) {
     const qrun_binary_params* p = (const qrun_binary_params*)params;
     return p->shape[0] * p->shape[1] * p->shape[2] * p->shape[3];
@@ -95,9 +116,9 @@ static inline float binary_f32_clamp(float v, float lo, float hi) {
 }
 
 #if defined(QRUN_ISA_SCALAR)
-static inline int64_t binary_vectors(const qrun_binary_params* p, const uint8_t* a,
-                                     const uint8_t* b, uint8_t* out) {
-    (void)p, (void)a, (void)b, (void)out;
+static inline int binary_vector_rows(const qrun_binary_params* p, uint8_t* arena, int64_t begin,
+                                     int64_t end) {
+    (void)p, (void)arena, (void)begin, (void)end;
     return 0;
 }
 
@@ -184,7 +205,7 @@ static inline qrun_vi binary_v_output(qrun_vi acc, const binary_v_out* o) {
     return QRUN_V_(add_epi32)(QRUN_V_(min_epi32)(QRUN_V_(max_epi32)(v, o->lo), o->hi), o->zero);
 }
 
-/* One row's constants. */
+/* An op's constants, and a broadcast operand's values (set per row). */
 typedef struct {
     uint8_t flip;
     qrun_vi a_zero, b_zero;
@@ -197,23 +218,14 @@ typedef struct {
     binary_v_out o;
 } binary_v_row;
 
-
-static inline binary_v_row binary_v_row_of(const qrun_binary_params* p, const uint8_t* a,
-                                           const uint8_t* b) {
+static inline binary_v_row binary_v_row_of(const qrun_binary_params* p) {
     binary_v_row r;
     r.flip = (uint8_t)p->flip;
     r.a_zero = QRUN_V_(set1_epi32)(p->a_zero);
     r.b_zero = QRUN_V_(set1_epi32)(p->b_zero);
     r.a_term_of = binary_v_term_constants(p->a_mult, p->a_shift);
     r.b_term_of = binary_v_term_constants(p->b_mult, p->b_shift);
-    const int32_t a0 = qrun_load_a(a[0], r.flip) - p->a_zero;
-    const int32_t b0 = qrun_load_a(b[0], r.flip) - p->b_zero;
-    r.a_value = QRUN_V_(set1_epi32)(a0);
-    r.b_value = QRUN_V_(set1_epi32)(b0);
-    r.a_term = QRUN_V_(set1_epi32)(binary_term(a0, p->a_mult, p->a_shift));
-    r.b_term = QRUN_V_(set1_epi32)(binary_term(b0, p->b_mult, p->b_shift));
-    r.a_scaled = QRUN_V_(set1_ps)((float)a0 * p->a_scale);
-    r.b_scaled = QRUN_V_(set1_ps)((float)b0 * p->b_scale);
+    r.a_value = r.b_value = r.a_term = r.b_term = QRUN_V_(set1_epi32)(0);
     r.a_scale = QRUN_V_(set1_ps)(p->a_scale);
     r.b_scale = QRUN_V_(set1_ps)(p->b_scale);
     r.lo = QRUN_V_(set1_ps)((float)p->out_min_less_zero);
@@ -224,8 +236,19 @@ static inline binary_v_row binary_v_row_of(const qrun_binary_params* p, const ui
     r.sign = QRUN_V_(set1_ps)(-0.0f);
     r.tie_mask = QRUN_V_(set1_epi32)(f.tie_mask);
     r.round_offset = QRUN_V_(set1_epi32)(f.round_offset);
+    r.a_scaled = r.b_scaled = QRUN_V_(set1_ps)(0.0f);
     r.o = binary_v_out_of(p);
     return r;
+}
+
+/* A broadcast operand's byte x: its value less the zero point, its term and fp32 value. */
+static inline void binary_v_broadcast(const qrun_binary_params* p, uint8_t x, int32_t zero,
+                                      int32_t mult, int32_t shift, float scale, qrun_vi* value,
+                                      qrun_vi* term, qrun_vf* scaled) {
+    const int32_t v = qrun_load_a(x, (uint8_t)p->flip) - zero;
+    *value = QRUN_V_(set1_epi32)(v);
+    *term = QRUN_V_(set1_epi32)(binary_term(v, mult, shift));
+    *scaled = QRUN_V_(set1_ps)((float)v * scale);
 }
 
 /* An operand's vector less its zero point (step 1), or its broadcast value (step 0). */
@@ -277,11 +300,11 @@ static inline qrun_vi binary_v_exact(const binary_v_row* r, const uint8_t* a, co
 /* ADD, SUB or MUL (kind) over the whole vectors of one row whose operands advance by step_a,
  * step_b (1, or 0: a broadcast value): the fp32 fast path two vectors at a time, the fixed
  * point for both when a lane is near a tie. */
-static inline __attribute__((always_inline)) int64_t binary_vectors_for(
-        const qrun_binary_params* p, const uint8_t* a, const uint8_t* b, uint8_t* out,
-        const int kind, const int step_a, const int step_b) {
-    const binary_v_row r = binary_v_row_of(p, a, b);
-    const int64_t lanes = QRUN_V_LANES, whole = p->inner - p->inner % lanes;
+static inline __attribute__((always_inline)) void binary_vectors_row(
+        const binary_v_row* rp, const uint8_t* a, const uint8_t* b, uint8_t* out,
+        const int64_t whole, const int kind, const int step_a, const int step_b) {
+    const binary_v_row r = *rp;
+    const int64_t lanes = QRUN_V_LANES;
     int64_t exact_from = whole;
     for (int64_t chunk = 0; chunk < exact_from; chunk += BINARY_CHUNK) {
         const int64_t end = QRUN_MIN(chunk + BINARY_CHUNK, whole);
@@ -321,21 +344,55 @@ static inline __attribute__((always_inline)) int64_t binary_vectors_for(
     for (int64_t j = exact_from; j < whole; j += lanes)
         qrun_v_store_bytes(out + j, binary_v_exact(&r, a + j * step_a, b + j * step_b, kind,
                                                    step_a, step_b));
-    return whole;
 }
 
-/* The row's leading elements done in vectors (the common broadcasts: same shape, a scalar
- * or per-channel operand); the caller's scalar loop does the rest. */
-static int64_t binary_vectors(const qrun_binary_params* p, const uint8_t* a, const uint8_t* b,
-                              uint8_t* out) {
+/* Rows [begin, end) of ADD, SUB or MUL whose operands advance by step_a, step_b: the whole
+ * vectors of each row, then its tail with binary_element(); the constants built once. */
+static inline __attribute__((always_inline)) int binary_vector_rows_for(
+        const qrun_binary_params* p, uint8_t* arena, int64_t begin, int64_t end,
+        const int kind, const int step_a, const int step_b) {
+    binary_v_row r = binary_v_row_of(p);
+    const binary_fast f = binary_fast_of(p);
+    const int32_t a_zero = p->a_zero, b_zero = p->b_zero;
+    const int32_t a_mult = p->a_mult, a_shift = p->a_shift, b_mult = p->b_mult;
+    const int32_t b_shift = p->b_shift;
+    const int64_t inner = p->inner, whole = inner - inner % QRUN_V_LANES;
+    for (int64_t row = begin; row < end; row++) {
+        const uint8_t *a, *b;
+        uint8_t* out;
+        binary_row_pointers(p, arena, row, 1, &a, &b, &out);
+        if (!step_a)
+            binary_v_broadcast(p, a[0], a_zero, a_mult, a_shift, f.a_scale, &r.a_value,
+                               &r.a_term, &r.a_scaled);
+        if (!step_b)
+            binary_v_broadcast(p, b[0], b_zero, b_mult, b_shift, f.b_scale, &r.b_value,
+                               &r.b_term, &r.b_scaled);
+        binary_vectors_row(&r, a, b, out, whole, kind, step_a, step_b);
+        for (int64_t j = whole; j < inner; j++)
+            out[j] = binary_element(p, &f, qrun_load_a(a[j * step_a], r.flip) - a_zero,
+                                    qrun_load_a(b[j * step_b], r.flip) - b_zero,
+                                    binary_sign(kind));
+    }
+    return 1;
+}
+
+/* ADD, SUB, MUL rows in vectors for the common broadcasts (same shape, a scalar or
+ * per-channel operand); 0 for other strides. */
+static int binary_vector_rows(const qrun_binary_params* p, uint8_t* arena, int64_t begin,
+                              int64_t end) {
     const int64_t sa = p->a_stride[4], sb = p->b_stride[4];
     switch (p->kind) {
     case QRUN_BINARY_MUL:
-        return BINARY_BY_STEPS(sa, sb, binary_vectors_for, p, a, b, out, QRUN_BINARY_MUL);
+        return BINARY_BY_STEPS(sa, sb, binary_vector_rows_for, p, arena, begin, end,
+                               QRUN_BINARY_MUL);
     case QRUN_BINARY_SUB:
-        return BINARY_BY_STEPS(sa, sb, binary_vectors_for, p, a, b, out, QRUN_BINARY_SUB);
+        return BINARY_BY_STEPS(sa, sb, binary_vector_rows_for, p, arena, begin, end,
+                               QRUN_BINARY_SUB);
+    case QRUN_BINARY_ADD:
+        return BINARY_BY_STEPS(sa, sb, binary_vector_rows_for, p, arena, begin, end,
+                               QRUN_BINARY_ADD);
     default:
-        return BINARY_BY_STEPS(sa, sb, binary_vectors_for, p, a, b, out, QRUN_BINARY_ADD);
+        return 0;
     }
 }
 
@@ -445,11 +502,10 @@ static void binary_row(const qrun_binary_params* p, const uint8_t* a, const uint
         for (int64_t j = 0; j < p->inner; j++)
             out[j] = p->table[((size_t)a[j * sa] << 8) | b[j * sb]];
     } else {
-        const int32_t sign = p->kind == QRUN_BINARY_MUL ? 0 : p->kind == QRUN_BINARY_SUB ? -1 : 1;
-        const int32_t a_zero = p->a_zero, b_zero = p->b_zero;
+        const int32_t sign = binary_sign(p->kind), a_zero = p->a_zero, b_zero = p->b_zero;
         const int64_t inner = p->inner;
         const binary_fast f = binary_fast_of(p);
-        for (int64_t j = binary_vectors(p, a, b, out); j < inner; j++)
+        for (int64_t j = 0; j < inner; j++)
             out[j] = binary_element(p, &f, qrun_load_a(a[j * sa], flip) - a_zero,
                                     qrun_load_a(b[j * sb], flip) - b_zero, sign);
     }
@@ -467,17 +523,12 @@ static void binary_f32_row(const qrun_binary_params* p, const float* a, const fl
 static void binary_run(const void* params, uint8_t* arena, int64_t begin, int64_t end) {
     const qrun_binary_params* p = (const qrun_binary_params*)params;
     const int64_t size = p->kind >= QRUN_BINARY_F32_ADD ? 4 : 1;
+    if (binary_vector_rows(p, arena, begin, end))
+        return;
     for (int64_t row = begin; row < end; row++) {
-        int64_t rest = row, ia = 0, ib = 0;
-        for (int d = 3; d >= 0; d--) {
-            const int64_t i = rest % p->shape[d];
-            rest /= p->shape[d];
-            ia += i * p->a_stride[d];
-            ib += i * p->b_stride[d];
-        }
-        const uint8_t* a = (p->a_const ? p->a_const : arena + p->a_off) + ia * size;
-        const uint8_t* b = (p->b_const ? p->b_const : arena + p->b_off) + ib * size;
-        uint8_t* out = arena + p->out_off + row * p->inner * size;
+        const uint8_t *a, *b;
+        uint8_t* out;
+        binary_row_pointers(p, arena, row, size, &a, &b, &out);
         if (size == 4)
             binary_f32_row(p, (const float*)a, (const float*)b, (float*)out);
         else
