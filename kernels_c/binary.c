@@ -30,7 +30,8 @@ static inline uint8_t binary_output(const qrun_binary_params* p, int32_t acc) {
  * grid = 768 + 1/2 + near_tie / 2^14 instead, the sum's low 14 bits are
  * (n + 2^13 + near_tie) mod 2^14, which is below 2 near_tie (a power of two: the bits of
  * tie_mask are 0) when n is within near_tie of a tie; the output is
- * floor((n + 2^13) / 2^14) + zero. Other lanes take the fixed point. */
+ * floor((n + 2^13) / 2^14) + zero. Other lanes take the fixed point (none for near_tie 0: the
+ * fast path is then exact, ties included). */
 #define BINARY_GRID_BITS 0x44400000   /* 768.0f */
 
 /* The fast path's constants, once per row (the output stores may alias the params). */
@@ -48,7 +49,8 @@ static inline binary_fast binary_fast_of(const qrun_binary_params* p) {
     f.hi = (float)p->out_max_less_zero;
     f.grid = 768.5f + (float)p->near_tie / 16384.0f;
     f.nudge = e ? qrun_float_of_bits((uint32_t)(126 - e) << 23) : 0.0f;
-    f.tie_mask = 16383 & ~(2 * p->near_tie - 1);
+    /* near_tie 0: bit 30, set in every sum (768 <= v + grid < 1024): no lane is near */
+    f.tie_mask = p->near_tie ? 16383 & ~(2 * p->near_tie - 1) : 1 << 30;
     f.round_offset = BINARY_GRID_BITS + p->near_tie - p->out_zero * 16384;
     return f;
 }

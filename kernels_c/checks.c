@@ -262,10 +262,10 @@ static void checks_binary(const checks_node* n, const qrun_binary_params* p) {
     CHECKS_REQUIRE(n, "b_shift", p->b_shift >= 0 && p->b_shift <= 31);
     CHECKS_REQUIRE(n, "out_left_shift", p->out_left_shift >= 0 && p->out_left_shift <= 31);
     CHECKS_REQUIRE(n, "out_right_shift", p->out_right_shift >= 0 && p->out_right_shift <= 31);
-    /* ADD, SUB, MUL: a power of two, up to 8192 (binary.c's tie_mask) */
+    /* ADD, SUB, MUL: 0 or a power of two up to 8192 (binary.c's tie_mask) */
     CHECKS_REQUIRE(n, "near_tie", (p->kind != QRUN_BINARY_ADD && p->kind != QRUN_BINARY_SUB &&
                                    p->kind != QRUN_BINARY_MUL) ||
-                   (p->near_tie >= 1 && p->near_tie <= 8192 &&
+                   (p->near_tie >= 0 && p->near_tie <= 8192 &&
                     (p->near_tie & (p->near_tie - 1)) == 0));
     CHECKS_REQUIRE(n, "out_zero", p->out_zero >= -128 && p->out_zero <= 255);
     CHECKS_REQUIRE(n, "out_min_less_zero", p->out_min_less_zero <= p->out_max_less_zero &&

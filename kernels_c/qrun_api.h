@@ -238,7 +238,8 @@ typedef struct {
     /* the fp32 fast path, a_scale * (a - a_zero) + b_scale * (b - b_zero) (SUB: b_scale < 0) or
      * a_scale * (a - a_zero) * (b - b_zero) (MUL, moved away from zero by 2^-(out_right_shift
      * + 1)), clamped, on a grid of 2^-14, rounded; a lane within near_tie steps of the grid
-     * from a rounding tie (a power of two up to 8192: every lane) takes the fixed point */
+     * from a rounding tie (a power of two up to 8192: every lane; 0: none) takes the fixed
+     * point */
     float a_scale;
     float b_scale;
     int32_t near_tie;

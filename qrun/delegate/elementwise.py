@@ -366,7 +366,9 @@ def _mul_near_tie(op, out_q) -> int:
     |X| <= 256: |v - X| <= 256 (2^-24 + 2^-31) (with a margin), and the nudge's sum rounds by
     at most 2^-16. The grid and near_tie as for ADD/SUB (_add_sub_near_tie); 8192 (the fixed
     point everywhere) when the reference's shifted product can wrap (a multiplier of 1 or
-    more on large products) or its multiplier is 0."""
+    more on large products) or its multiplier is 0. 0 (no lane near a tie) for a multiplier
+    2^-k, k <= 14: then v' = (x +- 1) 2^-k (x 2^-k for k <= 1) is exact and on the grid, and
+    the fast path's rounding, half up, is the reference's floor(v' + 1/2) at ties too."""
     a, b, y = op.inputs[0], op.inputs[1], op.outputs[0]
     half = 1 << (GRID_BITS - 1)
     lo, hi = dtype_range(y.dtype)
@@ -375,6 +377,8 @@ def _mul_near_tie(op, out_q) -> int:
         largest *= max(abs(lo - t.zero_point), abs(hi - t.zero_point))
     if not out_q[0] or largest << max(out_q[1], 0) >= 1 << 31:
         return half
+    if out_q[0] == 1 << 30 and out_q[1] >= 1 - GRID_BITS:
+        return 0
     fp32 = 256 * (2.0 ** -24 * 1.0001 + 2.0 ** -31) + (2.0 ** -16 if out_q[1] < 0 else 0.0)
     return _near_tie_steps(fp32)
 
