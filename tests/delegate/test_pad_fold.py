@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from qrun import Interpreter
+from qrun.delegate.backend import current_backend
+from qrun.delegate.depthwise import row_kernel_lanes
 from qrun.delegate.partition import DelegateStep
 from tests.delegate.util import ISAS, check_delegate, forced_isa, model_inputs, run_delegate
 from tests.oracle import assert_same, run_litert
@@ -140,10 +142,8 @@ NOT_FOLDED = [
     # the padded tensor is a graph output, or read by another op
     (("CONV_2D", "int8", (1, 8, 9, 24), HW, 3, 2), {"also_output": True}),
     (("DEPTHWISE_CONV_2D", "int8", (1, 8, 9, 40), HW, 3), {"second_reader": True}),
-    # where the fold costs more than the PAD: the fused window taps of few input channels, the
-    # depthwise row kernel of few channels
+    # where the fold costs more than the PAD: the fused window taps of few input channels
     (("CONV_2D", "int8", (1, 17, 19, 3), HW, 3, 2), {"channels": 16}),
-    (("DEPTHWISE_CONV_2D", "uint8", (1, 13, 15, 8), HW, 3), {}),
 ]
 
 
@@ -151,6 +151,15 @@ NOT_FOLDED = [
 def test_pad_not_folded(case):
     args, kw = NOT_FOLDED[case]
     _check(args, kw, folded=False, seed=10 + case)
+
+
+def test_pad_not_folded_into_the_depthwise_row_kernel():
+    # Few channels: the builds with a depthwise row kernel keep the PAD (the fold costs more
+    # than the PAD there); the scalar build has none and folds.
+    backend = current_backend()
+    row_kernel = row_kernel_lanes(backend.dw_row_cr, 8, 1, 1, 3, 3) > 0
+    _check(("DEPTHWISE_CONV_2D", "uint8", (1, 13, 15, 8), HW, 3), {}, folded=not row_kernel,
+           seed=18)
 
 
 def test_preserved_tensors_keep_the_pad():
