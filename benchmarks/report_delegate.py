@@ -27,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_models import DEFAULT_MODELS, feed, machine, make_interpreter  # noqa: E402
 
+from qrun.compare import output_difference  # noqa: E402
+
 CONFIGS = ("qrun-scalar", "qrun", "qrun-numpy", "litert-xnnpack", "litert-builtin")
 
 
@@ -50,21 +52,23 @@ def build(config: str, path: Path):
     return it
 
 
-def outputs(it) -> List[np.ndarray]:
-    return [np.array(it.get_tensor(d["index"])) for d in it.get_output_details()]
+def outputs(it) -> List[tuple]:
+    """(detail, value) per output."""
+    return [(d, np.array(it.get_tensor(d["index"]))) for d in it.get_output_details()]
 
 
-def lsb_difference(ours: List[np.ndarray], theirs: List[np.ndarray]) -> tuple:
-    """(max, mean) difference in LSB over the integer outputs; float outputs count as equal
-    when bit-identical (max 0) and otherwise give None."""
+def lsb_difference(ours: List[tuple], theirs: List[tuple]) -> tuple:
+    """(max, mean) difference in LSB over the integer outputs (qrun.compare's per-output
+    figures); float outputs count as equal when bit-identical (max 0) and otherwise give
+    None."""
     worst, means = 0, []
-    for a, b in zip(ours, theirs):
-        if a.shape != b.shape:
+    for (d, a), (_, b) in zip(ours, theirs):
+        diff = output_difference(d, a, b)
+        if "error" in diff:
             return None, None
-        if a.dtype.kind in "iu":
-            d = np.abs(a.astype(np.int64) - b.astype(np.int64))
-            worst = max(worst, int(d.max()) if d.size else 0)
-            means.append(float(d.mean()) if d.size else 0.0)
+        if diff["max_lsb"] is not None:
+            worst = max(worst, diff["max_lsb"])
+            means.append(diff["mean_lsb"])
         elif not np.array_equal(a, b):
             return None, None
     return worst, (statistics.fmean(means) if means else 0.0)
@@ -119,8 +123,8 @@ def report_model(path: Path, runs: int, max_seconds: float) -> dict:
         if other in interps:
             row[key] = lsb_difference(ours, outputs(interps[other]))
     if "qrun-scalar" in interps:
-        row["scalar_same"] = all(np.array_equal(a, b)
-                                 for a, b in zip(ours, outputs(interps["qrun-scalar"])))
+        row["scalar_same"] = all(np.array_equal(a, b) for (_, a), (_, b)
+                                 in zip(ours, outputs(interps["qrun-scalar"])))
     row.update(time_configs(interps, runs, max_seconds))
     return row
 
