@@ -2,13 +2,17 @@
 and qrun's time over LiteRT's.
 
 Runs of the configurations alternate (one timed invoke of each in turn, repeated), so that
-machine drift hits every configuration alike. Each timed invoke follows an untimed one of the
-same interpreter, so that every configuration is timed in its steady state, as in a loop of its
-own invokes, and not in the wake of the one before: that one evicted its weights from the
-caches, let its worker threads fall asleep (qrun's sleep after ~200 us, XNNPACK's at once), and
-qrun's workers, spinning ~200 us after an invoke, would share the cores with the next
-configuration's first ~200 us (measured on 2 cores: a 2-thread qrun invoke right after a LiteRT
-one took 0.89 ms instead of 0.77, tf2_mobilenet_v2, fastest of 40).
+machine drift hits every configuration alike. Each timed invoke follows untimed ones of the
+same interpreter (at least one, and at least --settle-ms of them), so that every configuration
+is timed in its steady state, as in a loop of its own invokes, and not in the wake of the one
+before: that one evicted its weights from the caches, let its worker threads fall asleep
+(qrun's sleep after ~200 us, XNNPACK's at once), and qrun's workers, spinning ~200 us after an
+invoke, would share the cores with the next configuration's first ~200 us (measured on 2 cores:
+a 2-thread qrun invoke right after a LiteRT one took 0.89 ms instead of 0.77, tf2_mobilenet_v2,
+fastest of 40). One untimed invoke is not enough after a core sat idle (a 1-thread
+configuration, a sleep): the first milliseconds on it run slower (measured on this 2-core VM:
+after 0.1-0.3 s of sleep, a 2-thread mobilenet_v2_1.0_224_quant invoke took 1.09-1.29 ms after
+one untimed invoke, 0.87-0.89 ms after five; median of 20).
 
 Prints a Markdown table; can write it to a file, draw a PNG bar chart of the ratios
 (matplotlib: pip install qrun[plot]) and put both, with the command and the machine, between
@@ -74,8 +78,17 @@ def feed(interp, seed: int = 0) -> None:
         interp.set_tensor(d["index"], x.astype(dt))
 
 
+def settle(interp, settle_ms: float) -> None:
+    """Untimed invokes, at least one and at least settle_ms of them: the steady state before a
+    timed one (see the module docstring)."""
+    t0 = time.perf_counter()
+    interp.invoke()
+    while (time.perf_counter() - t0) * 1e3 < settle_ms:
+        interp.invoke()
+
+
 def bench_model(path: Path, configs: List[str], threads: int, runs: int, warmup: int,
-                max_seconds: float) -> Dict[str, dict]:
+                max_seconds: float, settle_ms: float = 5.0) -> Dict[str, dict]:
     results: Dict[str, dict] = {}
     interps = {}
     for c in configs:
@@ -98,7 +111,7 @@ def bench_model(path: Path, configs: List[str], threads: int, runs: int, warmup:
     start = time.perf_counter()
     for done in range(1, runs + 1):
         for c, it in interps.items():
-            it.invoke()   # settles this configuration (see the module docstring)
+            settle(it, settle_ms)
             t0 = time.perf_counter()
             it.invoke()
             results[c]["times"].append((time.perf_counter() - t0) * 1e3)
@@ -229,6 +242,8 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--max-seconds", type=float, default=60.0,
                    help="per model and thread count, stop adding runs after this")
+    p.add_argument("--settle-ms", type=float, default=5.0,
+                   help="untimed invokes before each timed one, for at least this long")
     p.add_argument("--out", type=Path, help="also write the Markdown table here")
     p.add_argument("--png", type=Path, help="draw the qrun / LiteRT ratios here (matplotlib)")
     p.add_argument("--readme", type=Path,
@@ -241,7 +256,7 @@ def main(argv=None) -> int:
         path = args.dir / (name + ".tflite")
         for threads in args.threads:
             res = bench_model(path, args.configs, threads, args.runs, args.warmup,
-                              args.max_seconds)
+                              args.max_seconds, args.settle_ms)
             rows.append((name, threads, res))
             print("%-55s t=%d  %s" % (name, threads, "  ".join(
                 "%s=%s" % (c, fmt(res[c])) for c in args.configs)), file=sys.stderr, flush=True)

@@ -1,7 +1,7 @@
 """qrun's multi-threaded speed-up: 1 and N threads of one runtime, alternated in one process.
 
-Each round times one invoke of every (runtime, threads) interpreter, in turn (each after an
-untimed one of its own), so machine drift (the machine may be shared) hits all alike; the
+Each round times one invoke of every (runtime, threads) interpreter, in turn (each after
+untimed ones of its own, for at least --settle-ms, as bench_models), so machine drift (the machine may be shared) hits all alike; the
 table gives median wall time, the process CPU time (user + sys, all threads) per invoke, and
 the N-thread speed-up over 1 thread, of the medians and of the fastest runs (on a busy
 machine the fastest run is the one that had the cores).
@@ -20,12 +20,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_models import DEFAULT_MODELS, feed, make_interpreter  # noqa: E402
+from benchmarks.bench_models import DEFAULT_MODELS, feed, make_interpreter, settle  # noqa: E402
 
 RUNTIMES = {"qrun": "qrun", "litert": "litert-xnnpack"}
 
 
-def bench(path: Path, runtimes, threads, runs: int, warmup: int):
+def bench(path: Path, runtimes, threads, runs: int, warmup: int, settle_ms: float):
     interps = {}
     for rt in runtimes:
         for n in (1, threads):
@@ -37,7 +37,7 @@ def bench(path: Path, runtimes, threads, runs: int, warmup: int):
     cpu = {k: [] for k in interps}
     for r in range(warmup + runs):
         for k, it in interps.items():
-            it.invoke()   # settles this interpreter, as bench_models does (see its docstring)
+            settle(it, settle_ms)
             c0, t0 = time.process_time(), time.perf_counter()
             it.invoke()
             t1, c1 = time.perf_counter(), time.process_time()
@@ -56,13 +56,14 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--settle-ms", type=float, default=5.0)
     args = p.parse_args(argv)
     print("| model | runtime | 1 thread ms | cpu ms | %d threads ms | cpu ms | speed-up "
           "| fastest 1 / %d ms | speed-up |" % (args.threads, args.threads))
     print("|---|---|---|---|---|---|---|---|---|")
     for name in args.models:
         res = bench(args.dir / (name + ".tflite"), args.runtimes, args.threads, args.runs,
-                    args.warmup)
+                    args.warmup, args.settle_ms)
         for rt in args.runtimes:
             (w1, c1, f1), (wn, cn, fn) = res[rt, 1], res[rt, args.threads]
             print("| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2fx | %.2f / %.2f | %.2fx |"
