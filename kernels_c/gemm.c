@@ -323,7 +323,8 @@ static void gemm_tile_init(const qrun_gemm_params* p, const uint8_t* arena, int6
 
 /* Channel block `block`'s packed biases (then its weights, right after them). */
 static inline const uint8_t* gemm_packed_block(const qrun_gemm_params* p, int64_t block) {
-    const int64_t kcp = gemm_round_up(p->kc, QRUN_GEMM_KR);
+    const int64_t kcp = gemm_round_up(p->kc, p->nr == QRUN_GEMM_NR_STEP ? QRUN_GEMM_KR_SINGLE
+                                                                        : QRUN_GEMM_KR);
     return (const uint8_t*)p->packed_w + block * (p->nr * 4 + p->ks * kcp * p->nr);
 }
 
@@ -352,63 +353,98 @@ enum { GEMM_A_RAW, GEMM_A_XOR, GEMM_W_UNSIGNED };
 #define GEMM_VNNI_DOT(acc, a, w) \
     (mode == GEMM_W_UNSIGNED ? _mm512_dpbusd_epi32(acc, w, a) : _mm512_dpbusd_epi32(acc, a, w))
 
-/* acc[r][j] += the next 4 bytes of K of row r (broadcast into av by the statement given)
- * x the next nv weight vectors. */
+/* acc[r][j] += the next kr bytes of K of row r (broadcast into av by the statement given)
+ * x the next nw weight vectors. */
 #define GEMM_VNNI_STEP(...)                                                                 \
     do {                                                                                    \
         __m512i wv[GEMM_NV_MAX];                                                            \
-        _Pragma("GCC unroll 8") for (int j = 0; j < nv; j++)                                \
+        _Pragma("GCC unroll 8") for (int j = 0; j < nw; j++)                                \
             wv[j] = _mm512_loadu_si512(w + 64 * j);                                         \
         _Pragma("GCC unroll 16") for (int r = 0; r < mrows; r++) {                          \
             __m512i av;                                                                     \
             __VA_ARGS__;                                                                    \
             if (mode == GEMM_A_XOR)                                                         \
                 av = _mm512_xor_si512(av, _mm512_set1_epi8((char)0x80));                    \
-            _Pragma("GCC unroll 8") for (int j = 0; j < nv; j++)                            \
+            _Pragma("GCC unroll 8") for (int j = 0; j < nw; j++)                            \
                 acc[r][j] = GEMM_VNNI_DOT(acc[r][j], av, wv[j]);                            \
         }                                                                                   \
-        w += 64 * nv;                                                                       \
+        w += 64 * nw;                                                                       \
     } while (0)
 
-/* Four row bytes as one int32: memcpy, as rows have no alignment (one unaligned load). */
+/* Four or eight row bytes as one integer: memcpy, as rows have no alignment (one unaligned
+ * load). */
 static inline int32_t gemm_load4(const uint8_t* p) {
     int32_t v;
     memcpy(&v, p, 4);
     return v;
 }
 
-/* mrows x (16 nv) channels, K in groups of 4 (c4): MR rows, or 1 for a tile of one row (a
- * batch-1 FULLY_CONNECTED, the last row of 7 x 7). Inlined into one function per shape and
- * operand order, so that every loop over rows and vectors unrolls and the accumulators stay
- * in registers. */
+static inline int64_t gemm_load8(const uint8_t* p) {
+    int64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* mrows x (16 nv) channels: MR rows, or 1 for a tile of one row (a batch-1 FULLY_CONNECTED,
+ * the last row of 7 x 7). Inlined into one function per shape and operand order, so that
+ * every loop over rows and vectors unrolls and the accumulators stay in registers.
+ * K in groups of kr bytes: c4 (kr 4), one weight vector per 16 channels; or, for one vector
+ * of channels (nv 1), c8: the two weight vectors of a group hold channels 0-7 and 8-15, lane
+ * 2i and 2i+1 of vector h channel 8h + i's bytes 0-3 and 4-7, so that one 8-byte broadcast
+ * of a row feeds two dot products (c4 would take a broadcast per dot product, the bound of
+ * a 16-channel tile: 7 broadcasts per 7). The halves are added at the end. */
 QRUN_TARGET_VNNI __attribute__((always_inline))
-static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, const gemm_tile* g,
-                                 int64_t block, const int mrows, const int nv, const int mode) {
+static inline void gemm_block_vnni(const qrun_gemm_params* p, uint8_t* arena,
+                                   const gemm_tile* g, int64_t block, const int mrows,
+                                   const int nv, const int kr, const int mode) {
     const int64_t m0 = g->m0, mr = g->mr;
     const int64_t kc = p->kc;
-    const uint8_t* packed = (const uint8_t*)p->packed_w
-        + block * (64 * nv + p->ks * gemm_round_up(kc, 4) * 16 * nv);
+    const uint8_t* packed = gemm_packed_block(p, block);
     const int8_t* w = (const int8_t*)(packed + 64 * nv);
+    const int nw = kr == 8 ? 2 : nv;   /* accumulators per row */
     /* The K tail's bytes: masked loads read nothing past the row (and never fault). */
-    const __mmask16 tail = (__mmask16)((1u << (kc % 4)) - 1);
+    const __mmask16 tail = (__mmask16)((1u << (kc % kr)) - 1);
     __m512i acc[QRUN_GEMM_MR][GEMM_NV_MAX];
 
 #pragma GCC unroll 8
-    for (int j = 0; j < nv; j++) {
-        const __m512i bias = _mm512_loadu_si512(packed + 64 * j);
+    for (int j = 0; j < nw; j++) {
+        const __m512i init =
+            kr == 8 ? _mm512_setzero_si512() : _mm512_loadu_si512(packed + 64 * j);
 #pragma GCC unroll 16
         for (int r = 0; r < mrows; r++)
-            acc[r][j] = bias;
+            acc[r][j] = init;
     }
 
     for (int64_t t = 0; t < p->ks; t++) {
         const uint8_t* a[QRUN_GEMM_MR];
         gemm_rows(p, g, t, 0, mrows, a);
         int64_t k = 0;
-        for (; k + 4 <= kc; k += 4)
-            GEMM_VNNI_STEP(av = _mm512_set1_epi32(gemm_load4(a[r] + k)));
-        if (tail)
-            GEMM_VNNI_STEP(av = _mm512_broadcastd_epi32(_mm_maskz_loadu_epi8(tail, a[r] + k)));
+        if (kr == 8) {
+            for (; k + 8 <= kc; k += 8)
+                GEMM_VNNI_STEP(av = _mm512_set1_epi64(gemm_load8(a[r] + k)));
+            if (tail)
+                GEMM_VNNI_STEP(
+                    av = _mm512_broadcastq_epi64(_mm_maskz_loadu_epi8(tail, a[r] + k)));
+        } else {
+            for (; k + 4 <= kc; k += 4)
+                GEMM_VNNI_STEP(av = _mm512_set1_epi32(gemm_load4(a[r] + k)));
+            if (tail)
+                GEMM_VNNI_STEP(
+                    av = _mm512_broadcastd_epi32(_mm_maskz_loadu_epi8(tail, a[r] + k)));
+        }
+    }
+    if (kr == 8) {
+        /* Each 64-bit lane's two halves added in its low half, then the low halves of both
+         * vectors gathered: channels 0-7, 8-15. */
+        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
+                                               26, 28, 30);
+        const __m512i bias = _mm512_loadu_si512(packed);
+#pragma GCC unroll 16
+        for (int r = 0; r < mrows; r++) {
+            const __m512i lo = _mm512_add_epi32(acc[r][0], _mm512_srli_epi64(acc[r][0], 32));
+            const __m512i hi = _mm512_add_epi32(acc[r][1], _mm512_srli_epi64(acc[r][1], 32));
+            acc[r][0] = _mm512_add_epi32(bias, _mm512_permutex2var_epi32(lo, even, hi));
+        }
     }
 
     const int64_t n0 = block * 16 * nv;
@@ -458,26 +494,24 @@ static inline void gemm_block_c4(const qrun_gemm_params* p, uint8_t* arena, cons
 }
 
 #define GEMM_VNNI_INSTANCES(prefix, mode)                                                    \
-    GEMM_VNNI_INSTANCE(prefix##_gemm_7x16c4__avx512vnni, QRUN_GEMM_MR, 1, mode)              \
-    GEMM_VNNI_INSTANCE(prefix##_gemm_7x32c4__avx512vnni, QRUN_GEMM_MR, 2, mode)              \
-    GEMM_VNNI_INSTANCE(prefix##_gemm_7x48c4__avx512vnni, QRUN_GEMM_MR, 3, mode)              \
-    GEMM_VNNI_INSTANCE(prefix##_gemm_7x64c4__avx512vnni, QRUN_GEMM_MR, 4, mode)              \
-    GEMM_VNNI_INSTANCE(prefix##_gemm_1x16c4__avx512vnni, 1, 1, mode)                         \
-    GEMM_VNNI_INSTANCE(prefix##_gemm_1x32c4__avx512vnni, 1, 2, mode)                         \
-    GEMM_VNNI_INSTANCE(prefix##_gemm_1x48c4__avx512vnni, 1, 3, mode)                         \
-    GEMM_VNNI_INSTANCE(prefix##_gemm_1x64c4__avx512vnni, 1, 4, mode)
-#define GEMM_VNNI_INSTANCE(name, mrows, nv, mode)                                            \
+    GEMM_VNNI_INSTANCE(prefix##_gemm_7x16c8__avx512vnni, QRUN_GEMM_MR, 1, 8, mode)           \
+    GEMM_VNNI_INSTANCE(prefix##_gemm_7x32c4__avx512vnni, QRUN_GEMM_MR, 2, 4, mode)           \
+    GEMM_VNNI_INSTANCE(prefix##_gemm_7x48c4__avx512vnni, QRUN_GEMM_MR, 3, 4, mode)           \
+    GEMM_VNNI_INSTANCE(prefix##_gemm_1x16c8__avx512vnni, 1, 1, 8, mode)                      \
+    GEMM_VNNI_INSTANCE(prefix##_gemm_1x32c4__avx512vnni, 1, 2, 4, mode)                      \
+    GEMM_VNNI_INSTANCE(prefix##_gemm_1x48c4__avx512vnni, 1, 3, 4, mode)
+#define GEMM_VNNI_INSTANCE(name, mrows, nv, kr, mode)                                        \
     QRUN_TARGET_VNNI static void name(const qrun_gemm_params* p, uint8_t* arena,             \
                                       const gemm_tile* g, int64_t block) {                   \
-        gemm_block_c4(p, arena, g, block, mrows, nv, mode);                                  \
+        gemm_block_vnni(p, arena, g, block, mrows, nv, kr, mode);                            \
     }
 GEMM_VNNI_INSTANCES(qu8, GEMM_A_RAW)
 GEMM_VNNI_INSTANCES(qs8, GEMM_A_XOR)
 GEMM_VNNI_INSTANCES(qs8_wu8, GEMM_W_UNSIGNED)
 
 #define GEMM_VNNI_WIDTHS(prefix, rows)                                                       \
-    {prefix##_gemm_##rows##x16c4__avx512vnni, prefix##_gemm_##rows##x32c4__avx512vnni,        \
-     prefix##_gemm_##rows##x48c4__avx512vnni, prefix##_gemm_##rows##x64c4__avx512vnni}
+    {prefix##_gemm_##rows##x16c8__avx512vnni, prefix##_gemm_##rows##x32c4__avx512vnni,        \
+     prefix##_gemm_##rows##x48c4__avx512vnni}
 
 /* Few output channels (k_major, n <= 8): vectors run along K instead of N, so no lane is
  * padding but K's (to 64 bytes per tap). acc[r][j] holds 16 partial sums of row r x channel

@@ -38,13 +38,17 @@
 #endif
 
 /* GEMM tiles per ISA (gemm.c): MR rows x nr channels, nr a multiple of NR_STEP up to NR
- * (chosen per op by the plan), K grouped by KR in the packed weights. DOT_OFFSET: the VNNI
- * kernels' unsigned operand is the value + 128 (see qrun_isa_info.gemm_dot_offset). */
+ * (chosen per op by the plan), K grouped by KR in the packed weights, by KR_SINGLE where a
+ * block is one step wide (nr == NR_STEP). DOT_OFFSET: the VNNI kernels' unsigned operand is
+ * the value + 128 (see qrun_isa_info.gemm_dot_offset). */
 #if defined(QRUN_ISA_AVX512VNNI)
 #define QRUN_GEMM_MR 7
-#define QRUN_GEMM_NR 64
+/* Not 64: 7 x 4 accumulators and 4 weight vectors exceed the 32 registers (a spill per K
+ * step); 7x32 and 7x48 were 0.92-0.995x the time of 7x64 wherever the plan chose 64. */
+#define QRUN_GEMM_NR 48
 #define QRUN_GEMM_NR_STEP 16
 #define QRUN_GEMM_KR 4
+#define QRUN_GEMM_KR_SINGLE 8
 #define QRUN_GEMM_DOT_OFFSET 128
 #elif defined(QRUN_ISA_AVX2)
 #define QRUN_GEMM_MR 4
@@ -74,6 +78,9 @@
 #endif
 #ifndef QRUN_GEMM_NR_STEP
 #define QRUN_GEMM_NR_STEP QRUN_GEMM_NR
+#endif
+#ifndef QRUN_GEMM_KR_SINGLE
+#define QRUN_GEMM_KR_SINGLE QRUN_GEMM_KR
 #endif
 
 /* Depthwise channels per packed block: one vector of int16 activations (32 for AVX-512,

@@ -36,7 +36,8 @@ typedef struct {
     int32_t gemm_mr;     /* rows of A per microkernel call */
     int32_t gemm_nr;     /* output channels per packed weight block: at most this, */
     int32_t gemm_nr_step; /* a multiple of this (the plan picks per op: qrun_gemm_params.nr) */
-    int32_t gemm_kr;     /* K elements grouped per channel in the packed weights */
+    int32_t gemm_kr;     /* K elements grouped per channel in the packed weights, */
+    int32_t gemm_kr_single; /* in those of an op with nr == gemm_nr_step */
     int32_t gemm_dot_offset; /* nonzero (128): a u8 x s8 dot product. A is read as the
                                 unsigned value + 128: bias -= 128 * weight sums; or, for int8
                                 A, the weights may be packed + 128 instead (w_unsigned):
@@ -88,8 +89,9 @@ typedef struct {
  *        kx_fused (dilation 1 across), ks = kh taps of kc = kw * in_c bytes, each a pixel's kw
  *        contiguous taps (gathered when the window crosses the left or right edge; `zero`
  *        then holds kc bytes; kh <= gemm_fused_kh_max, kh * kc <= gemm_fused_window_max).
- * packed_w: for each block of nr channels: nr int32 biases, then ks * ceil(kc / gemm_kr)
- *           groups of nr x gemm_kr int8 weights (channels and K padded with zeros);
+ * packed_w: for each block of nr channels: nr int32 biases, then ks * ceil(kc / kr)
+ *           groups of nr x kr int8 weights (channels and K padded with zeros), kr the
+ *           ISA's gemm_kr, or gemm_kr_single where nr == gemm_nr_step;
  *           k_major (n <= gemm_k_major_n_max, nr == n): 64 bytes holding the n int32 biases,
  *           then per tap, n rows of kc int8 weights, each zero-padded to a multiple of 64. */
 typedef struct {

@@ -24,6 +24,7 @@ class Backend:
     gemm_nr: int
     gemm_nr_step: int
     gemm_kr: int
+    gemm_kr_single: int
     gemm_dot_offset: int
     gemm_fused_kh_max: int
     gemm_fused_window_max: int
@@ -57,7 +58,7 @@ def _make(isa: str, module) -> Backend:
     if name != isa:
         raise BackendError("module _qrun_%s reports ISA %r" % (isa, name))
     return Backend(isa, module.ffi, module.lib, info.gemm_mr, info.gemm_nr,
-                   info.gemm_nr_step, info.gemm_kr,
+                   info.gemm_nr_step, info.gemm_kr, info.gemm_kr_single,
                    info.gemm_dot_offset, info.gemm_fused_kh_max,
                    info.gemm_fused_window_max, info.gemm_k_major_n_max, info.dw_cr,
                    info.dw_quad_cr, info.dw_row_cr)

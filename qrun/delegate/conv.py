@@ -102,7 +102,8 @@ def fill_gemm(ctx, p, op, w2d: np.ndarray, ks: int) -> None:
         stored = (w8 + w_offset).astype(np.uint8).view(np.int8)
         if k_major:
             return pack_gemm_k_major(stored, wrap_int32(bias), ks)
-        return pack_gemm(stored, wrap_int32(bias), ks, nr, be.gemm_kr)
+        return pack_gemm(stored, wrap_int32(bias), ks, nr,
+                         be.gemm_kr_single if nr == be.gemm_nr_step else be.gemm_kr)
     p.n, p.kc, p.ks, p.nr = n, k // ks, ks, nr
     p.w_unsigned, p.k_major = w_unsigned, k_major
     p.packed_w = ctx.weights(op, "packed_w", pack, "uint8_t")

@@ -68,7 +68,7 @@ def test_conv_extreme_zero_points(scheme, in_zp, out_zp, g):
 # multiple of 2 or 4 (the SIMD kernels' K groups), channel counts that select each block width
 # the plan can pick (16 .. 64) with tails, and layer-sized shapes with many row and K blocks.
 TILE_GEOMETRIES = [
-    ((1, 7, 5, 13), 50, (1, 1), (1, 1), (1, 1), "VALID"),      # GEMM, K % 4 == 1, one 64 block
+    ((1, 7, 5, 13), 50, (1, 1), (1, 1), (1, 1), "VALID"),      # GEMM, K % 4 == 1, two 32 blocks
     ((1, 9, 9, 66), 97, (1, 1), (1, 1), (1, 1), "SAME"),       # K % 4 == 2, 16-wide blocks
     ((2, 6, 7, 130), 144, (1, 1), (1, 1), (1, 1), "VALID"),    # 48-wide blocks
     ((1, 5, 7, 7), 24, (1, 1), (1, 1), (1, 1), "SAME"),        # K % 8 == 7, 32-wide (padded)
