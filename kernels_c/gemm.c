@@ -371,18 +371,25 @@ enum { GEMM_A_RAW, GEMM_A_XOR, GEMM_W_UNSIGNED };
         w += 64 * nw;                                                                       \
     } while (0)
 
-/* Four or eight row bytes as one integer: memcpy, as rows have no alignment (one unaligned
- * load). */
-static inline int32_t gemm_load4(const uint8_t* p) {
+/* The kr (4 or 8) row bytes at a in every group of a vector: memcpy, as rows have no
+ * alignment (one unaligned load). */
+QRUN_TARGET_VNNI static inline __m512i gemm_broadcast_row(const uint8_t* a, const int kr) {
+    if (kr == 8) {
+        int64_t v;
+        memcpy(&v, a, 8);
+        return _mm512_set1_epi64(v);
+    }
     int32_t v;
-    memcpy(&v, p, 4);
-    return v;
+    memcpy(&v, a, 4);
+    return _mm512_set1_epi32(v);
 }
 
-static inline int64_t gemm_load8(const uint8_t* p) {
-    int64_t v;
-    memcpy(&v, p, 8);
-    return v;
+/* The same for the K tail's bytes (the mask's): a masked load reads nothing past the row (and
+ * never faults). */
+QRUN_TARGET_VNNI static inline __m512i gemm_broadcast_tail(const uint8_t* a, __mmask16 tail,
+                                                           const int kr) {
+    const __m128i bytes = _mm_maskz_loadu_epi8(tail, a);
+    return kr == 8 ? _mm512_broadcastq_epi64(bytes) : _mm512_broadcastd_epi32(bytes);
 }
 
 /* mrows x (16 nv) channels: MR rows, or 1 for a tile of one row (a batch-1 FULLY_CONNECTED,
@@ -402,7 +409,6 @@ static inline void gemm_block_vnni(const qrun_gemm_params* p, uint8_t* arena,
     const uint8_t* packed = gemm_packed_block(p, block);
     const int8_t* w = (const int8_t*)(packed + 64 * nv);
     const int nw = kr == 8 ? 2 : nv;   /* accumulators per row */
-    /* The K tail's bytes: masked loads read nothing past the row (and never fault). */
     const __mmask16 tail = (__mmask16)((1u << (kc % kr)) - 1);
     __m512i acc[QRUN_GEMM_MR][GEMM_NV_MAX];
 
@@ -419,19 +425,10 @@ static inline void gemm_block_vnni(const qrun_gemm_params* p, uint8_t* arena,
         const uint8_t* a[QRUN_GEMM_MR];
         gemm_rows(p, g, t, 0, mrows, a);
         int64_t k = 0;
-        if (kr == 8) {
-            for (; k + 8 <= kc; k += 8)
-                GEMM_VNNI_STEP(av = _mm512_set1_epi64(gemm_load8(a[r] + k)));
-            if (tail)
-                GEMM_VNNI_STEP(
-                    av = _mm512_broadcastq_epi64(_mm_maskz_loadu_epi8(tail, a[r] + k)));
-        } else {
-            for (; k + 4 <= kc; k += 4)
-                GEMM_VNNI_STEP(av = _mm512_set1_epi32(gemm_load4(a[r] + k)));
-            if (tail)
-                GEMM_VNNI_STEP(
-                    av = _mm512_broadcastd_epi32(_mm_maskz_loadu_epi8(tail, a[r] + k)));
-        }
+        for (; k + kr <= kc; k += kr)
+            GEMM_VNNI_STEP(av = gemm_broadcast_row(a[r] + k, kr));
+        if (tail)
+            GEMM_VNNI_STEP(av = gemm_broadcast_tail(a[r] + k, tail, kr));
     }
     if (kr == 8) {
         /* Each 64-bit lane's two halves added in its low half, then the low halves of both
