@@ -468,7 +468,7 @@ static inline void gemm_block_vnni(const qrun_gemm_params* p, uint8_t* arena,
                                        : acc[r][j];
             const __m512 v = qrun_v_requant_value(x, scale, &vrq);
             _mm512_mask_cvtepi32_storeu_epi8(gemm_out_row(p, arena, m0 + r, c0), mask,
-                                             qrun_v_requant_output(v, &vrq));
+                                             qrun_v_requant_output_bytes(v, &vrq));
             larger = qrun_v_larger_frac(larger, v, &vrq);
         }
         if (__builtin_expect(qrun_v_any_near_half(larger, &vrq), 0)) {
@@ -739,7 +739,7 @@ static void gemm_block(const qrun_gemm_params* p, uint8_t* arena, const gemm_til
         for (int j = 0; j < GEMM_NV; j++) {
             const gemm_vi x = gemm_add(acc[r][j], gemm_set1(term[r]));
             const gemm_vf v = qrun_v_requant_value(x, gemm_load_ps(scale + GEMM_LANES * j), &vrq);
-            gemm_store_low_bytes(out + GEMM_LANES * j, qrun_v_requant_output(v, &vrq));
+            gemm_store_low_bytes(out + GEMM_LANES * j, qrun_v_requant_output_bytes(v, &vrq));
             const int near = qrun_v_near_half(v, &vrq);
             if (__builtin_expect(near != 0, 0))
                 QRUN_REQUANT_KEEP(kept, kept_count, QRUN_V_STOREU, x, near, c + GEMM_LANES * j,

@@ -116,6 +116,7 @@ static inline int qrun_v_any_zero_under2(__m128i x, __m128i y, __m128i mask) {
 
 typedef struct {
     qrun_vf min_less_zp, max_less_zp, magic;
+    qrun_vf magic_zp;       /* 1.5 * 2^23 + the zero point */
     qrun_vf nudge_mask;     /* qrun_requant.nudge_mask's bits */
     qrun_vf near_half;      /* qrun_requant.near_half */
     qrun_vi bits_less_zp;   /* the bits of 1.5 * 2^23, less the zero point */
@@ -129,6 +130,7 @@ static inline qrun_v_requant qrun_v_requant_of(const qrun_requant* rq) {
     v.min_less_zp = QRUN_V_(set1_ps)(rq->min_less_zp);
     v.max_less_zp = QRUN_V_(set1_ps)(rq->max_less_zp);
     v.magic = QRUN_V_(set1_ps)(12582912.0f);
+    v.magic_zp = QRUN_V_(set1_ps)(12582912.0f + (float)rq->zero_point);
     v.bits_less_zp = QRUN_V_(set1_epi32)(0x4B400000 - rq->zero_point);
     v.rq = rq;
     return v;
@@ -161,6 +163,14 @@ static inline qrun_vf qrun_v_requant_value(qrun_vi acc, qrun_vf scale, const qru
 /* The output values of the clamped v as int32 (their low bytes are the output bytes). */
 static inline qrun_vi qrun_v_requant_output(qrun_vf v, const qrun_v_requant* rq) {
     return QRUN_V_(sub_epi32)(QRUN_V_CAST_SI(QRUN_V_(add_ps)(v, rq->magic)), rq->bits_less_zp);
+}
+
+/* The same low bytes in one operation, for a caller that keeps only those: v + zero point
+ * rounded in the float's low bits (1.5 * 2^23 + zp + v is exact to the integer, and its low
+ * byte is that of rint(v) + zp; a tie may round the other way, but qrun_v_near_half flags
+ * every tie for the integer path). */
+static inline qrun_vi qrun_v_requant_output_bytes(qrun_vf v, const qrun_v_requant* rq) {
+    return QRUN_V_CAST_SI(QRUN_V_(add_ps)(v, rq->magic_zp));
 }
 
 /* v - rint(v) (exact). */
