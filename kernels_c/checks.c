@@ -162,7 +162,6 @@ static void checks_gemm(const checks_node* n, const qrun_gemm_params* p, int ind
                                     p->nr % QRUN_GEMM_NR_STEP == 0);
     CHECKS_REQUIRE(n, "packed_w", p->packed_w != NULL);
     CHECKS_REQUIRE(n, "a_flip", checks_is_flip(p->a_flip));
-    CHECKS_REQUIRE(n, "w_unsigned", p->w_unsigned == 0 || p->w_unsigned == 1);
     checks_requant(n, &p->rq, p->n);
     if (indirect) {
         checks_igemm_taps(n, p);

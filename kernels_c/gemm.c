@@ -3,8 +3,8 @@
  * Both run the same MR x NR block kernel per ISA; they differ only in how row r of A at tap t
  * is found: GEMM rows are strided, IGEMM rows come from the indirection buffer.
  * Kernels: scalar (KR 1), SSE4.1 / AVX2 (KR 2: A and W sign-extended to 16 bits, pmaddwd),
- * AVX-512 VNNI (KR 4: vpdpbusd, unsigned x signed bytes: A as the value + 128, or int8 A
- * with the weights packed + 128; QRUN_GEMM_DOT_OFFSET tells the packer). All keep the same int32
+ * AVX-512 VNNI (KR 4, or 8 for 16-channel blocks: vpdpbusd, unsigned x signed bytes: A as the
+ * value + 128; QRUN_GEMM_DOT_OFFSET tells the packer). All keep the same int32
  * accumulators (wrapping) and requantize them as the reference does, so every ISA gives the
  * same bytes.
  */
@@ -116,8 +116,8 @@ static inline void gemm_rows(const qrun_gemm_params* p, const gemm_tile* g, int6
     }
 }
 
-/* a_sum_mult * (row sum of A read as int8): the weight zero point's term (and the VNNI
- * kernels' unsigned-weight correction). It does not depend on the output channel, so it is
+/* a_sum_mult * (row sum of A read as int8): the weight zero point's term (uint8 weights with
+ * a zero point other than 128). It does not depend on the output channel, so it is
  * computed once per row block, outside the block kernels, over the bytes the kernels read:
  * ks taps of kc bytes per row (kx_fused: a window row's kw pixels at once). Rows past mr
  * repeat the last valid one (summed, never used). */
@@ -342,16 +342,13 @@ typedef void (*gemm_block_fn)(const qrun_gemm_params*, uint8_t*, const gemm_tile
  * least padding, then the widest); each width is one instance of the template below. */
 #define GEMM_NV_MAX (QRUN_GEMM_NR / 16)
 
-/* vpdpbusd multiplies unsigned by signed bytes. Three ways to feed it (the plan picks):
- * GEMM_A_RAW: uint8 A is the unsigned operand as it is (its bytes are the int8 value + 128;
- *   the packer subtracts 128 x the weight sums from the bias);
- * GEMM_A_XOR: int8 A ^ 0x80, the same value + 128, one XOR per broadcast;
- * GEMM_W_UNSIGNED: int8 A is the signed operand, the weights are packed + 128 and the row-sum
- *   term takes off 128 x the row sum of A (no XOR in the loop, a row sum per row block). */
-enum { GEMM_A_RAW, GEMM_A_XOR, GEMM_W_UNSIGNED };
-
-#define GEMM_VNNI_DOT(acc, a, w) \
-    (mode == GEMM_W_UNSIGNED ? _mm512_dpbusd_epi32(acc, w, a) : _mm512_dpbusd_epi32(acc, a, w))
+/* vpdpbusd multiplies unsigned by signed bytes; A is the unsigned operand:
+ * GEMM_A_RAW: uint8 A as it is (its bytes are the int8 value + 128; the packer subtracts
+ *   128 x the weight sums from the bias);
+ * GEMM_A_XOR: int8 A ^ 0x80, the same value + 128, one XOR per broadcast. (Weights packed
+ *   + 128 with int8 A as the signed operand, and 128 x A's row sum taken off per row block,
+ *   saves the XOR but was 0-27% slower on every layer shape measured on this AMD EPYC.) */
+enum { GEMM_A_RAW, GEMM_A_XOR };
 
 /* acc[r][j] += the next kr bytes of K of row r (broadcast into av by the statement given)
  * x the next nw weight vectors. */
@@ -366,7 +363,7 @@ enum { GEMM_A_RAW, GEMM_A_XOR, GEMM_W_UNSIGNED };
             if (mode == GEMM_A_XOR)                                                         \
                 av = _mm512_xor_si512(av, _mm512_set1_epi8((char)0x80));                    \
             _Pragma("GCC unroll 8") for (int j = 0; j < nw; j++)                            \
-                acc[r][j] = GEMM_VNNI_DOT(acc[r][j], av, wv[j]);                            \
+                acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], av, wv[j]);                      \
         }                                                                                   \
         w += 64 * nw;                                                                       \
     } while (0)
@@ -504,7 +501,6 @@ static inline void gemm_block_vnni(const qrun_gemm_params* p, uint8_t* arena,
     }
 GEMM_VNNI_INSTANCES(qu8, GEMM_A_RAW)
 GEMM_VNNI_INSTANCES(qs8, GEMM_A_XOR)
-GEMM_VNNI_INSTANCES(qs8_wu8, GEMM_W_UNSIGNED)
 
 #define GEMM_VNNI_WIDTHS(prefix, rows)                                                       \
     {prefix##_gemm_##rows##x16c8__avx512vnni, prefix##_gemm_##rows##x32c4__avx512vnni,        \
@@ -595,13 +591,12 @@ GEMM_K_MAJOR_INSTANCES(qs8, GEMM_A_XOR)
 
 /* The kernel for tiles of `rows` rows (MR, or 1) of this op. */
 static gemm_block_fn gemm_block_for(const qrun_gemm_params* p, int64_t rows) {
-    static const gemm_block_fn by_mode[3][2][GEMM_NV_MAX] = {
+    static const gemm_block_fn by_mode[2][2][GEMM_NV_MAX] = {
         {GEMM_VNNI_WIDTHS(qu8, 7), GEMM_VNNI_WIDTHS(qu8, 1)},
-        {GEMM_VNNI_WIDTHS(qs8, 7), GEMM_VNNI_WIDTHS(qs8, 1)},
-        {GEMM_VNNI_WIDTHS(qs8_wu8, 7), GEMM_VNNI_WIDTHS(qs8_wu8, 1)}};
+        {GEMM_VNNI_WIDTHS(qs8, 7), GEMM_VNNI_WIDTHS(qs8, 1)}};
     static const gemm_block_fn k_major[2][QRUN_GEMM_K_MAJOR_N_MAX] = {
         GEMM_K_MAJOR_CHANNELS(qu8), GEMM_K_MAJOR_CHANNELS(qs8)};
-    const int mode = p->w_unsigned ? GEMM_W_UNSIGNED : p->a_flip ? GEMM_A_RAW : GEMM_A_XOR;
+    const int mode = p->a_flip ? GEMM_A_RAW : GEMM_A_XOR;
     if (p->k_major)
         return k_major[mode][p->n - 1];
     return by_mode[mode][rows == 1][p->nr / 16 - 1];

@@ -39,9 +39,7 @@ typedef struct {
     int32_t gemm_kr;     /* K elements grouped per channel in the packed weights, */
     int32_t gemm_kr_single; /* in those of an op with nr == gemm_nr_step */
     int32_t gemm_dot_offset; /* nonzero (128): a u8 x s8 dot product. A is read as the
-                                unsigned value + 128: bias -= 128 * weight sums; or, for int8
-                                A, the weights may be packed + 128 instead (w_unsigned):
-                                a_sum_mult -= 128 */
+                                unsigned value + 128: bias -= 128 * weight sums */
     int32_t gemm_fused_kh_max; /* IGEMM kx_fused: at most this many kernel rows and */
     int32_t gemm_fused_window_max; /* window bytes (kh * kw * in_c) */
     int32_t gemm_k_major_n_max; /* nonzero: the K-major kernels for at most this many
@@ -121,7 +119,6 @@ typedef struct {
     int64_t c_stride;
     int32_t a_flip;
     int32_t a_sum_mult;
-    int32_t w_unsigned;       /* gemm_dot_offset builds: int8 A, weights packed + 128 */
     int32_t kx_fused;
     int32_t k_major;
     qrun_requant rq;

@@ -16,8 +16,7 @@ from . import rules
 from .depthwise import row_channels, row_indirection, row_kernel_lanes
 from .packing import (deconv_taps, dwconv_quad_channels, gemm_block_width, gemm_tap_buffers,
                       indirection_buffer, k_major_pays, pack_dwconv, pack_dwconv_quads,
-                      pack_gemm, pack_gemm_k_major, unsigned_weights_pay, window_indirection,
-                      window_taps)
+                      pack_gemm, pack_gemm_k_major, window_indirection, window_taps)
 from .plan import PlanError, activation_domain, fixed_point_scales, wrap_int32, zero_row
 from .table import delegate_op
 
@@ -84,31 +83,26 @@ def fill_gemm(ctx, p, op, w2d: np.ndarray, ks: int) -> None:
     zw = w.zero_point - shift
     zx = x.zero_point - shift
     be = ctx.backend
-    # A u8 x s8 dot product (VNNI, gemm_dot_offset 128) reads A as the value + 128 (its weight
-    # sums come off the bias), or, for int8 A where it pays, the weights are stored + 128
-    # instead (the kernel's row-sum term takes 128 x the row sum of A off).
-    # Few channels: the K-major kernels (no unsigned weights: their K padding meets A).
+    # A u8 x s8 dot product (VNNI, gemm_dot_offset 128) reads A as the value + 128: its weight
+    # sums come off the bias. Few channels: the K-major kernels.
     k_major = k_major_pays(n, ks, k // ks, be.gemm_k_major_n_max)
     nr = n if k_major else gemm_block_width(n, be.gemm_nr_step, be.gemm_nr)
-    w_unsigned = bool(be.gemm_dot_offset) and not flip and not k_major and unsigned_weights_pay(
-        ks, k // ks, -(-n // nr))
-    a_offset, w_offset = (0, be.gemm_dot_offset) if w_unsigned else (be.gemm_dot_offset, 0)
 
     def pack() -> np.ndarray:
         w8 = w2d.astype(np.int32) - shift
         # sum (x - zx)(w - zw) = sum x*w - zw*sum x - zx*sum w + K*zx*zw
         wsum = w8.sum(axis=1, dtype=np.int64)
-        bias = _bias(op, n) - (zx + a_offset) * wsum + k * zx * zw
-        stored = (w8 + w_offset).astype(np.uint8).view(np.int8)
+        bias = _bias(op, n) - (zx + be.gemm_dot_offset) * wsum + k * zx * zw
+        stored = w8.astype(np.int8)
         if k_major:
             return pack_gemm_k_major(stored, wrap_int32(bias), ks)
         return pack_gemm(stored, wrap_int32(bias), ks, nr,
                          be.gemm_kr_single if nr == be.gemm_nr_step else be.gemm_kr)
     p.n, p.kc, p.ks, p.nr = n, k // ks, ks, nr
-    p.w_unsigned, p.k_major = w_unsigned, k_major
+    p.k_major = k_major
     p.packed_w = ctx.weights(op, "packed_w", pack, "uint8_t")
     p.a_flip = flip
-    p.a_sum_mult = -zw - w_offset
+    p.a_sum_mult = -zw
     _requant(ctx, p.rq, op, n)
 
 

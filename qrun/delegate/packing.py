@@ -18,16 +18,6 @@ def gemm_block_width(n: int, step: int, widest: int) -> int:
     return min(range(step, widest + 1, step), key=lambda nr: (_blocks(n, nr) * nr, -nr))
 
 
-def unsigned_weights_pay(ks: int, kc: int, blocks: int) -> bool:
-    """For int8 A on a u8 x s8 dot product, per row: XOR A to unsigned in the loop (a cost of
-    1 per 4 bytes of K, per tap and channel block), or pack the weights + 128 and take the row
-    sum of A once per row (13 per 64 bytes, 3 per tap, 8 per row: fitted to the AVX-512 VNNI
-    kernels' timings on MobileNet layer shapes). True when the row sum is cheaper."""
-    xor_cost = ks * -(-kc // 4) * blocks
-    row_sum_cost = ks * (13 * -(-kc // 64) + 3) + 8
-    return row_sum_cost < xor_cost
-
-
 def pack_gemm(w: np.ndarray, bias: np.ndarray, ks: int, nr: int, kr: int) -> np.ndarray:
     """w: [n, ks * kc] int8 values (tap-major), bias: [n] int32 -> bytes: per block of nr
     channels, nr int32 biases then [ks][kc/kr][nr][kr] int8 (channels and kc zero-padded)."""

@@ -122,11 +122,11 @@ def test_conv_small_channels_zero_points(scheme, in_zp, out_zp, g):
                               out_zp=out_zp), seed=17)
 
 
-# The row-sum term (uint8 weights with a zero point other than 128, or int8 A with the
-# weights packed + 128): taps of K 1 to 16 and 17 to 32 (AVX-512: four or two rows per
-# vector), longer (one row per vector; over 64 bytes, several vectors per row), in GEMM and
-# IGEMM taps (fused: kw * Cin bytes), row blocks straddling output rows, and full tiles that
-# end an output row (14 columns: two 7-pixel tiles).
+# The row-sum term (uint8 weights with a zero point other than 128): taps of K 1 to 16 and
+# 17 to 32 (AVX-512: four or two rows per vector), longer (one row per vector; over 64 bytes,
+# several vectors per row), in GEMM and IGEMM taps (fused: kw * Cin bytes), row blocks
+# straddling output rows, and full tiles that end an output row (14 columns: two 7-pixel
+# tiles).
 ROW_SUM_GEOMETRIES = [
     ((1, 5, 9, 1), 16, (1, 1), (1, 1), (1, 1), "VALID"),      # GEMM, K 1
     ((1, 6, 5, 15), 20, (1, 1), (1, 1), (1, 1), "VALID"),     # K 15
