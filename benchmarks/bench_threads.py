@@ -1,10 +1,10 @@
 """qrun's multi-threaded speed-up: 1 and N threads of one runtime, alternated in one process.
 
 Each round times one invoke of every (runtime, threads) interpreter, in turn (each after
-untimed ones of its own, for at least --settle-ms, as bench_models), so machine drift (the machine may be shared) hits all alike; the
-table gives median wall time, the process CPU time (user + sys, all threads) per invoke, and
-the N-thread speed-up over 1 thread, of the medians and of the fastest runs (on a busy
-machine the fastest run is the one that had the cores).
+untimed ones of its own, for at least --settle-ms, as bench_models), so machine drift (the
+machine may be shared) hits all alike; the table gives median wall time, the process CPU time
+(user + sys, all threads) per invoke, and the N-thread speed-up over 1 thread, of the medians
+and of the fastest runs (on a busy machine the fastest run is the one that had the cores).
 
     python benchmarks/bench_threads.py --models efficientnet_lite0_int8 \
         tf2_mobilenet_v2_1.0_224_ptq deeplabv3_mnv2_pascal_quant --threads 2 --runs 20
