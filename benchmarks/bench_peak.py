@@ -61,26 +61,27 @@ FORMS = {"zmm (AVX-512 VNNI)": "probe_zmm", "ymm EVEX (AVX-512 VL)": "probe_ymm_
 
 
 def build_probe():
-    """The compiled probe module (a fresh temporary build)."""
+    """The compiled probe module, built in a temporary folder that is gone once it is loaded
+    (the loaded library stays mapped)."""
     from cffi import FFI
     ffi = FFI()
     ffi.cdef(CDEF)
     ffi.set_source("_qrun_peak_probe", PROBE, extra_compile_args=["-O2"])
-    folder = tempfile.mkdtemp(prefix="qrun_peak_")
-    path = ffi.compile(tmpdir=folder)
-    spec = importlib.util.spec_from_file_location("_qrun_peak_probe", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    with tempfile.TemporaryDirectory(prefix="qrun_peak_") as folder:
+        path = ffi.compile(tmpdir=folder)
+        spec = importlib.util.spec_from_file_location("_qrun_peak_probe", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
     return module
 
 
 def measure(iters: int = 20_000_000, repeats: int = 3) -> Dict[str, float]:
     """The best of `repeats` runs per form, GMAC/s (a form this CPU lacks is left out)."""
     from qrun.delegate.backend import cpu_isas
-    module = build_probe()
-    forms = dict(FORMS)
     if "avx512vnni" not in cpu_isas():
         raise SystemExit("this CPU has no AVX-512 VNNI")
+    module = build_probe()
+    forms = dict(FORMS)
     if not _has_avx_vnni():
         forms.pop("ymm VEX (AVX-VNNI)")
     return {name: max(getattr(module.lib, fn)(iters) for _ in range(repeats))
